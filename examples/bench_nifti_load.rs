@@ -1,0 +1,165 @@
+//! Benchmark: `.nii.gz` load time and peak memory, sliceplan vs nibabel, side by side in one run.
+//!
+//! `cargo run --release --example bench_nifti_load [FILE...]`
+//! Without files it uses the real volumes in ../shared/data/real plus a generated 512×512×300
+//! int16 CT-like volume. nibabel runs through examples/reference/nibabel_load.py (needs
+//! `pip install nibabel numpy`). Each measurement runs in its own process so peak memory is its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use sliceplan::io::{self, VoxelData, read_nifti};
+
+const REPEATS: usize = 5;
+
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Loads `path` REPEATS times in this process; prints best seconds, voxel bytes, peak bytes.
+fn measure_one(path: &str) {
+    let base = status_kb("VmRSS:") * 1024;
+    let mut best = f64::INFINITY;
+    let mut bytes = 0;
+    for _ in 0..REPEATS {
+        let t = Instant::now();
+        let v = read_nifti(path).expect("load");
+        best = best.min(t.elapsed().as_secs_f64());
+        bytes = v.data.byte_len();
+    }
+    let peak = status_kb("VmHWM:") * 1024;
+    println!("{best} {bytes} {}", peak.saturating_sub(base));
+}
+
+fn synthetic_ct(dir: &Path) -> PathBuf {
+    let (nx, ny, nz) = (512usize, 512usize, 300usize);
+    let mut rng = sliceplan::rng::Rng::new(11);
+    let mut data = vec![0i16; nx * ny * nz];
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let (x, y) = (i as f64 - 256.0, j as f64 - 256.0);
+                let body = (x / 230.0).powi(2) + (y / 170.0).powi(2) < 1.0;
+                let base = if body {
+                    40.0 + 30.0 * ((x * 0.03).sin() + (y * 0.02 + k as f64 * 0.05).cos())
+                } else {
+                    -1000.0
+                };
+                data[i + nx * (j + ny * k)] = (base + 12.0 * rng.normal()).round() as i16;
+            }
+        }
+    }
+    let affine = [
+        [-0.7, 0.0, 0.0, 180.0],
+        [0.0, -0.7, 0.0, 180.0],
+        [0.0, 0.0, 1.0, -150.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+    let header = io::header_for_geometry([nx, ny, nz], [0.7, 0.7, 1.0], &affine);
+    let v = io::Volume {
+        shape: [nx, ny, nz],
+        spacing_mm: [0.7, 0.7, 1.0],
+        world_from_voxel: affine,
+        data: VoxelData::I16(data),
+        scaling: None,
+        source_dtype: None,
+        header,
+    };
+    let p = dir.join("synthetic-ct-512x512x300.nii.gz");
+    io::write_nifti(&p, &v).expect("write synthetic CT");
+    p
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--one") {
+        measure_one(&args[1]);
+        return;
+    }
+    let tmp = std::env::temp_dir().join("sliceplan-bench-load");
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let mut files: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
+    if files.is_empty() {
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real");
+        for case in [
+            "totalseg-ct-chest",
+            "totalseg-ct-dicom-abdomen",
+            "totalseg-ct-abdomen",
+            "itk-kmeans-brain",
+        ] {
+            let p = real.join(case).join("image.nii.gz");
+            if p.is_file() {
+                files.push(p);
+            }
+        }
+        files.push(synthetic_ct(&tmp));
+    }
+    let me = std::env::current_exe().expect("exe");
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before: {}", loadavg.trim());
+    println!(
+        "| file | voxel MB | sliceplan s | nibabel s | speed-up | sliceplan peak / voxel bytes | nibabel peak / voxel bytes |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for f in &files {
+        let out = Command::new(&me)
+            .args(["--one", f.to_str().unwrap_or_default()])
+            .output()
+            .expect("run self");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let nums: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let (ours, bytes, our_peak) = (nums[0], nums[1], nums[2]);
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference/nibabel_load.py");
+        let py = Command::new("python3")
+            .arg(&script)
+            .arg(REPEATS.to_string())
+            .arg(f)
+            .output();
+        let (theirs, their_peak) = match py {
+            Ok(o) if o.status.success() => {
+                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+                (
+                    v["seconds"].as_f64().unwrap_or(f64::NAN),
+                    v["peak_bytes"].as_f64().unwrap_or(f64::NAN),
+                )
+            }
+            _ => (f64::NAN, f64::NAN),
+        };
+        println!(
+            "| {} | {:.1} | {:.4} | {:.4} | {:.2}× | {:.2} | {:.2} |",
+            f.iter()
+                .rev()
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<PathBuf>()
+                .display(),
+            bytes / 1e6,
+            ours,
+            theirs,
+            theirs / ours,
+            our_peak / bytes,
+            their_peak / bytes
+        );
+    }
+    println!(
+        "load average after: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}

@@ -1,0 +1,208 @@
+//! Benchmark: training-step and inference time of the reference 2D and 3D U-Nets
+//! (shared/bench/reference-unet.md), sliceplan (burn) vs PyTorch, side by side in one run.
+//!
+//! `cargo run --release --example bench_train -- [--backend cpu|wgpu] [--threads N] [--no-reference]`
+//! PyTorch runs through examples/reference/unet_reference.py (`pip install torch`), with
+//! OMP_WAIT_POLICY=PASSIVE and the same thread count; on a GPU machine use `--backend wgpu`
+//! and the reference runs on CUDA.
+
+use std::process::Command;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use sliceplan::train::loss::masked_dice_ce;
+use sliceplan::train::{BackendChoice, UNet2d, UNet3d, UNetSpec, open_device};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// x ~ N(0, 1); target = (box-smoothed x > 0) as one-hot, same recipe as the reference.
+fn batch(shape: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = sliceplan::rng::Rng::new(0);
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    let spatial = &shape[2..];
+    let per: usize = spatial.iter().product();
+    let mut onehot = vec![0f32; 2 * n];
+    for b in 0..shape[0] {
+        for p in 0..per {
+            let mut idx = vec![0usize; spatial.len()];
+            let mut rem = p;
+            for d in (0..spatial.len()).rev() {
+                idx[d] = rem % spatial[d];
+                rem /= spatial[d];
+            }
+            let mut sum = 0.0;
+            let offsets: Vec<Vec<isize>> = (0..5usize.pow(spatial.len() as u32))
+                .map(|mut o| {
+                    (0..spatial.len())
+                        .map(|_| {
+                            let v = (o % 5) as isize - 2;
+                            o /= 5;
+                            v
+                        })
+                        .collect()
+                })
+                .collect();
+            for off in &offsets {
+                let mut q = 0usize;
+                let mut inside = true;
+                for d in 0..spatial.len() {
+                    let c = idx[d] as isize + off[d];
+                    if c < 0 || c >= spatial[d] as isize {
+                        inside = false;
+                        break;
+                    }
+                    q = q * spatial[d] + c as usize;
+                }
+                if inside {
+                    sum += x[b * per + q];
+                }
+            }
+            let fg = (sum > 0.0) as usize;
+            onehot[(b * 2 + fg) * per + p] = 1.0;
+        }
+    }
+    (x, onehot)
+}
+
+fn run<M: Module, const D: usize>(
+    name: &str,
+    device: &Device,
+    shape: Vec<usize>,
+    model: M,
+    forward: impl Fn(&M, Tensor<D>) -> Tensor<D>,
+) -> (f64, f64, usize) {
+    let (x, onehot) = batch(&shape);
+    let mut shape2 = shape.clone();
+    shape2[1] = 2;
+    let mut mshape = shape.clone();
+    mshape[1] = 1;
+    let mask = vec![1f32; shape.iter().product()];
+    let params = model.num_params();
+    let xs = Tensor::<D>::from_data(TensorData::new(x.clone(), shape.clone()), device);
+    let ys = Tensor::<D>::from_data(TensorData::new(onehot, shape2), device);
+    let ms = Tensor::<D>::from_data(TensorData::new(mask, mshape), device);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut model = model;
+    let mut times = Vec::new();
+    let mut last = 0.0;
+    for i in 0..23 {
+        let t = Instant::now();
+        let loss = masked_dice_ce(forward(&model, xs.clone()), ys.clone(), ms.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+        last = loss.into_scalar::<f32>();
+        if i >= 3 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let valid = model.valid();
+    let xi = xs.without_autodiff();
+    let mut inf = Vec::new();
+    for i in 0..13 {
+        let t = Instant::now();
+        let _: f32 = forward(&valid, xi.clone()).sum().into_scalar();
+        if i >= 3 {
+            inf.push(t.elapsed().as_secs_f64());
+        }
+    }
+    eprintln!("{name}: {params} parameters, final loss {last:.4}");
+    (median(times), median(inf), params)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let backend =
+        BackendChoice::parse(&arg("--backend").unwrap_or_else(|| "cpu".into())).expect("backend");
+    let threads: usize = arg("--threads").and_then(|t| t.parse().ok()).unwrap_or(2);
+    let opened = open_device(backend).expect("device");
+    let device = opened.device.clone().autodiff();
+    println!(
+        "load average before: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!("sliceplan on {}", opened.name);
+    let spec2 = UNetSpec::isotropic(2, vec![16, 32, 64, 128, 256], 2);
+    let spec3 = UNetSpec::isotropic(3, vec![8, 16, 32, 64, 128], 2);
+    device.seed(0);
+    let (t2, i2, p2) = run(
+        "2d",
+        &device,
+        vec![8, 1, 128, 128],
+        UNet2d::new(&spec2, &device),
+        |m: &UNet2d, x| m.forward(x),
+    );
+    let (t3, i3, p3) = run(
+        "3d",
+        &device,
+        vec![2, 1, 32, 64, 64],
+        UNet3d::new(&spec3, &device),
+        |m: &UNet3d, x| m.forward(x),
+    );
+    let mut reference = Vec::new();
+    if !args.iter().any(|a| a == "--no-reference") {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/reference/unet_reference.py");
+        let cuda = if opened.is_gpu { "cuda" } else { "cpu" };
+        match Command::new("python3")
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .arg(script)
+            .arg(threads.to_string())
+            .arg("both")
+            .arg(cuda)
+            .output()
+        {
+            Ok(o) if o.status.success() => {
+                reference = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .collect();
+            }
+            Ok(o) => eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr)),
+            Err(e) => eprintln!("cannot run python3: {e}"),
+        }
+    }
+    let find = |net: &str, key: &str| {
+        reference
+            .iter()
+            .find(|r| r["net"] == net)
+            .and_then(|r| r[key].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let framework = reference
+        .first()
+        .and_then(|r| r["framework"].as_str())
+        .unwrap_or("pytorch (not run)")
+        .to_string();
+    println!(
+        "| net | params | sliceplan step s | {framework} step s | ratio | sliceplan inference s | reference inference s | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (net, t, i, p) in [("2d", t2, i2, p2), ("3d", t3, i3, p3)] {
+        let (rt, ri) = (find(net, "train_step_s"), find(net, "inference_s"));
+        println!(
+            "| {net} | {p} | {t:.3} | {rt:.3} | {:.2}× | {i:.3} | {ri:.3} | {:.2}× |",
+            t / rt,
+            i / ri
+        );
+    }
+    println!(
+        "load average after: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}

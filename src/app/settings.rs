@@ -1,0 +1,90 @@
+//! Persisted settings: a small serde struct, apart from runtime state, saved as JSON in the
+//! user's config folder.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::io::Plane;
+use crate::plan::{Rounding, SliceStrategy, VolumeStrategy};
+use crate::train::{BackendChoice, ModelKind};
+
+/// What the GUI remembers between sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The last dataset folder (None: the demo cohort).
+    pub data_path: Option<String>,
+    pub plane: Plane,
+    pub budget_slices: usize,
+    /// Use the time budget instead of the slice budget.
+    pub budget_in_hours: bool,
+    pub budget_hours: f64,
+    pub seconds_per_slice: f64,
+    pub seconds_per_volume: f64,
+    pub min_slices_per_volume: usize,
+    /// 0 = recommended (as many volumes as the budget allows).
+    pub volumes: usize,
+    pub rounding: Rounding,
+    pub strategy: SliceStrategy,
+    pub volume_strategy: VolumeStrategy,
+    pub seed: u64,
+    pub holdout: usize,
+    pub model: ModelKind,
+    pub backend: BackendChoice,
+    pub steps: usize,
+    pub show_labels: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_path: None,
+            plane: Plane::Axial,
+            budget_slices: 60,
+            budget_in_hours: false,
+            budget_hours: 2.0,
+            seconds_per_slice: 90.0,
+            seconds_per_volume: 120.0,
+            min_slices_per_volume: 1,
+            volumes: 0,
+            rounding: Rounding::FixedK,
+            strategy: SliceStrategy::Fixed,
+            volume_strategy: VolumeStrategy::Random,
+            seed: 0,
+            holdout: 6,
+            model: ModelKind::TwoD,
+            backend: BackendChoice::Auto,
+            steps: 200,
+            show_labels: true,
+        }
+    }
+}
+
+impl Settings {
+    /// `$XDG_CONFIG_HOME/sliceplan/settings.json` (or `~/.config/...`).
+    pub fn path() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        Some(base.join("sliceplan").join("settings.json"))
+    }
+
+    /// Loads saved settings, or the defaults.
+    pub fn load() -> Settings {
+        Self::path()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Saves the settings (atomically); errors are returned for the status line.
+    pub fn save(&self) -> crate::Result<()> {
+        let Some(path) = Self::path() else {
+            return Ok(());
+        };
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| crate::Error::invalid(e.to_string()))?;
+        crate::io::write_bytes_atomic(path, text.as_bytes())
+    }
+}

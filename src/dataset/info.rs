@@ -1,0 +1,151 @@
+//! Summaries of files and datasets (`sliceplan info`, the GUI's dataset panel).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{Dataset, Layout};
+use crate::error::Result;
+use crate::io::{Volume, read_nifti};
+
+/// What `info` reports for one NIfTI file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub shape: [usize; 3],
+    pub spacing_mm: [f64; 3],
+    pub orientation: String,
+    pub dtype: String,
+    /// Voxels per label value, for label maps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_voxels: Option<BTreeMap<String, u64>>,
+    /// Minimum and maximum intensity, for images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intensity_range: Option<[f64; 2]>,
+    /// NaN/Inf voxels, when there are any.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub non_finite_voxels: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn counts_to_json(counts: BTreeMap<i64, u64>) -> BTreeMap<String, u64> {
+    counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// True when a volume looks like a label map: integer values only, and few of them (≤ 64, or
+/// ≤ 65 536 when the file name says label/seg/mask).
+pub fn looks_like_label_map(volume: &Volume, path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let named = ["label", "seg", "mask"].iter().any(|w| name.contains(w));
+    let limit = if named { 65_536 } else { 64 };
+    let mut distinct = std::collections::BTreeSet::new();
+    for i in 0..volume.voxel_count() {
+        let v = volume.value(i);
+        if v.fract() != 0.0 || !v.is_finite() {
+            return false;
+        }
+        distinct.insert(v as i64);
+        if distinct.len() > limit {
+            return false;
+        }
+    }
+    true
+}
+
+fn intensity_range(volume: &Volume) -> [f64; 2] {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for i in 0..volume.voxel_count() {
+        let v = volume.value(i);
+        if v.is_finite() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    [lo, hi]
+}
+
+/// Summary of a loaded volume. `as_labels` forces the label-map view (None: guess).
+pub fn volume_info(volume: &Volume, path: &Path, as_labels: Option<bool>) -> FileInfo {
+    let is_labels = as_labels.unwrap_or_else(|| looks_like_label_map(volume, path));
+    FileInfo {
+        path: path.display().to_string(),
+        shape: volume.shape,
+        spacing_mm: volume.spacing_mm,
+        orientation: volume.orientation(),
+        dtype: volume.dtype_name(),
+        label_voxels: is_labels.then(|| counts_to_json(volume.label_voxels())),
+        intensity_range: (!is_labels).then(|| intensity_range(volume)),
+        non_finite_voxels: volume.data.non_finite_count(),
+    }
+}
+
+/// Summary of a NIfTI file.
+pub fn file_info(path: &Path) -> Result<FileInfo> {
+    let volume = read_nifti(path)?;
+    Ok(volume_info(&volume, path, None))
+}
+
+/// One case of a dataset summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseInfo {
+    pub id: String,
+    pub image: FileInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<FileInfo>,
+}
+
+/// What `info` reports for a dataset folder.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetInfo {
+    pub path: String,
+    pub id: String,
+    pub layout: Layout,
+    pub label_names: BTreeMap<String, String>,
+    pub cases: Vec<CaseInfo>,
+}
+
+/// Summary of every case in a dataset (loads each case, checking grids and values).
+pub fn dataset_info(dataset: &Dataset) -> Result<DatasetInfo> {
+    let mut cases = Vec::new();
+    for (i, case) in dataset.cases.iter().enumerate() {
+        let loaded = dataset.load(i)?;
+        let image_path = case.image.display_path();
+        let labels = match (&loaded.labels, &case.labels) {
+            (Some(l), Some(src)) => {
+                Some(volume_info(l, Path::new(&src.display_path()), Some(true)))
+            }
+            _ => None,
+        };
+        cases.push(CaseInfo {
+            id: case.id.clone(),
+            image: volume_info(&loaded.image, Path::new(&image_path), Some(false)),
+            labels,
+        });
+    }
+    Ok(DatasetInfo {
+        path: dataset
+            .root
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "demo".into()),
+        id: dataset.id.clone(),
+        layout: dataset.layout,
+        label_names: dataset
+            .label_names
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        cases,
+    })
+}

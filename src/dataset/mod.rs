@@ -1,0 +1,255 @@
+//! Datasets as users have them (nnU-Net v2 raw, Medical Segmentation Decathlon, folders of cases)
+//! and the built-in demo cohort. Volumes are loaded on demand; opening a dataset reads headers only.
+
+pub mod demo;
+pub mod info;
+pub mod layout;
+pub mod target;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::io::geometry::affine_max_diff;
+use crate::io::{Affine, Plane, Volume, read_nifti, read_nifti_info};
+
+pub use layout::open_dataset;
+pub use target::TargetLabels;
+
+/// How a dataset is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// nnU-Net v2 raw: `imagesTr/CASE_0000.nii.gz`, `labelsTr/CASE.nii.gz`, `dataset.json`.
+    NnUnet,
+    /// Medical Segmentation Decathlon: `dataset.json` with a `training` list.
+    Msd,
+    /// One folder per case holding `image.nii(.gz)` and `labels.nii(.gz)` (+ `case.json`).
+    CaseFolders,
+    /// The built-in synthetic cohort.
+    Demo,
+}
+
+/// Imaging modality, which decides intensity normalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    Ct,
+    Mr,
+    Other,
+}
+
+impl Modality {
+    /// From a free-text name such as "CT" or "MR (T1-weighted)".
+    pub fn from_name(name: &str) -> Modality {
+        let n = name.trim().to_ascii_uppercase();
+        if n.starts_with("CT") {
+            Modality::Ct
+        } else if n.starts_with("MR")
+            || n.starts_with("T1")
+            || n.starts_with("T2")
+            || n.contains("FLAIR")
+        {
+            Modality::Mr
+        } else {
+            Modality::Other
+        }
+    }
+}
+
+/// Where a case's volumes come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A NIfTI file.
+    File(PathBuf),
+    /// Case `index` of the demo cohort (generated in code).
+    Demo(usize),
+}
+
+impl Source {
+    /// The file path, or a `demo:` pseudo-path.
+    pub fn display_path(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Demo(i) => format!("demo:{}", demo::case_id(*i)),
+        }
+    }
+}
+
+/// One case: an image and, when annotated, its label map.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub image: Source,
+    pub labels: Option<Source>,
+    pub modality: Modality,
+}
+
+/// Header facts of a case, read without its voxels.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseGeometry {
+    pub shape: [usize; 3],
+    pub spacing_mm: [f64; 3],
+    pub orientation: String,
+    pub dtype: String,
+    pub world_from_voxel: Affine,
+}
+
+impl CaseGeometry {
+    /// The voxel axis for `plane`.
+    pub fn axis_for_plane(&self, plane: Plane) -> usize {
+        crate::io::geometry::voxel_axis_for_plane(&self.world_from_voxel, plane)
+    }
+}
+
+/// A case's image and labels in memory, on the same grid.
+#[derive(Debug, Clone)]
+pub struct LoadedCase {
+    pub id: String,
+    pub image: Volume,
+    pub labels: Option<Volume>,
+    pub modality: Modality,
+}
+
+/// A dataset: its cases and label names.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// A stable identifier (the folder name, or "demo").
+    pub id: String,
+    /// The folder it was opened from.
+    pub root: Option<PathBuf>,
+    pub layout: Layout,
+    /// Label value → name.
+    pub label_names: BTreeMap<i64, String>,
+    pub cases: Vec<Case>,
+}
+
+impl Dataset {
+    /// Number of cases.
+    pub fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    /// True when the dataset holds no case.
+    pub fn is_empty(&self) -> bool {
+        self.cases.is_empty()
+    }
+
+    /// True when every case has a label map.
+    pub fn is_labelled(&self) -> bool {
+        !self.cases.is_empty() && self.cases.iter().all(|c| c.labels.is_some())
+    }
+
+    /// Index of the case named `id`.
+    pub fn case_index(&self, id: &str) -> Option<usize> {
+        self.cases.iter().position(|c| c.id == id)
+    }
+
+    /// Header facts of case `index` (no voxels read).
+    pub fn geometry(&self, index: usize) -> Result<CaseGeometry> {
+        let case = &self.cases[index];
+        match &case.image {
+            Source::Demo(i) => Ok(demo::geometry(*i)),
+            Source::File(path) => {
+                let info = read_nifti_info(path)?;
+                Ok(CaseGeometry {
+                    shape: info.shape,
+                    spacing_mm: info.spacing_mm,
+                    orientation: info.orientation(),
+                    dtype: info.dtype.to_string(),
+                    world_from_voxel: info.world_from_voxel,
+                })
+            }
+        }
+    }
+
+    /// Geometry of every case.
+    pub fn geometries(&self) -> Result<Vec<CaseGeometry>> {
+        (0..self.len()).map(|i| self.geometry(i)).collect()
+    }
+
+    /// Loads case `index`: the image, its labels if any, with the grids checked to match and the
+    /// image checked for NaN/Inf.
+    pub fn load(&self, index: usize) -> Result<LoadedCase> {
+        let case = &self.cases[index];
+        let (image, labels) = match (&case.image, &case.labels) {
+            (Source::Demo(i), _) => {
+                let (image, labels) = demo::generate(*i);
+                (image, Some(labels))
+            }
+            (Source::File(image_path), labels) => {
+                let image = read_nifti(image_path)?;
+                let non_finite = image.data.non_finite_count();
+                if non_finite > 0 {
+                    return Err(Error::file(
+                        format!(
+                            "image has {non_finite} NaN or infinite voxels; replace them before planning or training"
+                        ),
+                        image_path,
+                    ));
+                }
+                let labels = match labels {
+                    Some(Source::File(label_path)) => {
+                        let labels = read_nifti(label_path)?;
+                        check_same_grid(&image, &labels, label_path)?;
+                        if labels.data.non_finite_count() > 0 {
+                            return Err(Error::file(
+                                "label map has NaN or infinite voxels",
+                                label_path,
+                            ));
+                        }
+                        Some(labels)
+                    }
+                    _ => None,
+                };
+                (image, labels)
+            }
+        };
+        Ok(LoadedCase {
+            id: case.id.clone(),
+            image,
+            labels,
+            modality: case.modality,
+        })
+    }
+}
+
+fn fmt_shape(s: [usize; 3]) -> String {
+    format!("{}×{}×{}", s[0], s[1], s[2])
+}
+
+fn fmt_affine(a: &Affine) -> String {
+    let rows: Vec<String> = a[..3]
+        .iter()
+        .map(|r| format!("[{:.3}, {:.3}, {:.3}, {:.3}]", r[0], r[1], r[2], r[3]))
+        .collect();
+    format!("[{}]", rows.join(", "))
+}
+
+/// Checks that a label map lies on the image's grid (same shape, affines equal within 1e-3 mm).
+pub fn check_same_grid(
+    image: &Volume,
+    labels: &Volume,
+    label_path: &std::path::Path,
+) -> Result<()> {
+    let scale = image.world_from_voxel[..3]
+        .iter()
+        .flat_map(|r| r.iter())
+        .fold(1.0f64, |m, v| m.max(v.abs()));
+    let diff = affine_max_diff(&image.world_from_voxel, &labels.world_from_voxel);
+    if image.shape != labels.shape || diff > 1e-3 * scale.max(1.0) {
+        return Err(Error::file(
+            format!(
+                "image and label grids differ: image {} with affine {}, labels {} with affine {}",
+                fmt_shape(image.shape),
+                fmt_affine(&image.world_from_voxel),
+                fmt_shape(labels.shape),
+                fmt_affine(&labels.world_from_voxel)
+            ),
+            label_path,
+        ));
+    }
+    Ok(())
+}

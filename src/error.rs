@@ -1,0 +1,55 @@
+//! The library's error type. Every message is one sentence: the problem first, the file path last.
+
+use std::path::{Path, PathBuf};
+
+/// Errors raised by sliceplan's library modules.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file (or folder) could not be used; `msg` says why.
+    #[error("{msg}: {}", path.display())]
+    File { msg: String, path: PathBuf },
+    /// An I/O failure on a file.
+    #[error("{msg} ({source}): {}", path.display())]
+    Io {
+        msg: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Inputs that cannot be satisfied (a budget out of range, an unknown label...).
+    #[error("{0}")]
+    Invalid(String),
+    /// Training or evaluation failed on the device.
+    #[error("{0}")]
+    Train(String),
+    /// The user cancelled a long job.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Shorthand for results of the library.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A problem with the file at `path`.
+    pub fn file(msg: impl Into<String>, path: impl AsRef<Path>) -> Self {
+        Error::File {
+            msg: msg.into(),
+            path: path.as_ref().to_path_buf(),
+        }
+    }
+
+    /// An I/O error while doing `msg` on `path`.
+    pub fn io(msg: impl Into<String>, path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            msg: msg.into(),
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// Inputs that cannot be satisfied.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+}

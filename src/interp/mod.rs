@@ -1,0 +1,256 @@
+//! Mask interpolation between annotated slices, its quality against dense truth, and risk flags.
+
+pub mod edt;
+pub mod flags;
+pub mod interpolate;
+pub mod slices;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use flags::{FlagKind, FlagRules, RiskFlag};
+pub use interpolate::{Interpolation, Method, interpolate};
+
+use crate::dataset::{Dataset, LoadedCase};
+use crate::error::{Error, Result};
+use crate::io::write_labels_like;
+use crate::jobs::Progress;
+use crate::plan::{Plan, PlannedVolume};
+use slices::{get_slice, in_plane_spacing, slice_dims};
+
+/// Label values of a label volume as `u16` (error for values outside 0..=65535).
+pub fn labels_u16(case: &LoadedCase) -> Result<Vec<u16>> {
+    let labels = case.labels.as_ref().ok_or_else(|| {
+        Error::invalid(format!(
+            "case '{}' has no label map to interpolate",
+            case.id
+        ))
+    })?;
+    (0..labels.voxel_count())
+        .map(|i| {
+            let v = labels.value(i).round();
+            if (0.0..=65535.0).contains(&v) {
+                Ok(v as u16)
+            } else {
+                Err(Error::invalid(format!(
+                    "case '{}' has label value {v}, outside 0–65535",
+                    case.id
+                )))
+            }
+        })
+        .collect()
+}
+
+/// Dice of `pred` against `truth` for `label` over the voxels where `mask` holds. Both empty → 1,
+/// truth empty but prediction not (or the reverse) → 0.
+pub fn dice_where(pred: &[u16], truth: &[u16], label: u16, mask: impl Fn(usize) -> bool) -> f64 {
+    let (mut inter, mut p, mut t) = (0u64, 0u64, 0u64);
+    for i in 0..pred.len() {
+        if !mask(i) {
+            continue;
+        }
+        let (a, b) = (pred[i] == label, truth[i] == label);
+        inter += (a && b) as u64;
+        p += a as u64;
+        t += b as u64;
+    }
+    if p + t == 0 {
+        1.0
+    } else {
+        2.0 * inter as f64 / (p + t) as f64
+    }
+}
+
+/// What interpolation gave for one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseInterp {
+    pub case_id: String,
+    pub annotated_slices: Vec<usize>,
+    pub interpolated_slices: usize,
+    /// Dice vs truth on the interpolated (unannotated, covered) slices, per label.
+    pub dice: BTreeMap<String, f64>,
+    pub flags: Vec<RiskFlag>,
+    pub output: Option<String>,
+    pub milliseconds: f64,
+}
+
+/// Interpolation over a plan's cases.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterpReport {
+    pub method: Method,
+    pub cases: Vec<CaseInterp>,
+    /// Cases skipped, with the reason (e.g. fewer than two annotated slices).
+    pub skipped: Vec<(String, String)>,
+    pub mean_dice: Option<f64>,
+}
+
+/// Risk flags for every gap of a case.
+pub fn case_flags(
+    case_id: &str,
+    labels: &[u16],
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    axis: usize,
+    annotated: &[usize],
+    rules: &FlagRules,
+) -> Vec<RiskFlag> {
+    let (w, h) = slice_dims(shape, axis);
+    let (sx, sy) = in_plane_spacing(spacing_mm, axis);
+    let known: Vec<Vec<u16>> = annotated
+        .iter()
+        .map(|&s| get_slice(labels, shape, axis, s))
+        .collect();
+    let mut values: Vec<u16> = known
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&v| v != 0)
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    let mut out = Vec::new();
+    for g in 0..annotated.len().saturating_sub(1) {
+        if annotated[g + 1] - annotated[g] < 2 {
+            continue;
+        }
+        for &l in &values {
+            let ma: Vec<bool> = known[g].iter().map(|&x| x == l).collect();
+            let mb: Vec<bool> = known[g + 1].iter().map(|&x| x == l).collect();
+            out.extend(flags::flag_gap(
+                case_id,
+                l as i64,
+                (annotated[g], &ma),
+                (annotated[g + 1], &mb),
+                w,
+                h,
+                (sx * sy) as f64,
+                spacing_mm[axis],
+                rules,
+            ));
+        }
+    }
+    out
+}
+
+/// Interpolates one planned case with dense truth; returns the interpolation and its report.
+pub fn interpolate_case(
+    case: &LoadedCase,
+    planned: &PlannedVolume,
+    method: Method,
+    extrapolate: bool,
+    rules: &FlagRules,
+) -> Result<(Interpolation, CaseInterp)> {
+    let truth = labels_u16(case)?;
+    let shape = case.image.shape;
+    let start = std::time::Instant::now();
+    let result = interpolate(
+        &truth,
+        shape,
+        case.image.spacing_mm,
+        planned.axis,
+        &planned.slices,
+        method,
+        extrapolate,
+    )?;
+    let milliseconds = start.elapsed().as_secs_f64() * 1e3;
+    let flags = case_flags(
+        &case.id,
+        &truth,
+        shape,
+        case.image.spacing_mm,
+        planned.axis,
+        &result.annotated,
+        rules,
+    );
+    // Quality on covered slices that were not annotated.
+    let depth = shape[planned.axis];
+    let mut scored = vec![false; depth];
+    for s in 0..depth {
+        scored[s] = result.covered[s] && !result.annotated.contains(&s);
+    }
+    let [nx, ny, _] = shape;
+    let axis = planned.axis;
+    let on_scored = |i: usize| scored[[i % nx, (i / nx) % ny, i / (nx * ny)][axis]];
+    let mut values: Vec<u16> = truth
+        .iter()
+        .copied()
+        .filter(|&v| v != 0)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    values.retain(|&v| v != 0);
+    let dice = values
+        .iter()
+        .map(|&l| {
+            (
+                l.to_string(),
+                dice_where(&result.labels, &truth, l, on_scored),
+            )
+        })
+        .collect();
+    let report = CaseInterp {
+        case_id: case.id.clone(),
+        annotated_slices: result.annotated.clone(),
+        interpolated_slices: scored.iter().filter(|&&s| s).count(),
+        dice,
+        flags,
+        output: None,
+        milliseconds,
+    };
+    Ok((result, report))
+}
+
+/// Interpolates every planned case of `dataset`, optionally writing `OUT/CASE.nii.gz`.
+pub fn run_interp(
+    dataset: &Dataset,
+    plan: &Plan,
+    method: Method,
+    extrapolate: bool,
+    out: Option<&Path>,
+    progress: &Progress,
+) -> Result<InterpReport> {
+    plan.check_dataset(dataset)?;
+    let rules = FlagRules::default();
+    let mut cases = Vec::new();
+    let mut skipped = Vec::new();
+    for (n, planned) in plan.volumes.iter().enumerate() {
+        progress.check()?;
+        progress.set(
+            n as f32 / plan.volumes.len() as f32,
+            format!("interpolating {}", planned.case_id),
+        );
+        if planned.slices.len() < 2 {
+            skipped.push((
+                planned.case_id.clone(),
+                format!(
+                    "{} annotated slice(s): nothing can be interpolated",
+                    planned.slices.len()
+                ),
+            ));
+            continue;
+        }
+        let index = dataset.case_index(&planned.case_id).unwrap_or(0);
+        let case = dataset.load(index)?;
+        let (result, mut report) = interpolate_case(&case, planned, method, extrapolate, &rules)?;
+        if let Some(dir) = out {
+            let path = dir.join(format!("{}.nii.gz", planned.case_id));
+            write_labels_like(&path, &case.image, &result.labels)?;
+            report.output = Some(path.display().to_string());
+        }
+        cases.push(report);
+    }
+    let all: Vec<f64> = cases
+        .iter()
+        .flat_map(|c| c.dice.values().copied())
+        .collect();
+    let mean_dice = (!all.is_empty()).then(|| all.iter().sum::<f64>() / all.len() as f64);
+    progress.set(1.0, "interpolation done");
+    Ok(InterpReport {
+        method,
+        cases,
+        skipped,
+        mean_dice,
+    })
+}

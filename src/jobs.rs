@@ -1,0 +1,123 @@
+//! Long work on named background threads, with progress, cancellation and a result channel.
+//! The GUI polls `Job::try_result` each frame; the CLI blocks with `Job::wait`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// Progress shared between a job and its watchers.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    inner: Arc<ProgressInner>,
+}
+
+#[derive(Debug, Default)]
+struct ProgressInner {
+    cancel: AtomicBool,
+    state: Mutex<(f32, String)>,
+}
+
+impl Progress {
+    /// A fresh progress handle.
+    pub fn new() -> Self {
+        Progress::default()
+    }
+
+    /// Reports `fraction` (0–1) done and what is happening.
+    pub fn set(&self, fraction: f32, message: impl Into<String>) {
+        if let Ok(mut s) = self.inner.state.lock() {
+            *s = (fraction.clamp(0.0, 1.0), message.into());
+        }
+    }
+
+    /// The latest fraction and message.
+    pub fn get(&self) -> (f32, String) {
+        self.inner
+            .state
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Asks the job to stop.
+    pub fn cancel(&self) {
+        self.inner.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// True once cancellation was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Error::Cancelled)` once cancellation was asked for.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A job running on a named thread.
+pub struct Job<T> {
+    pub name: String,
+    pub progress: Progress,
+    rx: Receiver<Result<T>>,
+    done: Option<Result<T>>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Starts `work` on a thread named `name`.
+    pub fn spawn(
+        name: &str,
+        work: impl FnOnce(&Progress) -> Result<T> + Send + 'static,
+    ) -> Result<Self> {
+        let progress = Progress::new();
+        let (tx, rx) = channel();
+        let p = progress.clone();
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let result = work(&p);
+                let _ = tx.send(result);
+            })
+            .map_err(|e| Error::invalid(format!("cannot start background job '{name}': {e}")))?;
+        Ok(Job {
+            name: name.to_string(),
+            progress,
+            rx,
+            done: None,
+        })
+    }
+
+    /// The result, once the job has finished (taken once).
+    pub fn try_result(&mut self) -> Option<Result<T>> {
+        if self.done.is_none() {
+            match self.rx.try_recv() {
+                Ok(r) => self.done = Some(r),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => {
+                    self.done = Some(Err(Error::invalid(format!(
+                        "background job '{}' stopped unexpectedly",
+                        self.name
+                    ))))
+                }
+            }
+        }
+        self.done.take()
+    }
+
+    /// Blocks until the job finishes.
+    pub fn wait(self) -> Result<T> {
+        match self.rx.recv() {
+            Ok(r) => r,
+            Err(_) => Err(Error::invalid(format!(
+                "background job '{}' stopped unexpectedly",
+                self.name
+            ))),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! sliceplan: plan which CT/MRI slices to annotate under a budget, and predict the Dice each plan
+//! buys by simulating it on a densely labelled pilot set.
+//!
+//! Compute lives in the library modules (`io`, `dataset`, `plan`, `interp`, `train`, `sim`,
+//! `export`); the GUI (`app`) and the command line only call them.
+
+pub mod app;
+pub mod dataset;
+pub mod error;
+pub mod export;
+pub mod interp;
+pub mod io;
+pub mod jobs;
+pub mod plan;
+pub mod rng;
+pub mod sim;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,8 @@
+//! The `sliceplan` binary: the GUI with no arguments, or a subcommand (see `sliceplan help`).
+
+mod cli;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(cli::run(args));
+}

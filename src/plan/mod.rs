@@ -1,0 +1,14 @@
+//! Annotation planning: budget allocation across volumes, slice selection within volumes, and
+//! the plan file.
+
+pub mod allocation;
+pub mod cluster;
+pub mod features;
+#[allow(clippy::module_inception)]
+pub mod plan;
+pub mod select;
+
+pub use allocation::{Budget, CostModel, Rounding, TradeOff};
+pub use features::{BodyRule, SliceFeatures, slice_features};
+pub use plan::{Plan, PlanRequest, PlannedVolume, VolumeStrategy, foreground_slices, make_plan};
+pub use select::SliceStrategy;

@@ -1,0 +1,505 @@
+//! The annotation plan: which volumes, which slices, with its budget accounting and rationale.
+//! A plan is a serde struct saved as JSON; the same inputs and seed give the same plan.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::allocation::{self, Budget, CostModel, Rounding, TradeOff};
+use super::cluster;
+use super::features::{BodyRule, SliceFeatures, slice_features};
+use super::select::{SliceStrategy, select_slices};
+use crate::dataset::{Dataset, TargetLabels};
+use crate::error::{Error, Result};
+use crate::io::{Plane, write_bytes_atomic};
+use crate::jobs::Progress;
+use crate::rng::Rng;
+
+/// Format tag written into every plan file.
+pub const PLAN_FORMAT: &str = "sliceplan-plan/1";
+/// Density used when only a volume count is given.
+pub const DEFAULT_DENSITY: f64 = 0.1;
+
+/// How volumes are chosen when the budget does not cover all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum VolumeStrategy {
+    /// A seeded random subset.
+    #[default]
+    Random,
+    /// Representative volumes: greedy k-center on volume-level features (mean slice embedding
+    /// over the body, and the volume's length).
+    Representative,
+}
+
+impl VolumeStrategy {
+    /// Parses `random` or `representative`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "random" => Ok(VolumeStrategy::Random),
+            "representative" | "kcenter" => Ok(VolumeStrategy::Representative),
+            _ => Err(Error::invalid(format!(
+                "unknown volume strategy '{s}' (choose random or representative)"
+            ))),
+        }
+    }
+}
+
+/// What the user asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanRequest {
+    pub budget: Option<Budget>,
+    pub volumes: Option<usize>,
+    pub density: Option<f64>,
+    pub rounding: Rounding,
+    pub min_slices_per_volume: usize,
+    pub slice_strategy: SliceStrategy,
+    pub volume_strategy: VolumeStrategy,
+    pub seed: u64,
+    pub plane: Plane,
+    pub body_rule: BodyRule,
+    pub cost_model: CostModel,
+    /// Target labels (for the simulation-only foreground strategies).
+    pub target: TargetLabels,
+    /// Volumes kept aside (seeded) as held-out test cases, never planned.
+    pub holdout: usize,
+}
+
+impl Default for PlanRequest {
+    fn default() -> Self {
+        PlanRequest {
+            budget: None,
+            volumes: None,
+            density: None,
+            rounding: Rounding::FixedK,
+            min_slices_per_volume: 1,
+            slice_strategy: SliceStrategy::Fixed,
+            volume_strategy: VolumeStrategy::Random,
+            seed: 0,
+            plane: Plane::Axial,
+            body_rule: BodyRule::default(),
+            cost_model: CostModel::default(),
+            target: TargetLabels::default(),
+            holdout: 0,
+        }
+    }
+}
+
+/// One volume of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedVolume {
+    pub case_id: String,
+    pub image_path: String,
+    /// The voxel axis slices are taken along (the one for `plan.plane`).
+    pub axis: usize,
+    /// Slices along that axis.
+    pub slice_count: usize,
+    /// The chosen slice indices (sorted).
+    pub slices: Vec<usize>,
+}
+
+/// Budget accounting of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accounting {
+    pub requested: Option<Budget>,
+    pub planned_slices: usize,
+    pub volumes: usize,
+    pub available_volumes: usize,
+    pub slices_per_volume: f64,
+    pub density: f64,
+    pub estimated_seconds: f64,
+}
+
+/// An annotation plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: String,
+    pub dataset_id: String,
+    /// Every case id of the dataset the plan was made on.
+    pub dataset_cases: Vec<String>,
+    pub request: PlanRequest,
+    pub accounting: Accounting,
+    pub volumes: Vec<PlannedVolume>,
+    /// Held-out test cases (never planned), for evaluating models trained on the plan.
+    pub test_cases: Vec<String>,
+    /// The volumes-vs-density trade-off at this budget (empty without a budget).
+    pub alternatives: Vec<TradeOff>,
+    /// Why the plan looks as it does.
+    pub rationale: Vec<String>,
+}
+
+impl Plan {
+    /// Total planned slices.
+    pub fn total_slices(&self) -> usize {
+        self.volumes.iter().map(|v| v.slices.len()).sum()
+    }
+
+    /// The planned volume for `case_id`.
+    pub fn volume(&self, case_id: &str) -> Option<&PlannedVolume> {
+        self.volumes.iter().find(|v| v.case_id == case_id)
+    }
+
+    /// Saves as pretty JSON, atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::invalid(format!("cannot encode plan: {e}")))?;
+        write_bytes_atomic(path, text.as_bytes())
+    }
+
+    /// Loads a plan file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Plan> {
+        let path = path.as_ref();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read plan", path, e))?;
+        let plan: Plan = serde_json::from_str(&text)
+            .map_err(|e| Error::file(format!("not a valid sliceplan plan ({e})"), path))?;
+        if plan.format != PLAN_FORMAT {
+            return Err(Error::file(
+                format!(
+                    "unsupported plan format '{}' (expected {PLAN_FORMAT})",
+                    plan.format
+                ),
+                path,
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Checks that this plan fits `dataset`: every planned case exists with the same slice count.
+    pub fn check_dataset(&self, dataset: &Dataset) -> Result<()> {
+        let missing: Vec<&str> = self
+            .volumes
+            .iter()
+            .filter(|v| dataset.case_index(&v.case_id).is_none())
+            .map(|v| v.case_id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::invalid(format!(
+                "the plan was made for dataset '{}', and {} of its cases are not in dataset '{}' ({}{})",
+                self.dataset_id,
+                missing.len(),
+                dataset.id,
+                missing
+                    .iter()
+                    .take(5)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() > 5 { ", …" } else { "" }
+            )));
+        }
+        for v in &self.volumes {
+            let i = dataset.case_index(&v.case_id).unwrap_or(0);
+            let g = dataset.geometry(i)?;
+            if g.shape[v.axis] != v.slice_count {
+                return Err(Error::invalid(format!(
+                    "case '{}' has {} slices along axis {} but the plan (dataset '{}') expects {}: the plan is from another dataset",
+                    v.case_id, g.shape[v.axis], v.axis, self.dataset_id, v.slice_count
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Slices holding the target along `axis` in a label volume.
+pub fn foreground_slices(
+    labels: &crate::io::Volume,
+    axis: usize,
+    target: &TargetLabels,
+) -> Vec<usize> {
+    let mut has = vec![false; labels.shape[axis]];
+    let [nx, ny, _] = labels.shape;
+    for idx in 0..labels.voxel_count() {
+        let ijk = [idx % nx, (idx / nx) % ny, idx / (nx * ny)];
+        if !has[ijk[axis]] && target.is_foreground(labels.value(idx).round() as i64) {
+            has[ijk[axis]] = true;
+        }
+    }
+    (0..has.len()).filter(|&i| has[i]).collect()
+}
+
+fn volume_order(
+    dataset: &Dataset,
+    eligible: &[usize],
+    req: &PlanRequest,
+    axes: &[usize],
+    depths: &[usize],
+    features: &mut HashMap<usize, SliceFeatures>,
+    progress: &Progress,
+) -> Result<Vec<usize>> {
+    let n = eligible.len();
+    match req.volume_strategy {
+        VolumeStrategy::Random => {
+            let mut order: Vec<usize> = eligible.to_vec();
+            Rng::with_stream(req.seed, 1).shuffle(&mut order);
+            Ok(order)
+        }
+        VolumeStrategy::Representative => {
+            let max_depth = depths.iter().copied().max().unwrap_or(1) as f32;
+            let mut points = Vec::new();
+            for (pos, &i) in eligible.iter().enumerate() {
+                progress.check()?;
+                progress.set(
+                    0.5 * pos as f32 / n as f32,
+                    format!("features of {}", dataset.cases[i].id),
+                );
+                let f = case_features(dataset, i, axes[i], &req.body_rule)?;
+                let cand = f.candidates(&req.body_rule);
+                let mut mean = vec![0f32; f.dims];
+                for &c in &cand {
+                    for (m, &v) in mean.iter_mut().zip(f.vector(c)) {
+                        *m += v / cand.len() as f32;
+                    }
+                }
+                mean.push(4.0 * depths[i] as f32 / max_depth);
+                points.extend_from_slice(&mean);
+                features.insert(i, f);
+            }
+            Ok(cluster::kcenter_order(&points, points.len() / n, n)
+                .into_iter()
+                .map(|p| eligible[p])
+                .collect())
+        }
+    }
+}
+
+fn case_features(
+    dataset: &Dataset,
+    index: usize,
+    axis: usize,
+    rule: &BodyRule,
+) -> Result<SliceFeatures> {
+    let case = dataset.load(index)?;
+    Ok(slice_features(&case.image, axis, case.modality, rule))
+}
+
+/// Makes a plan for `dataset`.
+pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> Result<Plan> {
+    let total = dataset.len();
+    if total == 0 {
+        return Err(Error::invalid("the dataset is empty: no volume to plan"));
+    }
+    if req.holdout >= total {
+        return Err(Error::invalid(format!(
+            "cannot hold out {} of {total} volumes: at least one must remain to plan",
+            req.holdout
+        )));
+    }
+    let held: Vec<usize> = Rng::with_stream(req.seed, 2).sample_indices(total, req.holdout);
+    let eligible: Vec<usize> = (0..total).filter(|i| !held.contains(i)).collect();
+    let n = eligible.len();
+    if req.slice_strategy.needs_labels() && !dataset.cases.iter().any(|c| c.labels.is_some()) {
+        return Err(Error::invalid(format!(
+            "strategy '{}' samples within the labels (simulation only), but dataset '{}' has no labels",
+            req.slice_strategy.name(),
+            dataset.id
+        )));
+    }
+    if let Some(rho) = req.density {
+        if !(rho > 0.0 && rho <= 1.0) {
+            return Err(Error::invalid(format!("density {rho} must be in (0, 1]")));
+        }
+    }
+    let min_k = req.min_slices_per_volume.max(1);
+    let geoms = dataset.geometries()?;
+    let axes: Vec<usize> = geoms.iter().map(|g| g.axis_for_plane(req.plane)).collect();
+    let depths: Vec<usize> = geoms.iter().zip(&axes).map(|(g, &a)| g.shape[a]).collect();
+    if let Some(s) = req.volumes {
+        if s == 0 || s > n {
+            return Err(Error::invalid(format!(
+                "{s} volumes requested, but dataset '{}' has {n} volumes to plan (after {} held out)",
+                dataset.id, req.holdout
+            )));
+        }
+    }
+    let mut features: HashMap<usize, SliceFeatures> = HashMap::new();
+    let order = volume_order(
+        dataset,
+        &eligible,
+        req,
+        &axes,
+        &depths,
+        &mut features,
+        progress,
+    )?;
+    let ordered_depths: Vec<usize> = order.iter().map(|&i| depths[i]).collect();
+    let floor = |d: usize| min_k.min(d);
+    let mut rationale = Vec::new();
+    let (s, counts, alternatives) = match req.budget {
+        Some(budget) => {
+            let b_of = |s: usize| allocation::slices_for_budget(budget, s, &req.cost_model);
+            let s = if let Some(s) = req.volumes {
+                s
+            } else if let Some(rho) = req.density {
+                let mut s = 0;
+                for cand in 1..=n {
+                    let need: usize = ordered_depths[..cand]
+                        .iter()
+                        .map(|&d| ((rho * d as f64).round() as usize).clamp(floor(d), d))
+                        .sum();
+                    if need <= b_of(cand) {
+                        s = cand;
+                    }
+                }
+                s
+            } else {
+                (1..=n)
+                    .filter(|&c| {
+                        ordered_depths[..c].iter().map(|&d| floor(d)).sum::<usize>() <= b_of(c)
+                    })
+                    .max()
+                    .unwrap_or(0)
+            };
+            let all_slices: usize = ordered_depths.iter().sum();
+            let (lo, hi) = if let Some(s) = req.volumes {
+                let mut sorted = ordered_depths.clone();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                (
+                    ordered_depths[..s].iter().map(|&d| floor(d)).sum::<usize>(),
+                    sorted[..s].iter().sum::<usize>(),
+                )
+            } else {
+                (floor(ordered_depths[0]), all_slices)
+            };
+            let b = b_of(s.max(1));
+            if s == 0 || b < lo || b > hi || (s == n && b > all_slices) {
+                let what = match budget {
+                    Budget::Slices(b) => format!("a budget of {b} slices"),
+                    Budget::Seconds(t) => format!("a budget of {:.1} h (≈ {b} slices)", t / 3600.0),
+                };
+                return Err(Error::invalid(format!(
+                    "{what} cannot be met{}: the feasible range is {lo}–{hi} slices (at least {min_k} per volume, at most every slice)",
+                    req.volumes
+                        .map(|s| format!(" with {s} volumes"))
+                        .unwrap_or_default()
+                )));
+            }
+            let chosen: Vec<usize> = ordered_depths[..s].to_vec();
+            let rounding = if req.density.is_some() {
+                Rounding::Density
+            } else {
+                req.rounding
+            };
+            let counts = allocation::allocate(&chosen, b, rounding, min_k)?;
+            if req.volumes.is_none() && req.density.is_none() {
+                rationale.push(format!(
+                    "Recommended: {s} of {n} volumes with about {:.1} slices each. At a fixed budget, spreading slices over more volumes with fewer slices per volume is almost always better, most clearly for 2D models (Zhang, Kramer, Mazurowski, MIDL 2025), so the plan opens as many volumes as the budget allows at the minimum of {min_k} slice(s) per volume.",
+                    b as f64 / s as f64
+                ));
+                if s < n {
+                    rationale.push(format!("The budget covers {s} of {n} volumes at {min_k} slice(s) each; the rest stay unannotated."));
+                }
+            }
+            let alternatives =
+                allocation::trade_offs(&ordered_depths, budget, min_k, &req.cost_model);
+            (s, counts, alternatives)
+        }
+        None => {
+            let (s, rho) = match (req.volumes, req.density) {
+                (s, Some(rho)) => (s.unwrap_or(n), rho),
+                (Some(s), None) => (s, DEFAULT_DENSITY),
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "give a budget (--budget-slices or --budget-hours), a density or a volume count",
+                    ));
+                }
+            };
+            let counts: Vec<usize> = ordered_depths[..s]
+                .iter()
+                .map(|&d| ((rho * d as f64).round() as usize).clamp(floor(d), d))
+                .collect();
+            rationale.push(format!(
+                "{s} volumes at density ρ = {rho} (n_i = max({min_k}, round(ρ·D_i)))."
+            ));
+            (s, counts, Vec::new())
+        }
+    };
+    match req.slice_strategy {
+        SliceStrategy::Ual | SliceStrategy::Coreset => rationale.push(
+            "Representative-slice selection (unsupervised active learning) was no better than random or fixed-interval selection at the same slices per volume in the same study; check it on your pilot data with `sliceplan simulate`.".into(),
+        ),
+        SliceStrategy::ForegroundRandom | SliceStrategy::ForegroundFixed => rationale.push(
+            "This strategy looks at the labels: it is for simulation only and cannot be used to plan real annotation.".into(),
+        ),
+        _ => {}
+    }
+    // Slice selection, volume by volume.
+    let mut volumes = Vec::with_capacity(s);
+    let needs_volume = req.slice_strategy.needs_embedding() || req.body_rule.min_fraction > 0.0;
+    for (pos, (&case_index, &count)) in order[..s].iter().zip(&counts).enumerate() {
+        progress.check()?;
+        progress.set(
+            0.5 + 0.5 * pos as f32 / s as f32,
+            format!("selecting slices of {}", dataset.cases[case_index].id),
+        );
+        let axis = axes[case_index];
+        let depth = depths[case_index];
+        let mut rng = Rng::with_stream(req.seed, 1000 + case_index as u64);
+        let loaded = if needs_volume || req.slice_strategy.needs_labels() {
+            Some(dataset.load(case_index)?)
+        } else {
+            None
+        };
+        let feats = match (features.remove(&case_index), &loaded) {
+            (Some(f), _) => Some(f),
+            (None, Some(c)) if needs_volume => {
+                Some(slice_features(&c.image, axis, c.modality, &req.body_rule))
+            }
+            _ => None,
+        };
+        let mut candidates = match &feats {
+            Some(f) if req.body_rule.min_fraction > 0.0 => f.candidates(&req.body_rule),
+            _ => (0..depth).collect(),
+        };
+        if candidates.len() < count {
+            candidates = (0..depth).collect();
+        }
+        let foreground = match (&loaded, req.slice_strategy.needs_labels()) {
+            (Some(c), true) => c
+                .labels
+                .as_ref()
+                .map(|l| foreground_slices(l, axis, &req.target)),
+            _ => None,
+        };
+        let slices = select_slices(
+            req.slice_strategy,
+            count,
+            &candidates,
+            feats.as_ref(),
+            foreground.as_deref(),
+            &mut rng,
+        )?;
+        volumes.push(PlannedVolume {
+            case_id: dataset.cases[case_index].id.clone(),
+            image_path: dataset.cases[case_index].image.display_path(),
+            axis,
+            slice_count: depth,
+            slices,
+        });
+    }
+    volumes.sort_by(|a, b| a.case_id.cmp(&b.case_id));
+    let planned: usize = volumes.iter().map(|v| v.slices.len()).sum();
+    let depth_sum: usize = volumes.iter().map(|v| v.slice_count).sum();
+    progress.set(1.0, "plan ready");
+    Ok(Plan {
+        format: PLAN_FORMAT.into(),
+        dataset_id: dataset.id.clone(),
+        dataset_cases: dataset.cases.iter().map(|c| c.id.clone()).collect(),
+        test_cases: held.iter().map(|&i| dataset.cases[i].id.clone()).collect(),
+        request: req.clone(),
+        accounting: Accounting {
+            requested: req.budget,
+            planned_slices: planned,
+            volumes: volumes.len(),
+            available_volumes: n,
+            slices_per_volume: planned as f64 / volumes.len().max(1) as f64,
+            density: planned as f64 / depth_sum.max(1) as f64,
+            estimated_seconds: req.cost_model.seconds(volumes.len(), planned),
+        },
+        volumes,
+        alternatives,
+        rationale,
+    })
+}

@@ -1,0 +1,306 @@
+//! Training data: volumes normalised and re-laid so the slice axis is last, binary targets,
+//! which slices are supervised, and seeded batch sampling with foreground oversampling and
+//! augmentation.
+
+use crate::dataset::{LoadedCase, Modality, TargetLabels};
+use crate::error::{Error, Result};
+use crate::io::Volume;
+use crate::plan::BodyRule;
+use crate::plan::features::{body_threshold, sampled_quantile};
+use crate::rng::Rng;
+
+/// CT window mapped to [−1, 1]: centre 40 HU, width 400 HU (soft tissue).
+pub const CT_WINDOW: (f64, f64) = (-160.0, 240.0);
+
+/// A case ready for training or evaluation: `(w, h, d)` with the slice axis last.
+#[derive(Debug, Clone)]
+pub struct TrainCase {
+    pub id: String,
+    /// Width, height (in-plane, after downsampling) and depth (slices).
+    pub dims: [usize; 3],
+    pub image: Vec<f32>,
+    /// Binary target (dense truth, or interpolated masks where `supervised`).
+    pub target: Vec<u8>,
+    /// Per slice: does the loss see it?
+    pub supervised: Vec<bool>,
+    /// Supervised slices holding foreground.
+    pub fg_slices: Vec<usize>,
+    /// Value used to pad outside the image.
+    pub pad_value: f32,
+    /// How to map back to the source grid.
+    pub source_shape: [usize; 3],
+    pub axis: usize,
+    pub factor: usize,
+}
+
+impl TrainCase {
+    /// Index of (u, v, s).
+    #[inline]
+    pub fn index(&self, u: usize, v: usize, s: usize) -> usize {
+        u + self.dims[0] * (v + self.dims[1] * s)
+    }
+
+    /// True when the target has any foreground on a supervised slice.
+    pub fn has_supervised_foreground(&self) -> bool {
+        !self.fg_slices.is_empty()
+    }
+}
+
+fn normalise(volume: &Volume, modality: Modality) -> (Vec<f32>, f32) {
+    match modality {
+        Modality::Ct => {
+            let (lo, hi) = CT_WINDOW;
+            let (c, half) = (((lo + hi) / 2.0) as f32, ((hi - lo) / 2.0) as f32);
+            let v = volume
+                .to_f32()
+                .into_iter()
+                .map(|x| ((x - c) / half).clamp(-1.0, 1.0))
+                .collect();
+            (v, -1.0)
+        }
+        _ => {
+            // z-score inside the body, clipped to ±5.
+            let threshold = body_threshold(volume, modality, &BodyRule::default()) as f32;
+            let raw = volume.to_f32();
+            let body: Vec<f32> = raw.iter().copied().filter(|&x| x > threshold).collect();
+            let (mean, std) = if body.len() > 10 {
+                let m = body.iter().map(|&x| x as f64).sum::<f64>() / body.len() as f64;
+                let var =
+                    body.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / body.len() as f64;
+                (m as f32, (var.sqrt() as f32).max(1e-6))
+            } else {
+                let hi = sampled_quantile(volume, 0.99) as f32;
+                (0.0, hi.max(1e-6))
+            };
+            let v: Vec<f32> = raw
+                .into_iter()
+                .map(|x| ((x - mean) / std).clamp(-5.0, 5.0))
+                .collect();
+            let pad = ((threshold.min(0.0) - mean) / std).clamp(-5.0, 5.0);
+            (v, pad)
+        }
+    }
+}
+
+/// In-plane downsampling factor so that neither in-plane side exceeds `max_in_plane`.
+pub fn in_plane_factor(shape: [usize; 3], axis: usize, max_in_plane: usize) -> usize {
+    let (a, b) = Volume::in_plane_axes(axis);
+    let side = shape[a].max(shape[b]);
+    side.div_ceil(max_in_plane.max(8)).max(1)
+}
+
+/// Prepares `case` for training: slice axis `axis` moved last, in-plane downsampled by `factor`
+/// (mean for the image, the block's centre for labels). `supervised` lists the slices the loss
+/// may see (None: all); `labels_override` replaces the truth (interpolated masks).
+pub fn prepare_case(
+    case: &LoadedCase,
+    axis: usize,
+    target: &TargetLabels,
+    supervised: Option<&[usize]>,
+    labels_override: Option<&[u16]>,
+    factor: usize,
+) -> Result<TrainCase> {
+    let labels = case.labels.as_ref().ok_or_else(|| {
+        Error::invalid(format!(
+            "case '{}' has no labels: it cannot be used for training or evaluation",
+            case.id
+        ))
+    })?;
+    let shape = case.image.shape;
+    let (a, b) = Volume::in_plane_axes(axis);
+    let f = factor.max(1);
+    let (w, h, d) = (shape[a].div_ceil(f), shape[b].div_ceil(f), shape[axis]);
+    let (norm, pad_value) = normalise(&case.image, case.modality);
+    let mut image = vec![0f32; w * h * d];
+    let mut tgt = vec![0u8; w * h * d];
+    let strides = [1, shape[0], shape[0] * shape[1]];
+    for s in 0..d {
+        for v in 0..h {
+            for u in 0..w {
+                let mut sum = 0f32;
+                let mut n = 0f32;
+                for dv in 0..f {
+                    for du in 0..f {
+                        let (uu, vv) = (u * f + du, v * f + dv);
+                        if uu < shape[a] && vv < shape[b] {
+                            sum += norm[uu * strides[a] + vv * strides[b] + s * strides[axis]];
+                            n += 1.0;
+                        }
+                    }
+                }
+                let (cu, cv) = (
+                    (u * f + f / 2).min(shape[a] - 1),
+                    (v * f + f / 2).min(shape[b] - 1),
+                );
+                let src = cu * strides[a] + cv * strides[b] + s * strides[axis];
+                let label = match labels_override {
+                    Some(o) => o[src] as i64,
+                    None => labels.value(src).round() as i64,
+                };
+                let i = u + w * (v + h * s);
+                image[i] = sum / n.max(1.0);
+                tgt[i] = target.is_foreground(label) as u8;
+            }
+        }
+    }
+    let mut sup = vec![supervised.is_none(); d];
+    if let Some(list) = supervised {
+        for &s in list {
+            if s < d {
+                sup[s] = true;
+            }
+        }
+    }
+    let fg_slices = (0..d)
+        .filter(|&s| sup[s] && tgt[s * w * h..(s + 1) * w * h].iter().any(|&t| t > 0))
+        .collect();
+    Ok(TrainCase {
+        id: case.id.clone(),
+        dims: [w, h, d],
+        image,
+        target: tgt,
+        supervised: sup,
+        fg_slices,
+        pad_value,
+        source_shape: shape,
+        axis,
+        factor: f,
+    })
+}
+
+/// A batch in host memory, laid out `[batch, channel, (depth,) height, width]`.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[b, 1, …]`.
+    pub image: Vec<f32>,
+    /// `[b, 2, …]` one-hot of background / foreground.
+    pub onehot: Vec<f32>,
+    /// `[b, 1, …]` 1 where the loss applies.
+    pub mask: Vec<f32>,
+    /// Spatial shape: `[h, w]` or `[d, h, w]`.
+    pub spatial: Vec<usize>,
+    pub batch: usize,
+}
+
+/// How batches are drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampling {
+    pub batch: usize,
+    /// `[h, w]` for 2D, `[d, h, w]` for 3D.
+    pub patch: Vec<usize>,
+    /// Probability that a sample is centred on supervised foreground.
+    pub fg_fraction: f64,
+    pub augment: bool,
+}
+
+/// Draws one batch from `cases` (deterministic for a given `rng`).
+pub fn sample_batch(cases: &[TrainCase], sampling: &Sampling, rng: &mut Rng) -> Batch {
+    let three_d = sampling.patch.len() == 3;
+    let (pd, ph, pw) = if three_d {
+        (sampling.patch[0], sampling.patch[1], sampling.patch[2])
+    } else {
+        (1, sampling.patch[0], sampling.patch[1])
+    };
+    let per = pd * ph * pw;
+    let b = sampling.batch;
+    let mut image = vec![0f32; b * per];
+    let mut onehot = vec![0f32; b * 2 * per];
+    let mut mask = vec![0f32; b * per];
+    let usable: Vec<usize> = (0..cases.len())
+        .filter(|&i| cases[i].supervised.iter().any(|&s| s))
+        .collect();
+    for n in 0..b {
+        if usable.is_empty() {
+            break;
+        }
+        let case = &cases[usable[rng.below(usable.len())]];
+        let [w, h, d] = case.dims;
+        let sup_slices: Vec<usize> = (0..d).filter(|&s| case.supervised[s]).collect();
+        let want_fg = rng.uniform() < sampling.fg_fraction && case.has_supervised_foreground();
+        // Centre of the patch.
+        let (cs, cv, cu) = if want_fg {
+            let s = case.fg_slices[rng.below(case.fg_slices.len())];
+            let fg: Vec<usize> = (0..w * h)
+                .filter(|&p| case.target[s * w * h + p] > 0)
+                .collect();
+            let p = fg[rng.below(fg.len())];
+            (s, p / w, p % w)
+        } else {
+            let s = if three_d {
+                rng.below(d)
+            } else {
+                sup_slices[rng.below(sup_slices.len())]
+            };
+            (s, rng.below(h), rng.below(w))
+        };
+        // Top-left corner: the centre with some jitter, kept inside the image where the patch
+        // fits; a patch larger than the image is centred on it.
+        let corner = |c: usize, p: usize, size: usize, rng: &mut Rng| -> isize {
+            if size <= p {
+                return -(((p - size) / 2) as isize);
+            }
+            let jitter = rng.below(p / 2 + 1) as isize - (p / 4) as isize;
+            (c as isize - (p / 2) as isize + jitter).clamp(0, (size - p) as isize)
+        };
+        let s0 = if three_d {
+            corner(cs, pd, d, rng)
+        } else {
+            cs as isize
+        };
+        let v0 = corner(cv, ph, h, rng);
+        let u0 = corner(cu, pw, w, rng);
+        let (flip_u, flip_v) = if sampling.augment {
+            (rng.uniform() < 0.5, rng.uniform() < 0.5)
+        } else {
+            (false, false)
+        };
+        let (gain, shift) = if sampling.augment {
+            (
+                rng.range_f64(0.9, 1.1) as f32,
+                rng.range_f64(-0.1, 0.1) as f32,
+            )
+        } else {
+            (1.0, 0.0)
+        };
+        for zs in 0..pd {
+            for y in 0..ph {
+                for x in 0..pw {
+                    let (xs, ys) = (
+                        if flip_u { pw - 1 - x } else { x },
+                        if flip_v { ph - 1 - y } else { y },
+                    );
+                    let (s, v, u) = (s0 + zs as isize, v0 + ys as isize, u0 + xs as isize);
+                    let o = (zs * ph + y) * pw + x;
+                    let inside = s >= 0
+                        && v >= 0
+                        && u >= 0
+                        && (s as usize) < d
+                        && (v as usize) < h
+                        && (u as usize) < w;
+                    if inside {
+                        let i = case.index(u as usize, v as usize, s as usize);
+                        image[n * per + o] = case.image[i] * gain + shift;
+                        let t = case.target[i] as usize;
+                        onehot[(n * 2 + t) * per + o] = 1.0;
+                        mask[n * per + o] = case.supervised[s as usize] as u8 as f32;
+                    } else {
+                        image[n * per + o] = case.pad_value;
+                        onehot[n * 2 * per + o] = 1.0;
+                    }
+                }
+            }
+        }
+    }
+    let spatial = if three_d {
+        vec![pd, ph, pw]
+    } else {
+        vec![ph, pw]
+    };
+    Batch {
+        image,
+        onehot,
+        mask,
+        spatial,
+        batch: b,
+    }
+}

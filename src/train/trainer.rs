@@ -1,0 +1,545 @@
+//! The training loop: batches prepared on a background thread, masked loss, Adam with a poly
+//! learning-rate decay, progress, cancellation, checkpoints and resume, then evaluation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::backend::open_device;
+use super::data::{Batch, Sampling, in_plane_factor, prepare_case, sample_batch};
+use super::eval::{dice, predict_2d, predict_3d, to_source_grid};
+use super::loss::masked_dice_ce;
+use super::unet::{UNet2d, UNet3d, UNetSpec};
+use super::{ModelKind, TrainConfig};
+use crate::dataset::{Dataset, LoadedCase, TargetLabels};
+use crate::error::{Error, Result};
+use crate::interp::{interpolate, labels_u16};
+use crate::io::{write_bytes_atomic, write_labels_like};
+use crate::jobs::Progress;
+use crate::plan::Plan;
+use crate::rng::Rng;
+
+/// Dice on one held-out volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseDice {
+    pub case_id: String,
+    pub dice: f64,
+    pub truth_voxels: u64,
+    pub predicted_voxels: u64,
+}
+
+/// What a training run gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub model: ModelKind,
+    pub backend: String,
+    pub notice: Option<String>,
+    pub steps: usize,
+    pub resumed_from: Option<usize>,
+    pub train_cases: usize,
+    pub annotated_slices: usize,
+    pub train_seconds: f64,
+    pub steps_per_second: f64,
+    /// (step, loss) every few steps.
+    pub loss_curve: Vec<(usize, f32)>,
+    pub test: Vec<CaseDice>,
+    pub mean_dice: f64,
+    /// Test volumes with no target voxel (scored by the empty-truth rule).
+    pub empty_truth_cases: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Where a run keeps its checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct RunState {
+    step: usize,
+    config: TrainConfig,
+    plan_slices: usize,
+    loss_curve: Vec<(usize, f32)>,
+}
+
+fn default_features(model: ModelKind) -> Vec<usize> {
+    match model {
+        ModelKind::TwoD => vec![16, 32, 64, 128, 256],
+        ModelKind::ThreeD => vec![8, 16, 32, 64, 128],
+    }
+}
+
+/// Per-level strides of a 3D net `[slice, h, w]`: no downsampling along the slice axis while its
+/// spacing is more than twice the in-plane spacing.
+pub fn anisotropic_strides(levels: usize, slice_mm: f64, in_plane_mm: f64) -> Vec<Vec<usize>> {
+    let (mut z, mut xy) = (slice_mm, in_plane_mm);
+    (0..levels)
+        .map(|_| {
+            xy *= 2.0;
+            if z > 2.0 * (xy / 2.0) {
+                vec![1, 2, 2]
+            } else {
+                z *= 2.0;
+                vec![2, 2, 2]
+            }
+        })
+        .collect()
+}
+
+fn round_up(x: usize, m: usize) -> usize {
+    x.div_ceil(m.max(1)) * m.max(1)
+}
+
+fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+fn map_device_panic(msg: String, device_name: &str) -> Error {
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("out of memory")
+        || lower.contains("outofmemory")
+        || lower.contains("allocation")
+    {
+        Error::Train(format!(
+            "{device_name} ran out of memory ({msg}); use a smaller patch (--patch) or batch (--batch)"
+        ))
+    } else {
+        Error::Train(format!("training failed on {device_name}: {msg}"))
+    }
+}
+
+struct Loop<'a> {
+    config: &'a TrainConfig,
+    device: &'a Device,
+    rx: Receiver<Batch>,
+    progress: &'a Progress,
+    run_dir: Option<&'a Path>,
+    start: usize,
+    loss_curve: Vec<(usize, f32)>,
+    plan_slices: usize,
+}
+
+impl Loop<'_> {
+    fn save<M: Module>(
+        &self,
+        model: &M,
+        optim: &burn::optim::ModuleOptimizer,
+        step: usize,
+    ) -> Result<()> {
+        let Some(dir) = self.run_dir else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run folder", dir, e))?;
+        let model_tmp = dir.join(".model.bpk.tmp");
+        model.clone().save_file(&model_tmp).map_err(|e| {
+            Error::file(format!("cannot save model checkpoint ({e:?})"), &model_tmp)
+        })?;
+        let optim_tmp = dir.join(".optim.bin.tmp");
+        optim
+            .save(&optim_tmp)
+            .map_err(|e| Error::file(format!("cannot save optimiser state ({e:?})"), &optim_tmp))?;
+        for (tmp, name) in [(&model_tmp, "model.bpk"), (&optim_tmp, "optim.bin")] {
+            std::fs::rename(tmp, dir.join(name))
+                .map_err(|e| Error::io("cannot move checkpoint into place", dir.join(name), e))?;
+        }
+        let state = RunState {
+            step,
+            config: self.config.clone(),
+            plan_slices: self.plan_slices,
+            loss_curve: self.loss_curve.clone(),
+        };
+        let text =
+            serde_json::to_string_pretty(&state).map_err(|e| Error::invalid(e.to_string()))?;
+        write_bytes_atomic(dir.join("state.json"), text.as_bytes())
+    }
+
+    fn run<M: Module, const D: usize>(
+        &mut self,
+        mut model: M,
+        forward: impl Fn(&M, Tensor<D>) -> Tensor<D>,
+        mut optim: burn::optim::ModuleOptimizer,
+    ) -> Result<M> {
+        let steps = self.config.steps;
+        for step in self.start..steps {
+            if self.progress.is_cancelled() {
+                self.save(&model, &optim, step)?;
+                return Err(Error::Cancelled);
+            }
+            let batch = self
+                .rx
+                .recv()
+                .map_err(|_| Error::Train("the batch preparation thread stopped".into()))?;
+            let mut shape = vec![batch.batch, 1];
+            shape.extend(&batch.spatial);
+            let mut shape2 = shape.clone();
+            shape2[1] = 2;
+            let x =
+                Tensor::<D>::from_data(TensorData::new(batch.image, shape.clone()), self.device);
+            let y = Tensor::<D>::from_data(TensorData::new(batch.onehot, shape2), self.device);
+            let m = Tensor::<D>::from_data(TensorData::new(batch.mask, shape), self.device);
+            let loss = masked_dice_ce(forward(&model, x), y, m);
+            let value: f32 = loss.clone().into_scalar();
+            if !value.is_finite() {
+                return Err(Error::Train(format!(
+                    "the loss became {value} at step {step}; try a lower learning rate"
+                )));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let lr =
+                self.config.learning_rate * (1.0 - step as f64 / steps as f64).max(0.0).powf(0.9);
+            model = optim.step(lr, model, grads);
+            if step % 10 == 0 || step + 1 == steps {
+                self.loss_curve.push((step, value));
+            }
+            self.progress.set(
+                (step + 1) as f32 / steps as f32,
+                format!("step {}/{steps}, loss {value:.4}", step + 1),
+            );
+            let every = self.config.checkpoint_every;
+            if every > 0 && (step + 1) % every == 0 && step + 1 < steps {
+                self.save(&model, &optim, step + 1)?;
+            }
+        }
+        self.save(&model, &optim, steps)?;
+        Ok(model)
+    }
+}
+
+/// Loads a checkpoint from `dir` into `model`/`optim` if one matches `config`.
+fn try_resume<M: Module>(
+    dir: Option<&Path>,
+    config: &TrainConfig,
+    plan_slices: usize,
+    model: M,
+    optim: burn::optim::ModuleOptimizer,
+) -> Result<(M, burn::optim::ModuleOptimizer, Option<RunState>)> {
+    let Some(dir) = dir else {
+        return Ok((model, optim, None));
+    };
+    let state_path = dir.join("state.json");
+    if !state_path.is_file() {
+        return Ok((model, optim, None));
+    }
+    let text = std::fs::read_to_string(&state_path)
+        .map_err(|e| Error::io("cannot read checkpoint state", &state_path, e))?;
+    let state: RunState = serde_json::from_str(&text)
+        .map_err(|e| Error::file(format!("corrupt checkpoint state ({e})"), &state_path))?;
+    let mut same = state.config.clone();
+    same.steps = config.steps;
+    same.checkpoint_every = config.checkpoint_every;
+    if same != *config || state.plan_slices != plan_slices {
+        return Err(Error::file(
+            "the checkpoint was made with other settings or another plan; use a new run folder",
+            &state_path,
+        ));
+    }
+    let model = model.try_load_file(dir.join("model.bpk")).map_err(|e| {
+        Error::file(
+            format!("cannot load model checkpoint ({e:?})"),
+            dir.join("model.bpk"),
+        )
+    })?;
+    let optim = optim.load(dir.join("optim.bin")).map_err(|e| {
+        Error::file(
+            format!("cannot load optimiser state ({e:?})"),
+            dir.join("optim.bin"),
+        )
+    })?;
+    Ok((model, optim, Some(state)))
+}
+
+/// Trains the configured model on `plan`'s annotated slices and evaluates it on the held-out
+/// cases (`plan.test_cases`, or every dataset case outside the plan). With `run_dir`, keeps
+/// checkpoints there and resumes from one when `resume` is set. With `predict_out`, writes the
+/// test predictions as NIfTI on their source grids.
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_evaluate(
+    dataset: &Dataset,
+    plan: &Plan,
+    target: &TargetLabels,
+    config: &TrainConfig,
+    run_dir: Option<&Path>,
+    resume: bool,
+    predict_out: Option<&Path>,
+    progress: &Progress,
+) -> Result<TrainReport> {
+    plan.check_dataset(dataset)?;
+    let mut warnings = Vec::new();
+    let test_ids: Vec<String> = if plan.test_cases.is_empty() {
+        dataset
+            .cases
+            .iter()
+            .filter(|c| plan.volume(&c.id).is_none())
+            .map(|c| c.id.clone())
+            .collect()
+    } else {
+        plan.test_cases.clone()
+    };
+    if test_ids.is_empty() {
+        return Err(Error::invalid(
+            "no held-out volume to evaluate on: every case is in the plan; plan with --holdout N to keep test volumes aside",
+        ));
+    }
+    if plan.volumes.is_empty() {
+        return Err(Error::invalid(
+            "the plan has no annotated volume to train on",
+        ));
+    }
+    // Prepare training cases.
+    let geometry0 = dataset.geometry(dataset.case_index(&plan.volumes[0].case_id).unwrap_or(0))?;
+    let axis0 = plan.volumes[0].axis;
+    let factor = in_plane_factor(geometry0.shape, axis0, config.max_in_plane);
+    let mut train_cases = Vec::new();
+    for (n, v) in plan.volumes.iter().enumerate() {
+        progress.check()?;
+        progress.set(
+            0.0,
+            format!("preparing {} ({}/{})", v.case_id, n + 1, plan.volumes.len()),
+        );
+        let index = dataset.case_index(&v.case_id).unwrap_or(0);
+        let case = dataset.load(index)?;
+        let prepared = match config.interpolation {
+            Some(method) if v.slices.len() >= 2 => {
+                let truth = labels_u16(&case)?;
+                let interp = interpolate(
+                    &truth,
+                    case.image.shape,
+                    case.image.spacing_mm,
+                    v.axis,
+                    &v.slices,
+                    method,
+                    false,
+                )?;
+                let covered: Vec<usize> = (0..interp.covered.len())
+                    .filter(|&s| interp.covered[s])
+                    .collect();
+                prepare_case(
+                    &case,
+                    v.axis,
+                    target,
+                    Some(&covered),
+                    Some(&interp.labels),
+                    factor,
+                )?
+            }
+            _ => prepare_case(&case, v.axis, target, Some(&v.slices), None, factor)?,
+        };
+        train_cases.push(prepared);
+    }
+    if !train_cases.iter().any(|c| c.has_supervised_foreground()) {
+        warnings.push(format!(
+            "no annotated slice holds the target ({}); the model can only learn background",
+            target.describe(&dataset.label_names)
+        ));
+    }
+    let spec = {
+        let features = config
+            .features
+            .clone()
+            .unwrap_or_else(|| default_features(config.model));
+        let levels = features.len() - 1;
+        match config.model {
+            ModelKind::TwoD => UNetSpec::isotropic(2, features, 2),
+            ModelKind::ThreeD => {
+                let (a, _) = crate::io::Volume::in_plane_axes(axis0);
+                let strides = anisotropic_strides(
+                    levels,
+                    geometry0.spacing_mm[axis0],
+                    geometry0.spacing_mm[a] * factor as f64,
+                );
+                UNetSpec {
+                    in_channels: 1,
+                    classes: 2,
+                    features,
+                    strides,
+                }
+            }
+        }
+    };
+    let divisor = spec.divisor();
+    let max_w = train_cases.iter().map(|c| c.dims[0]).max().unwrap_or(1);
+    let max_h = train_cases.iter().map(|c| c.dims[1]).max().unwrap_or(1);
+    let max_d = train_cases.iter().map(|c| c.dims[2]).max().unwrap_or(1);
+    let patch: Vec<usize> = match (&config.patch, config.model) {
+        (Some(p), _) => p
+            .iter()
+            .zip(&divisor)
+            .map(|(&x, &m)| round_up(x, m))
+            .collect(),
+        (None, ModelKind::TwoD) => vec![round_up(max_h, divisor[0]), round_up(max_w, divisor[1])],
+        (None, ModelKind::ThreeD) => vec![
+            round_up(max_d.min(16), divisor[0]),
+            round_up(max_h.min(64), divisor[1]),
+            round_up(max_w.min(64), divisor[2]),
+        ],
+    };
+    let expected_len = if config.model == ModelKind::TwoD {
+        2
+    } else {
+        3
+    };
+    if patch.len() != expected_len {
+        return Err(Error::invalid(format!(
+            "a {} patch needs {expected_len} sizes, got {}",
+            config.model.name(),
+            patch.len()
+        )));
+    }
+    let batch = config
+        .batch_size
+        .unwrap_or(if config.model == ModelKind::TwoD {
+            8
+        } else {
+            2
+        })
+        .max(1);
+    let opened = open_device(config.backend)?;
+    let device = opened.device.clone().autodiff();
+    device.seed(config.seed);
+    let plan_slices = plan.total_slices();
+    // Batches on a background thread, one seeded stream per step (reproducible and resumable).
+    let sampling = Sampling {
+        batch,
+        patch: patch.clone(),
+        fg_fraction: config.fg_fraction,
+        augment: config.augment,
+    };
+    let shared = Arc::new(train_cases);
+    let run_dir: Option<PathBuf> = run_dir.map(Path::to_path_buf);
+    let resume_dir = if resume { run_dir.as_deref() } else { None };
+    let optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let started = Instant::now();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(Option<UNet2d>, Option<UNet3d>, Option<usize>, Vec<(usize, f32)>)> {
+        let spawn = |start: usize| -> Result<Receiver<Batch>> {
+            let (tx, rx) = sync_channel::<Batch>(4);
+            let cases = Arc::clone(&shared);
+            let sampling = sampling.clone();
+            let (seed, steps) = (config.seed, config.steps);
+            std::thread::Builder::new()
+                .name("sliceplan-batches".into())
+                .spawn(move || {
+                    for step in start..steps {
+                        let mut rng = Rng::with_stream(seed, 10_000 + step as u64);
+                        if tx.send(sample_batch(&cases, &sampling, &mut rng)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| Error::Train(format!("cannot start the batch thread: {e}")))?;
+            Ok(rx)
+        };
+        match config.model {
+            ModelKind::TwoD => {
+                let (model, optim, state) = try_resume(resume_dir, config, plan_slices, UNet2d::new(&spec, &device), optim)?;
+                let start = state.as_ref().map(|s| s.step).unwrap_or(0);
+                let mut lp = Loop { config, device: &device, rx: spawn(start)?, progress, run_dir: run_dir.as_deref(), start, loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(), plan_slices };
+                let model = lp.run(model, |m: &UNet2d, x| m.forward(x), optim)?;
+                Ok((Some(model), None, (start > 0).then_some(start), lp.loss_curve))
+            }
+            ModelKind::ThreeD => {
+                let (model, optim, state) = try_resume(resume_dir, config, plan_slices, UNet3d::new(&spec, &device), optim)?;
+                let start = state.as_ref().map(|s| s.step).unwrap_or(0);
+                let mut lp = Loop { config, device: &device, rx: spawn(start)?, progress, run_dir: run_dir.as_deref(), start, loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(), plan_slices };
+                let model = lp.run(model, |m: &UNet3d, x| m.forward(x), optim)?;
+                Ok((None, Some(model), (start > 0).then_some(start), lp.loss_curve))
+            }
+        }
+    }));
+    let (model2d, model3d, resumed_from, loss_curve) = match outcome {
+        Ok(r) => r?,
+        Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
+    };
+    let train_seconds = started.elapsed().as_secs_f64();
+    let trained_steps = config.steps - resumed_from.unwrap_or(0);
+    // Evaluation.
+    let eval_device = opened.device.clone();
+    let model2d = model2d.map(|m| m.valid());
+    let model3d = model3d.map(|m| m.valid());
+    let mut test = Vec::new();
+    let mut empty_truth_cases = 0;
+    for (n, id) in test_ids.iter().enumerate() {
+        progress.check()?;
+        progress.set(
+            1.0,
+            format!("evaluating {id} ({}/{})", n + 1, test_ids.len()),
+        );
+        let index = dataset.case_index(id).ok_or_else(|| {
+            Error::invalid(format!(
+                "test case '{id}' is not in dataset '{}'",
+                dataset.id
+            ))
+        })?;
+        let case: LoadedCase = dataset.load(index)?;
+        let prepared = prepare_case(
+            &case,
+            axis_for(dataset, plan, index)?,
+            target,
+            None,
+            None,
+            factor,
+        )?;
+        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match (&model2d, &model3d) {
+                (Some(m), _) => {
+                    predict_2d(m, &prepared, [divisor[0], divisor[1]], 16, &eval_device)
+                }
+                (_, Some(m)) => {
+                    predict_3d(m, &prepared, [patch[0], patch[1], patch[2]], &eval_device)
+                }
+                _ => Vec::new(),
+            }
+        }));
+        let probs =
+            evaluated.map_err(|e| map_device_panic(panic_message(e.as_ref()), &opened.name))?;
+        let pred: Vec<u8> = probs.iter().map(|&p| (p > 0.5) as u8).collect();
+        let pred_source = to_source_grid(&pred, &prepared);
+        let labels = case
+            .labels
+            .as_ref()
+            .ok_or_else(|| Error::invalid(format!("test case '{id}' has no labels")))?;
+        let truth: Vec<u8> = (0..labels.voxel_count())
+            .map(|i| target.is_foreground(labels.value(i).round() as i64) as u8)
+            .collect();
+        let truth_voxels = truth.iter().map(|&t| t as u64).sum::<u64>();
+        if truth_voxels == 0 {
+            empty_truth_cases += 1;
+        }
+        test.push(CaseDice {
+            case_id: id.clone(),
+            dice: dice(&pred_source, &truth),
+            truth_voxels,
+            predicted_voxels: pred_source.iter().map(|&p| p as u64).sum(),
+        });
+        if let Some(dir) = predict_out {
+            let mask: Vec<u16> = pred_source.iter().map(|&p| p as u16).collect();
+            write_labels_like(dir.join(format!("{id}.nii.gz")), &case.image, &mask)?;
+        }
+    }
+    let mean_dice = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
+    progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
+    Ok(TrainReport {
+        model: config.model,
+        backend: opened.name,
+        notice: opened.notice,
+        steps: config.steps,
+        resumed_from,
+        train_cases: plan.volumes.len(),
+        annotated_slices: plan_slices,
+        train_seconds,
+        steps_per_second: trained_steps as f64 / train_seconds.max(1e-9),
+        loss_curve,
+        test,
+        mean_dice,
+        empty_truth_cases,
+        warnings,
+    })
+}
+
+fn axis_for(dataset: &Dataset, plan: &Plan, index: usize) -> Result<usize> {
+    Ok(dataset.geometry(index)?.axis_for_plane(plan.request.plane))
+}

@@ -1,0 +1,480 @@
+//! Planning: allocation, slice selection, plan files, worklists, nnU-Net exports, returned masks.
+
+mod common;
+
+use common::*;
+use sliceplan::dataset::{Dataset, TargetLabels, demo, open_dataset};
+use sliceplan::export::{
+    check_returned, export_nnunet, remaining_plan, worklist_rows, write_worklist,
+};
+use sliceplan::io::{self, VoxelData, read_nifti};
+use sliceplan::jobs::Progress;
+use sliceplan::plan::select::fixed_interval;
+use sliceplan::plan::{
+    BodyRule, Budget, Plan, PlanRequest, Rounding, SliceStrategy, VolumeStrategy, make_plan,
+};
+
+fn request(budget: usize) -> PlanRequest {
+    PlanRequest {
+        budget: Some(Budget::Slices(budget)),
+        ..PlanRequest::default()
+    }
+}
+
+fn plan(ds: &Dataset, req: &PlanRequest) -> Plan {
+    make_plan(ds, req, &Progress::new()).unwrap()
+}
+
+#[test]
+fn budgets_are_met_exactly_with_the_recommended_spread() {
+    let ds = demo::dataset();
+    for (budget, rounding, strategy) in [
+        (24, Rounding::FixedK, SliceStrategy::Fixed),
+        (37, Rounding::FixedK, SliceStrategy::Random),
+        (100, Rounding::Density, SliceStrategy::Random),
+        (7, Rounding::FixedK, SliceStrategy::Fixed),
+    ] {
+        let req = PlanRequest {
+            rounding,
+            slice_strategy: strategy,
+            ..request(budget)
+        };
+        let p = plan(&ds, &req);
+        assert_eq!(p.total_slices(), budget, "{rounding:?} {strategy:?}");
+        // Recommended: as many volumes as the budget allows at one slice minimum.
+        assert_eq!(p.volumes.len(), budget.min(24));
+        assert!(!p.rationale.is_empty());
+        for v in &p.volumes {
+            assert!(v.slices.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+            assert!(v.slices.iter().all(|&s| s < v.slice_count));
+        }
+        assert_eq!(p.alternatives.last().unwrap().volumes, budget.min(24));
+    }
+    // Density rounding spreads slices in proportion to each volume's length.
+    let req = PlanRequest {
+        rounding: Rounding::Density,
+        volumes: Some(24),
+        ..request(120)
+    };
+    let p = plan(&ds, &req);
+    let long = p.volumes.iter().max_by_key(|v| v.slice_count).unwrap();
+    let short = p.volumes.iter().min_by_key(|v| v.slice_count).unwrap();
+    assert!(long.slices.len() > short.slices.len());
+}
+
+#[test]
+fn fixed_interval_plan_is_exactly_spaced_and_centred() {
+    let ds = demo::dataset();
+    let req = PlanRequest {
+        volumes: Some(24),
+        slice_strategy: SliceStrategy::Fixed,
+        body_rule: BodyRule {
+            threshold: None,
+            min_fraction: 0.0,
+        },
+        ..request(24 * 4)
+    };
+    let p = plan(&ds, &req);
+    for v in &p.volumes {
+        let all: Vec<usize> = (0..v.slice_count).collect();
+        assert_eq!(v.slices, fixed_interval(&all, 4), "{}", v.case_id);
+        let gaps: Vec<usize> = v.slices.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.iter().max().unwrap() - gaps.iter().min().unwrap() <= 1,
+            "{gaps:?}"
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_plan_and_other_seeds_differ() {
+    let ds = demo::dataset();
+    let req = PlanRequest {
+        slice_strategy: SliceStrategy::Random,
+        ..request(30)
+    };
+    let a = plan(&ds, &req);
+    let b = plan(&ds, &req);
+    assert_eq!(a, b);
+    let c = plan(
+        &ds,
+        &PlanRequest {
+            seed: 9,
+            ..req.clone()
+        },
+    );
+    assert_ne!(a.volumes, c.volumes);
+    let r1 = plan(
+        &ds,
+        &PlanRequest {
+            volume_strategy: VolumeStrategy::Representative,
+            ..request(6)
+        },
+    );
+    let r2 = plan(
+        &ds,
+        &PlanRequest {
+            volume_strategy: VolumeStrategy::Representative,
+            ..request(6)
+        },
+    );
+    assert_eq!(r1, r2);
+    assert_eq!(r1.volumes.len(), 6);
+}
+
+/// One case whose slices come in `blocks` of distinct tissue patterns.
+fn patterned_dataset(dir: &std::path::Path, blocks: &[usize]) -> Dataset {
+    let (w, h) = (32, 32);
+    let d: usize = blocks.iter().sum();
+    let mut data = vec![0f32; w * h * d];
+    let mut rng = sliceplan::rng::Rng::new(4);
+    let mut k = 0;
+    for (b, &len) in blocks.iter().enumerate() {
+        for _ in 0..len {
+            for y in 0..h {
+                for x in 0..w {
+                    let v = match b {
+                        0 => 100.0,
+                        1 => {
+                            if (x / 4 + y / 4) % 2 == 0 {
+                                400.0
+                            } else {
+                                0.0
+                            }
+                        }
+                        2 => 12.0 * x as f32,
+                        _ => {
+                            if (x as f32 - 16.0).hypot(y as f32 - 16.0) < 10.0 {
+                                380.0
+                            } else {
+                                20.0
+                            }
+                        }
+                    };
+                    data[x + w * (y + h * k)] = v + rng.normal() as f32 * 3.0;
+                }
+            }
+            k += 1;
+        }
+    }
+    let case = dir.join("patterns");
+    std::fs::create_dir_all(&case).unwrap();
+    io::write_nifti(
+        case.join("image.nii.gz"),
+        &volume([w, h, d], [1.0, 1.0, 2.0], VoxelData::F32(data)),
+    )
+    .unwrap();
+    open_dataset(dir).unwrap()
+}
+
+#[test]
+fn ual_and_coreset_pick_one_slice_per_tissue_pattern() {
+    let dir = tempdir();
+    let blocks = [12, 30, 4, 14];
+    let ds = patterned_dataset(dir.path(), &blocks);
+    let bounds: Vec<usize> = blocks
+        .iter()
+        .scan(0, |acc, &b| {
+            *acc += b;
+            Some(*acc)
+        })
+        .collect();
+    let block_of = |s: usize| bounds.iter().position(|&e| s < e).unwrap();
+    for strategy in [SliceStrategy::Ual, SliceStrategy::Coreset] {
+        for seed in 0..3 {
+            let req = PlanRequest {
+                slice_strategy: strategy,
+                seed,
+                body_rule: BodyRule {
+                    threshold: None,
+                    min_fraction: 0.0,
+                },
+                ..request(4)
+            };
+            let p = plan(&ds, &req);
+            let mut seen: Vec<usize> = p.volumes[0].slices.iter().map(|&s| block_of(s)).collect();
+            seen.sort();
+            assert_eq!(
+                seen,
+                vec![0, 1, 2, 3],
+                "{strategy:?} seed {seed}: {:?}",
+                p.volumes[0].slices
+            );
+        }
+    }
+    // Fixed-interval picks follow position, not content: it misses the short block here.
+    let p = plan(
+        &ds,
+        &PlanRequest {
+            body_rule: BodyRule {
+                threshold: None,
+                min_fraction: 0.0,
+            },
+            ..request(4)
+        },
+    );
+    let mut seen: Vec<usize> = p.volumes[0].slices.iter().map(|&s| block_of(s)).collect();
+    seen.dedup();
+    assert_ne!(seen, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn infeasible_requests_name_the_feasible_range() {
+    let ds = demo::dataset();
+    let all: usize = (0..24).map(|i| demo::geometry(i).shape[2]).sum();
+    let err = make_plan(&ds, &request(all + 1), &Progress::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("1–{all}")), "{err}");
+    let err = make_plan(
+        &ds,
+        &PlanRequest {
+            volumes: Some(10),
+            min_slices_per_volume: 2,
+            ..request(12)
+        },
+        &Progress::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("with 10 volumes") && err.contains("20–"),
+        "{err}"
+    );
+    let err = make_plan(
+        &ds,
+        &PlanRequest {
+            volumes: Some(30),
+            ..request(40)
+        },
+        &Progress::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("30 volumes requested"), "{err}");
+    let err = make_plan(&ds, &PlanRequest::default(), &Progress::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("give a budget"), "{err}");
+}
+
+#[test]
+fn density_or_volume_count_alone_is_a_plan_and_one_slice_volumes_work() {
+    let ds = demo::dataset();
+    let p = plan(
+        &ds,
+        &PlanRequest {
+            density: Some(0.05),
+            ..PlanRequest::default()
+        },
+    );
+    assert_eq!(p.volumes.len(), 24);
+    for v in &p.volumes {
+        assert_eq!(
+            v.slices.len(),
+            ((0.05 * v.slice_count as f64).round() as usize).max(1)
+        );
+    }
+    let p = plan(
+        &ds,
+        &PlanRequest {
+            volumes: Some(5),
+            ..PlanRequest::default()
+        },
+    );
+    assert_eq!(p.volumes.len(), 5);
+    // A one-slice volume.
+    let dir = tempdir();
+    let case = dir.path().join("flat");
+    std::fs::create_dir_all(&case).unwrap();
+    io::write_nifti(
+        case.join("image.nii.gz"),
+        &volume([8, 8, 1], [1.0; 3], VoxelData::I16(vec![100; 64])),
+    )
+    .unwrap();
+    let ds = open_dataset(dir.path()).unwrap();
+    let p = plan(&ds, &request(1));
+    assert_eq!(p.volumes[0].slices, vec![0]);
+    assert!(make_plan(&ds, &request(2), &Progress::new()).is_err());
+}
+
+#[test]
+fn plan_files_round_trip_and_refuse_other_datasets() {
+    let ds = demo::dataset();
+    let p = plan(
+        &ds,
+        &PlanRequest {
+            holdout: 4,
+            ..request(40)
+        },
+    );
+    assert_eq!(p.test_cases.len(), 4);
+    assert!(p.volumes.iter().all(|v| !p.test_cases.contains(&v.case_id)));
+    let dir = tempdir();
+    let path = dir.path().join("plan.json");
+    p.save(&path).unwrap();
+    assert_eq!(Plan::load(&path).unwrap(), p);
+    // Another dataset.
+    let other = patterned_dataset(&dir.path().join("other"), &[3, 3]);
+    let err = p.check_dataset(&other).unwrap_err().to_string();
+    assert!(err.contains("made for dataset 'demo'"), "{err}");
+    std::fs::write(&path, "{\"format\": 3}").unwrap();
+    assert!(
+        Plan::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a valid sliceplan plan")
+    );
+}
+
+#[test]
+fn worklist_lists_every_planned_slice_with_world_position() {
+    let ds = demo::dataset();
+    let p = plan(&ds, &request(30));
+    let rows = worklist_rows(&p, &ds).unwrap();
+    assert_eq!(rows.len(), 30);
+    let g = demo::geometry(ds.case_index(&rows[0].case_id).unwrap());
+    let expected_z =
+        g.world_from_voxel[2][2] * rows[0].slice_index as f64 + g.world_from_voxel[2][3];
+    assert!((rows[0].position_mm - expected_z).abs() < 1e-9);
+    let dir = tempdir();
+    let csv = dir.path().join("w.csv");
+    assert_eq!(write_worklist(&p, &ds, &csv).unwrap(), 30);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("order,case_id,image_path,plane,axis,slice_index,position_mm\n"));
+    assert_eq!(text.lines().count(), 31);
+}
+
+#[test]
+fn nnunet_export_marks_only_off_plan_voxels_ignore_and_returned_masks_are_tracked() {
+    let dir = tempdir();
+    let raw = dir.path().join("raw");
+    demo::write_nnunet(&raw).unwrap();
+    let ds = open_dataset(&raw).unwrap();
+    let p = plan(
+        &ds,
+        &PlanRequest {
+            volumes: Some(3),
+            ..request(9)
+        },
+    );
+    let out = dir.path().join("sparse");
+    let summary = export_nnunet(
+        &ds,
+        &p,
+        &out,
+        &TargetLabels::all_foreground(),
+        None,
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(summary.ignore_label, 3);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("dataset.json")).unwrap()).unwrap();
+    assert_eq!(json["labels"]["ignore"], 3);
+    assert_eq!(json["labels"]["organ"], 1);
+    assert_eq!(json["numTraining"], 3);
+    for v in &p.volumes {
+        let dense = ds.load(ds.case_index(&v.case_id).unwrap()).unwrap();
+        let sparse =
+            read_nifti(out.join("labelsTr").join(format!("{}.nii.gz", v.case_id))).unwrap();
+        assert_eq!(sparse.world_from_voxel, dense.image.world_from_voxel);
+        let truth = dense.labels.unwrap();
+        let [nx, ny, _] = sparse.shape;
+        for i in 0..sparse.voxel_count() {
+            let k = i / (nx * ny);
+            if v.slices.contains(&k) {
+                assert_eq!(sparse.value(i), truth.value(i), "planned voxel changed");
+            } else {
+                assert_eq!(sparse.value(i), 3.0, "off-plan voxel not ignore");
+            }
+        }
+        let image = std::fs::read(
+            out.join("imagesTr")
+                .join(format!("{}_0000.nii.gz", v.case_id)),
+        )
+        .unwrap();
+        assert_eq!(
+            image,
+            std::fs::read(
+                raw.join("imagesTr")
+                    .join(format!("{}_0000.nii.gz", v.case_id))
+            )
+            .unwrap()
+        );
+    }
+    // Annotators return masks for two of three cases: one planned slice left out, one extra.
+    let masks = dir.path().join("returned");
+    let first = &p.volumes[0];
+    let dense = ds.load(ds.case_index(&first.case_id).unwrap()).unwrap();
+    let [nx, ny, nz] = dense.image.shape;
+    let mut m = vec![0u16; nx * ny * nz];
+    let done: Vec<usize> = first.slices[1..].to_vec();
+    let extra = (0..nz).find(|s| !first.slices.contains(s)).unwrap();
+    for &k in done.iter().chain([extra].iter()) {
+        m[k * nx * ny + 5] = 1;
+    }
+    io::write_labels_like(
+        masks.join(format!("{}.nii.gz", first.case_id)),
+        &dense.image,
+        &m,
+    )
+    .unwrap();
+    let status = check_returned(&p, &masks, None).unwrap();
+    assert_eq!(status.done_slices, done.len());
+    assert_eq!(status.missing_slices, 9 - done.len());
+    assert_eq!(status.outside_plan_slices, 1);
+    assert_eq!(status.cases[0].missing, vec![first.slices[0]]);
+    assert_eq!(status.cases[0].outside_plan, vec![extra]);
+    let rest = remaining_plan(&p, &status);
+    assert_eq!(rest.total_slices(), 9 - done.len());
+    // Exporting from returned masks needs a mask for every case.
+    let err = export_nnunet(
+        &ds,
+        &p,
+        &dir.path().join("x"),
+        &TargetLabels::all_foreground(),
+        Some(&masks),
+        &Progress::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no returned mask"), "{err}");
+    assert!(!dir.path().join("x").join("dataset.json").exists());
+}
+
+#[test]
+fn cli_plan_writes_plan_and_worklist() {
+    let dir = tempdir();
+    let plan_path = dir.path().join("plan.json");
+    let csv = dir.path().join("worklist.csv");
+    let (code, out, err) = cli(&[
+        "plan",
+        "--data",
+        "demo",
+        "--budget-hours",
+        "2",
+        "--seconds-per-slice",
+        "60",
+        "--seconds-per-volume",
+        "120",
+        "--strategy",
+        "random",
+        "--seed",
+        "3",
+        "--out",
+        plan_path.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // 2 h = 7200 s: 40 volumes × 180 s would be too much; 24 volumes × 120 s leave 4320 s = 72 slices.
+    assert_eq!(v["accounting"]["volumes"], 24);
+    assert_eq!(v["accounting"]["planned_slices"], 72);
+    assert!(v["accounting"]["estimated_seconds"].as_f64().unwrap() <= 7200.0);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 73);
+    let (code, _, err) = cli(&["plan", "--data", "demo", "--budget-slices", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("feasible range"), "{err}");
+}

@@ -1,0 +1,375 @@
+//! The training engine: masked loss, 2D/3D training on the demo cohort, checkpoints, backends.
+
+mod common;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use common::*;
+use sliceplan::dataset::{TargetLabels, demo};
+use sliceplan::jobs::Progress;
+use sliceplan::plan::{Budget, PlanRequest, make_plan};
+use sliceplan::train::loss::masked_dice_ce;
+use sliceplan::train::{
+    BackendChoice, ModelKind, TrainConfig, UNet2d, UNetSpec, train_and_evaluate,
+};
+
+#[test]
+fn labels_outside_the_mask_change_neither_loss_nor_gradients() {
+    let device = Device::flex().autodiff();
+    let mut rng = sliceplan::rng::Rng::new(1);
+    let n = 2 * 2 * 6 * 6;
+    let logits: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    // Mask: only the first 3 rows of each 6×6 sample are annotated.
+    let mask: Vec<f32> = (0..2 * 36)
+        .map(|i| if (i % 36) / 6 < 3 { 1.0 } else { 0.0 })
+        .collect();
+    let onehot = |flip_unannotated: bool, seed: u64| {
+        let mut r = sliceplan::rng::Rng::new(seed);
+        let mut t = vec![0f32; n];
+        for b in 0..2 {
+            for p in 0..36 {
+                let annotated = p / 6 < 3;
+                let fg = if annotated {
+                    (p % 5 == 0) as usize
+                } else if flip_unannotated {
+                    r.below(2)
+                } else {
+                    1
+                };
+                t[(b * 2 + fg) * 36 + p] = 1.0;
+            }
+        }
+        t
+    };
+    let run = |target: Vec<f32>| {
+        let x = Tensor::<4>::from_data(TensorData::new(logits.clone(), [2, 2, 6, 6]), &device)
+            .require_grad();
+        let y = Tensor::<4>::from_data(TensorData::new(target, [2, 2, 6, 6]), &device);
+        let m = Tensor::<4>::from_data(TensorData::new(mask.clone(), [2, 1, 6, 6]), &device);
+        let loss = masked_dice_ce(x.clone(), y, m);
+        let value: f32 = loss.clone().into_scalar();
+        let grads = loss.backward();
+        let g = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        (value, g)
+    };
+    let (l1, g1) = run(onehot(false, 0));
+    let (l2, g2) = run(onehot(true, 7));
+    assert_eq!(l1, l2);
+    assert_eq!(g1, g2);
+    // Gradients vanish on unannotated pixels and not on annotated ones.
+    assert!(
+        g1.iter()
+            .enumerate()
+            .filter(|(i, _)| (i % 36) / 6 >= 3)
+            .all(|(_, &g)| g == 0.0)
+    );
+    assert!(g1.iter().any(|&g| g != 0.0));
+    // And a change on an annotated pixel does change the loss.
+    let mut changed = onehot(false, 0);
+    changed.swap(0, 36);
+    assert_ne!(run(changed).0, l1);
+}
+
+fn demo_plan(budget: usize, holdout: usize) -> sliceplan::plan::Plan {
+    let req = PlanRequest {
+        budget: Some(Budget::Slices(budget)),
+        holdout,
+        seed: 1,
+        ..PlanRequest::default()
+    };
+    make_plan(&demo::dataset(), &req, &Progress::new()).unwrap()
+}
+
+#[test]
+fn small_2d_unet_on_cpu_reaches_dice_0_8_on_held_out_demo_volumes() {
+    let ds = demo::dataset();
+    let plan = demo_plan(60, 4);
+    let config = TrainConfig {
+        model: ModelKind::TwoD,
+        backend: BackendChoice::Cpu,
+        steps: 250,
+        batch_size: Some(8),
+        features: Some(vec![8, 16, 32, 64]),
+        learning_rate: 3e-3,
+        seed: 1,
+        ..TrainConfig::default()
+    };
+    let report = train_and_evaluate(
+        &ds,
+        &plan,
+        &TargetLabels::all_foreground(),
+        &config,
+        None,
+        false,
+        None,
+        &Progress::new(),
+    )
+    .unwrap();
+    eprintln!(
+        "2D demo: mean Dice {:.3} in {:.1} s ({:.1} steps/s)",
+        report.mean_dice, report.train_seconds, report.steps_per_second
+    );
+    assert_eq!(report.test.len(), 4);
+    assert!(
+        report.mean_dice >= 0.8,
+        "mean Dice {:.3}: {:?}",
+        report.mean_dice,
+        report.test
+    );
+    let first = report.loss_curve.first().unwrap().1;
+    let last = report.loss_curve.last().unwrap().1;
+    assert!(last < first * 0.5, "loss {first} → {last}");
+}
+
+#[test]
+fn small_3d_unet_trains_on_sparse_slices_and_improves() {
+    let ds = demo::dataset();
+    let plan = demo_plan(24, 2);
+    let config = TrainConfig {
+        model: ModelKind::ThreeD,
+        backend: BackendChoice::Cpu,
+        steps: 40,
+        batch_size: Some(2),
+        features: Some(vec![4, 8, 16]),
+        patch: Some(vec![8, 32, 32]),
+        learning_rate: 3e-3,
+        max_in_plane: 48,
+        seed: 2,
+        ..TrainConfig::default()
+    };
+    let report = train_and_evaluate(
+        &ds,
+        &plan,
+        &TargetLabels::all_foreground(),
+        &config,
+        None,
+        false,
+        None,
+        &Progress::new(),
+    )
+    .unwrap();
+    let losses: Vec<f32> = report.loss_curve.iter().map(|l| l.1).collect();
+    assert!(
+        losses.last().unwrap() < losses.first().unwrap(),
+        "{losses:?}"
+    );
+    assert_eq!(report.test.len(), 2);
+    assert!(report.test.iter().all(|t| (0.0..=1.0).contains(&t.dice)));
+}
+
+#[test]
+fn checkpoints_resume_and_cancellation_keeps_progress() {
+    let ds = demo::dataset();
+    let plan = demo_plan(12, 2);
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    let config = TrainConfig {
+        backend: BackendChoice::Cpu,
+        steps: 6,
+        batch_size: Some(2),
+        features: Some(vec![4, 8]),
+        max_in_plane: 32,
+        checkpoint_every: 3,
+        ..TrainConfig::default()
+    };
+    let target = TargetLabels::all_foreground();
+    // Cancelled mid-run from another thread (as the GUI's Cancel button does): the run stops
+    // with Error::Cancelled and leaves a checkpoint to resume from.
+    let long = TrainConfig {
+        steps: 10_000,
+        ..config.clone()
+    };
+    let job = {
+        let (ds, plan, target, run) = (ds.clone(), plan.clone(), target.clone(), run.clone());
+        sliceplan::jobs::Job::spawn("test-train", move |p| {
+            train_and_evaluate(&ds, &plan, &target, &long, Some(&run), false, None, p)
+        })
+        .unwrap()
+    };
+    while !job.progress.get().1.starts_with("step 3/")
+        && !job.progress.get().1.starts_with("step 4/")
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    job.progress.cancel();
+    assert!(matches!(job.wait(), Err(sliceplan::Error::Cancelled)));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert!(state["step"].as_u64().unwrap() >= 3, "{state}");
+    assert!(run.join("model.bpk").is_file() && run.join("optim.bin").is_file());
+    let first = train_and_evaluate(
+        &ds,
+        &plan,
+        &target,
+        &config,
+        Some(&run),
+        false,
+        None,
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(first.resumed_from, None);
+    let longer = TrainConfig {
+        steps: 9,
+        ..config.clone()
+    };
+    let resumed = train_and_evaluate(
+        &ds,
+        &plan,
+        &target,
+        &longer,
+        Some(&run),
+        true,
+        Some(&dir.path().join("pred")),
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(resumed.resumed_from, Some(6));
+    assert!(resumed.loss_curve.len() > first.loss_curve.len());
+    // Predictions are written on the source grid of each test case.
+    for t in &resumed.test {
+        let p = sliceplan::io::read_nifti(
+            dir.path()
+                .join("pred")
+                .join(format!("{}.nii.gz", t.case_id)),
+        )
+        .unwrap();
+        assert_eq!(
+            p.shape,
+            demo::geometry(ds.case_index(&t.case_id).unwrap()).shape
+        );
+    }
+    // A checkpoint from other settings is refused, not silently mixed.
+    let other = TrainConfig {
+        features: Some(vec![4, 8, 16]),
+        ..longer
+    };
+    let err = train_and_evaluate(
+        &ds,
+        &plan,
+        &target,
+        &other,
+        Some(&run),
+        true,
+        None,
+        &Progress::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("other settings"), "{err}");
+}
+
+#[test]
+fn training_without_held_out_volumes_or_foreground_is_explained() {
+    let ds = demo::dataset();
+    let all = make_plan(
+        &ds,
+        &PlanRequest {
+            budget: Some(Budget::Slices(24)),
+            ..PlanRequest::default()
+        },
+        &Progress::new(),
+    )
+    .unwrap();
+    let config = TrainConfig {
+        backend: BackendChoice::Cpu,
+        steps: 1,
+        features: Some(vec![4, 8]),
+        ..TrainConfig::default()
+    };
+    let err = train_and_evaluate(
+        &ds,
+        &all,
+        &TargetLabels::all_foreground(),
+        &config,
+        None,
+        false,
+        None,
+        &Progress::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no held-out volume"), "{err}");
+    // Label 7 does not exist: a warning, and the run still completes.
+    let plan = demo_plan(6, 2);
+    let target = TargetLabels::parse("7", &demo::label_names()).unwrap();
+    let config = TrainConfig {
+        steps: 2,
+        max_in_plane: 32,
+        batch_size: Some(2),
+        ..config
+    };
+    let report = train_and_evaluate(
+        &ds,
+        &plan,
+        &target,
+        &config,
+        None,
+        false,
+        None,
+        &Progress::new(),
+    )
+    .unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("no annotated slice holds the target")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(report.empty_truth_cases, 2);
+}
+
+#[test]
+fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
+    let adapters = sliceplan::train::backend::gpu_adapters();
+    if adapters.is_empty() {
+        eprintln!("SKIPPED: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
+        return;
+    }
+    let opened = sliceplan::train::open_device(BackendChoice::Wgpu).unwrap();
+    let spec = UNetSpec::isotropic(2, vec![4, 8, 16], 2);
+    let cpu = Device::flex();
+    cpu.seed(3);
+    let model_cpu = UNet2d::new(&spec, &cpu);
+    let dir = tempdir();
+    let weights = dir.path().join("w.bpk");
+    burn::module::Module::save_file(model_cpu.clone(), &weights).unwrap();
+    let model_gpu =
+        burn::module::Module::try_load_file(UNet2d::new(&spec, &opened.device), &weights).unwrap();
+    let mut rng = sliceplan::rng::Rng::new(5);
+    let x: Vec<f32> = (0..2 * 32 * 32).map(|_| rng.normal() as f32).collect();
+    let out = |m: &UNet2d, d: &Device| {
+        m.forward(Tensor::<4>::from_data(
+            TensorData::new(x.clone(), [2, 1, 32, 32]),
+            d,
+        ))
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap()
+    };
+    let a = out(&model_cpu, &cpu);
+    let b = out(&model_gpu, &opened.device);
+    let max_diff = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        max_diff < 1e-3,
+        "{} vs flex: max difference {max_diff}",
+        opened.name
+    );
+    // One optimiser step runs on wgpu too.
+    let device = opened.device.clone().autodiff();
+    let model = UNet2d::new(&spec, &device);
+    let mut optim = burn::optim::AdamConfig::new().init();
+    let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 1, 32, 32]), &device);
+    let loss = model.forward(input).mean();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let _model = optim.step(1e-3, model, grads);
+}
