@@ -288,7 +288,7 @@ fn cli_interp_writes_masks_on_the_source_grid() {
             .all(|c| c["dice"]["1"].as_f64().unwrap() > 0.7),
         "{report}"
     );
-    assert!(report["cases"][0]["flags"].as_array().unwrap().len() > 0);
+    assert!(!report["cases"][0]["flags"].as_array().unwrap().is_empty());
     let id = report["cases"][0]["case_id"].as_str().unwrap();
     let written = read_nifti(out.join(format!("{id}.nii.gz"))).unwrap();
     let index = sliceplan::dataset::demo::dataset().case_index(id).unwrap();

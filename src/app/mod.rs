@@ -171,52 +171,52 @@ impl SliceplanApp {
     }
 
     fn poll_jobs(&mut self) {
-        if let Some(job) = &mut self.load_job {
-            if let Some(r) = job.try_result() {
-                self.load_job = None;
-                match r {
-                    Ok(case) => self.loaded = Some(case),
-                    Err(e) => self.status = format!("error: {e}"),
-                }
+        if let Some(job) = &mut self.load_job
+            && let Some(r) = job.try_result()
+        {
+            self.load_job = None;
+            match r {
+                Ok(case) => self.loaded = Some(case),
+                Err(e) => self.status = format!("error: {e}"),
             }
         }
-        if let Some(job) = &mut self.plan_job {
-            if let Some(r) = job.try_result() {
-                self.plan_job = None;
-                match r {
-                    Ok(plan) => {
-                        self.status = format!(
-                            "plan: {} slices in {} volumes (about {:.1} h of annotation)",
-                            plan.total_slices(),
-                            plan.volumes.len(),
-                            plan.accounting.estimated_seconds / 3600.0
-                        );
-                        self.plan = Some(plan);
-                    }
-                    Err(e) => self.status = format!("error: {e}"),
+        if let Some(job) = &mut self.plan_job
+            && let Some(r) = job.try_result()
+        {
+            self.plan_job = None;
+            match r {
+                Ok(plan) => {
+                    self.status = format!(
+                        "plan: {} slices in {} volumes (about {:.1} h of annotation)",
+                        plan.total_slices(),
+                        plan.volumes.len(),
+                        plan.accounting.estimated_seconds / 3600.0
+                    );
+                    self.plan = Some(plan);
                 }
+                Err(e) => self.status = format!("error: {e}"),
             }
         }
-        if let Some(job) = &mut self.sim_job {
-            if let Some(r) = job.try_result() {
-                self.sim_job = None;
-                match r {
-                    Ok(results) => {
-                        self.status = format!("simulated {} plans", results.len());
-                        self.sim_results = results;
-                    }
-                    Err(e) => self.status = format!("error: {e}"),
+        if let Some(job) = &mut self.sim_job
+            && let Some(r) = job.try_result()
+        {
+            self.sim_job = None;
+            match r {
+                Ok(results) => {
+                    self.status = format!("simulated {} plans", results.len());
+                    self.sim_results = results;
                 }
+                Err(e) => self.status = format!("error: {e}"),
             }
         }
-        if let Some(job) = &mut self.export_job {
-            if let Some(r) = job.try_result() {
-                self.export_job = None;
-                self.status = match r {
-                    Ok(msg) => msg,
-                    Err(e) => format!("error: {e}"),
-                };
-            }
+        if let Some(job) = &mut self.export_job
+            && let Some(r) = job.try_result()
+        {
+            self.export_job = None;
+            self.status = match r {
+                Ok(msg) => msg,
+                Err(e) => format!("error: {e}"),
+            };
         }
     }
 

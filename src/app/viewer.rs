@@ -111,15 +111,15 @@ pub fn viewer_ui(
             ""
         };
         ui.label(format!("of {depth} {mark}"));
-        if ui.button("< previous planned").clicked() {
-            if let Some(&p) = planned.iter().rev().find(|&&p| p < state.slice) {
-                state.slice = p;
-            }
+        if ui.button("< previous planned").clicked()
+            && let Some(&p) = planned.iter().rev().find(|&&p| p < state.slice)
+        {
+            state.slice = p;
         }
-        if ui.button("next planned >").clicked() {
-            if let Some(&p) = planned.iter().find(|&&p| p > state.slice) {
-                state.slice = p;
-            }
+        if ui.button("next planned >").clicked()
+            && let Some(&p) = planned.iter().find(|&&p| p > state.slice)
+        {
+            state.slice = p;
         }
     });
     let key = format!("{}:{axis}:{}:{}", case.id, state.slice, target.is_some());

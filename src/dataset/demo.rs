@@ -124,27 +124,36 @@ fn params(index: usize) -> Params {
             (
                 r.range_f64(0.02, 0.05),
                 r.range_f64(0.02, 0.05),
-                r.range_f64(0.0, 6.28),
+                r.range_f64(0.0, std::f64::consts::TAU),
             ),
             (
                 r.range_f64(0.03, 0.07),
                 r.range_f64(0.01, 0.04),
-                r.range_f64(0.0, 6.28),
+                r.range_f64(0.0, std::f64::consts::TAU),
             ),
             (
                 r.range_f64(0.01, 0.03),
                 r.range_f64(0.04, 0.08),
-                r.range_f64(0.0, 6.28),
+                r.range_f64(0.0, std::f64::consts::TAU),
             ),
         ],
         organ_centre,
         organ_radii,
         organ_z,
         organ_harmonics: [
-            (r.range_f64(0.06, 0.14), r.range_f64(0.0, 6.28)),
-            (r.range_f64(0.03, 0.08), r.range_f64(0.0, 6.28)),
+            (
+                r.range_f64(0.06, 0.14),
+                r.range_f64(0.0, std::f64::consts::TAU),
+            ),
+            (
+                r.range_f64(0.03, 0.08),
+                r.range_f64(0.0, std::f64::consts::TAU),
+            ),
         ],
-        organ_drift: (r.range_f64(5.0, 15.0), r.range_f64(0.0, 6.28)),
+        organ_drift: (
+            r.range_f64(5.0, 15.0),
+            r.range_f64(0.0, std::f64::consts::TAU),
+        ),
         organ_hu: r.range_f64(85.0, 125.0),
         kidney_z: (organ_mid, organ_z.1 + 0.1 * length),
         kidney_hu: r.range_f64(150.0, 170.0),

@@ -71,10 +71,10 @@ fn label_names_from_json(labels: Option<&Value>) -> BTreeMap<i64, String> {
 
 fn modality_from_json(json: &Value) -> Modality {
     for key in ["channel_names", "modality"] {
-        if let Some(Value::Object(map)) = json.get(key) {
-            if let Some(name) = map.get("0").and_then(Value::as_str) {
-                return Modality::from_name(name);
-            }
+        if let Some(Value::Object(map)) = json.get(key)
+            && let Some(name) = map.get("0").and_then(Value::as_str)
+        {
+            return Modality::from_name(name);
         }
     }
     Modality::Other

@@ -186,8 +186,8 @@ pub fn interpolate(
                         }
                     }
                     set_slice(&mut out, shape, axis, s, &slice_out);
-                    covered[s] = true;
                 }
+                covered[a + 1..b].fill(true);
             }
         }
         Method::Linear | Method::Nearest => {
@@ -230,8 +230,8 @@ pub fn interpolate(
                         };
                     }
                     set_slice(&mut out, shape, axis, s, &slice_out);
-                    covered[s] = true;
                 }
+                covered[a + 1..b].fill(true);
             }
         }
     }

@@ -166,10 +166,9 @@ pub fn interpolate_case(
     );
     // Quality on covered slices that were not annotated.
     let depth = shape[planned.axis];
-    let mut scored = vec![false; depth];
-    for s in 0..depth {
-        scored[s] = result.covered[s] && !result.annotated.contains(&s);
-    }
+    let scored: Vec<bool> = (0..depth)
+        .map(|s| result.covered[s] && !result.annotated.contains(&s))
+        .collect();
     let [nx, ny, _] = shape;
     let axis = planned.axis;
     let on_scored = |i: usize| scored[[i % nx, (i / nx) % ny, i / (nx * ny)][axis]];

@@ -236,19 +236,19 @@ impl Volume {
     /// Voxel count per label value (scaling applied, rounded to integers).
     pub fn label_voxels(&self) -> BTreeMap<i64, u64> {
         let mut counts = BTreeMap::new();
-        if self.scaling.is_none() {
-            if let VoxelData::U8(v) = &self.data {
-                let mut hist = [0u64; 256];
-                for &x in v {
-                    hist[x as usize] += 1;
-                }
-                for (value, &n) in hist.iter().enumerate() {
-                    if n > 0 {
-                        counts.insert(value as i64, n);
-                    }
-                }
-                return counts;
+        if self.scaling.is_none()
+            && let VoxelData::U8(v) = &self.data
+        {
+            let mut hist = [0u64; 256];
+            for &x in v {
+                hist[x as usize] += 1;
             }
+            for (value, &n) in hist.iter().enumerate() {
+                if n > 0 {
+                    counts.insert(value as i64, n);
+                }
+            }
+            return counts;
         }
         for i in 0..self.voxel_count() {
             let value = self.value(i);

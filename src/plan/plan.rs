@@ -297,22 +297,22 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             dataset.id
         )));
     }
-    if let Some(rho) = req.density {
-        if !(rho > 0.0 && rho <= 1.0) {
-            return Err(Error::invalid(format!("density {rho} must be in (0, 1]")));
-        }
+    if let Some(rho) = req.density
+        && !(rho > 0.0 && rho <= 1.0)
+    {
+        return Err(Error::invalid(format!("density {rho} must be in (0, 1]")));
     }
     let min_k = req.min_slices_per_volume.max(1);
     let geoms = dataset.geometries()?;
     let axes: Vec<usize> = geoms.iter().map(|g| g.axis_for_plane(req.plane)).collect();
     let depths: Vec<usize> = geoms.iter().zip(&axes).map(|(g, &a)| g.shape[a]).collect();
-    if let Some(s) = req.volumes {
-        if s == 0 || s > n {
-            return Err(Error::invalid(format!(
-                "{s} volumes requested, but dataset '{}' has {n} volumes to plan (after {} held out)",
-                dataset.id, req.holdout
-            )));
-        }
+    if let Some(s) = req.volumes
+        && (s == 0 || s > n)
+    {
+        return Err(Error::invalid(format!(
+            "{s} volumes requested, but dataset '{}' has {n} volumes to plan (after {} held out)",
+            dataset.id, req.holdout
+        )));
     }
     let mut features: HashMap<usize, SliceFeatures> = HashMap::new();
     let order = volume_order(

@@ -64,6 +64,14 @@ struct RunState {
     loss_curve: Vec<(usize, f32)>,
 }
 
+/// The trained net (2D or 3D), the step resumed from, and the loss curve.
+type Trained = (
+    Option<UNet2d>,
+    Option<UNet3d>,
+    Option<usize>,
+    Vec<(usize, f32)>,
+);
+
 fn default_features(model: ModelKind) -> Vec<usize> {
     match model {
         ModelKind::TwoD => vec![16, 32, 64, 128, 256],
@@ -414,7 +422,7 @@ pub fn train_and_evaluate(
     let resume_dir = if resume { run_dir.as_deref() } else { None };
     let optim = AdamConfig::new().with_epsilon(1e-8).init();
     let started = Instant::now();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(Option<UNet2d>, Option<UNet3d>, Option<usize>, Vec<(usize, f32)>)> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Trained> {
         let spawn = |start: usize| -> Result<Receiver<Batch>> {
             let (tx, rx) = sync_channel::<Batch>(4);
             let cases = Arc::clone(&shared);
@@ -435,18 +443,58 @@ pub fn train_and_evaluate(
         };
         match config.model {
             ModelKind::TwoD => {
-                let (model, optim, state) = try_resume(resume_dir, config, plan_slices, UNet2d::new(&spec, &device), optim)?;
+                let (model, optim, state) = try_resume(
+                    resume_dir,
+                    config,
+                    plan_slices,
+                    UNet2d::new(&spec, &device),
+                    optim,
+                )?;
                 let start = state.as_ref().map(|s| s.step).unwrap_or(0);
-                let mut lp = Loop { config, device: &device, rx: spawn(start)?, progress, run_dir: run_dir.as_deref(), start, loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(), plan_slices };
+                let mut lp = Loop {
+                    config,
+                    device: &device,
+                    rx: spawn(start)?,
+                    progress,
+                    run_dir: run_dir.as_deref(),
+                    start,
+                    loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
+                    plan_slices,
+                };
                 let model = lp.run(model, |m: &UNet2d, x| m.forward(x), optim)?;
-                Ok((Some(model), None, (start > 0).then_some(start), lp.loss_curve))
+                Ok((
+                    Some(model),
+                    None,
+                    (start > 0).then_some(start),
+                    lp.loss_curve,
+                ))
             }
             ModelKind::ThreeD => {
-                let (model, optim, state) = try_resume(resume_dir, config, plan_slices, UNet3d::new(&spec, &device), optim)?;
+                let (model, optim, state) = try_resume(
+                    resume_dir,
+                    config,
+                    plan_slices,
+                    UNet3d::new(&spec, &device),
+                    optim,
+                )?;
                 let start = state.as_ref().map(|s| s.step).unwrap_or(0);
-                let mut lp = Loop { config, device: &device, rx: spawn(start)?, progress, run_dir: run_dir.as_deref(), start, loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(), plan_slices };
+                let mut lp = Loop {
+                    config,
+                    device: &device,
+                    rx: spawn(start)?,
+                    progress,
+                    run_dir: run_dir.as_deref(),
+                    start,
+                    loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
+                    plan_slices,
+                };
                 let model = lp.run(model, |m: &UNet3d, x| m.forward(x), optim)?;
-                Ok((None, Some(model), (start > 0).then_some(start), lp.loss_curve))
+                Ok((
+                    None,
+                    Some(model),
+                    (start > 0).then_some(start),
+                    lp.loss_curve,
+                ))
             }
         }
     }));
