@@ -106,18 +106,24 @@ pub fn slice_features(
     let (lo, hi) = intensity_window(volume, modality);
     let threshold = body_threshold(volume, modality, rule);
     let (slope, inter) = volume.scaling.unwrap_or((1.0, 0.0));
-    // Work on raw stored values: map window and threshold back through the scaling.
-    let raw = |v: f64| (v - inter) / slope;
-    let (raw_lo, raw_hi, raw_thr) = (raw(lo), raw(hi), raw(threshold));
-    let flip = slope < 0.0;
+    let (slope, inter, lo, thr) = (slope as f32, inter as f32, lo as f32, threshold as f32);
+    let scale = 1.0 / (hi - lo as f64) as f32;
     let (a, b) = Volume::in_plane_axes(axis);
     let [nx, ny, nz] = volume.shape;
     let depth = volume.shape[axis];
     let (wa, wb) = (volume.shape[a], volume.shape[b]);
     let cell_a: Vec<usize> = (0..wa).map(|u| u * GRID / wa).collect();
     let cell_b: Vec<usize> = (0..wb).map(|v| v * GRID / wb).collect();
+    // Runs of consecutive `u` falling in the same grid column.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::with_capacity(GRID);
+    for (u, &c) in cell_a.iter().enumerate() {
+        match runs.last_mut() {
+            Some(r) if r.2 == c => r.1 = u + 1,
+            _ => runs.push((u, u + 1, c)),
+        }
+    }
     let dims = GRID * GRID;
-    let mut sums = vec![0f64; depth * dims];
+    let mut sums = vec![0f32; depth * dims];
     let mut counts = vec![0u32; dims];
     for u in 0..wa {
         for v in 0..wb {
@@ -125,35 +131,46 @@ pub fn slice_features(
         }
     }
     let mut body = vec![0u64; depth];
-    let scale = 1.0 / (raw_hi - raw_lo);
-    let norm = |x: f64| {
-        let t = ((x - raw_lo) * scale).clamp(0.0, 1.0);
-        if flip { 1.0 - t } else { t }
-    };
-    let inside = |x: f64| (x > raw_thr) != flip;
+    // Value, normalised to the window, and the body test: branch-free f32 so rows vectorise.
     crate::with_voxels!(&volume.data, data => {
         for k in 0..nz {
             for j in 0..ny {
                 let row = &data[(k * ny + j) * nx..(k * ny + j + 1) * nx];
                 if axis == 0 {
-                    // Slice index runs along the row: s = i, u = j, v = k.
+                    // The slice index runs along the row: s = i, u = j, v = k.
                     let cell = cell_b[k] * GRID + cell_a[j];
                     for (i, &x) in row.iter().enumerate() {
-                        let x = x.to_f64();
-                        sums[i * dims + cell] += norm(x);
-                        body[i] += inside(x) as u64;
+                        let value = x.to_f32() * slope + inter;
+                        sums[i * dims + cell] += ((value - lo) * scale).clamp(0.0, 1.0);
+                        body[i] += (value > thr) as u64;
                     }
                 } else {
                     // axis 2: s = k, u = i, v = j; axis 1: s = j, u = i, v = k.
                     let (s, v) = if axis == 2 { (k, j) } else { (j, k) };
-                    let cells = &mut sums[s * dims + cell_b[v] * GRID..s * dims + (cell_b[v] + 1) * GRID];
-                    let mut n_body = 0u64;
-                    for (i, &x) in row.iter().enumerate() {
-                        let x = x.to_f64();
-                        cells[cell_a[i]] += norm(x);
-                        n_body += inside(x) as u64;
+                    let base = s * dims + cell_b[v] * GRID;
+                    let mut n_body = 0u32;
+                    for &(start, end, c) in &runs {
+                        // Eight independent lanes, so the reduction vectorises.
+                        let mut acc = [0f32; 8];
+                        let mut inside = [0u32; 8];
+                        let run = &row[start..end];
+                        let mut chunks = run.chunks_exact(8);
+                        for chunk in &mut chunks {
+                            for l in 0..8 {
+                                let value = chunk[l].to_f32() * slope + inter;
+                                acc[l] += ((value - lo) * scale).clamp(0.0, 1.0);
+                                inside[l] += (value > thr) as u32;
+                            }
+                        }
+                        for &x in chunks.remainder() {
+                            let value = x.to_f32() * slope + inter;
+                            acc[0] += ((value - lo) * scale).clamp(0.0, 1.0);
+                            inside[0] += (value > thr) as u32;
+                        }
+                        sums[base + c] += acc.iter().sum::<f32>();
+                        n_body += inside.iter().sum::<u32>();
                     }
-                    body[s] += n_body;
+                    body[s] += n_body as u64;
                 }
             }
         }
@@ -163,7 +180,7 @@ pub fn slice_features(
         .flat_map(|row| {
             row.iter()
                 .zip(&counts)
-                .map(|(&s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 })
+                .map(|(&s, &c)| if c > 0 { s / c as f32 } else { 0.0 })
         })
         .collect();
     let per_slice = (wa * wb) as f32;
