@@ -125,6 +125,9 @@ fn main() {
             .unwrap_or_default()
             .trim()
     );
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        inputs.retain(|i| i.name.contains(&only));
+    }
     let mut cases = Vec::new();
     let mut ours = Vec::new();
     for input in &inputs {

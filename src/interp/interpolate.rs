@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::edt::signed_distance;
-use super::slices::{get_slice, in_plane_spacing, set_slice, slice_dims};
+use super::slices::{get_slice, in_plane_spacing, set_region, set_slice, slice_dims};
 use crate::error::{Error, Result};
 
 /// Interpolation methods.
@@ -112,13 +112,7 @@ pub fn interpolate(
         .iter()
         .map(|&s| get_slice(labels, shape, axis, s))
         .collect();
-    let mut values: Vec<u16> = known
-        .iter()
-        .flat_map(|s| s.iter().copied())
-        .filter(|&v| v != 0)
-        .collect();
-    values.sort_unstable();
-    values.dedup();
+    let values = present_labels(&known);
     let mut out = vec![0u16; labels.len()];
     let mut covered = vec![false; depth];
     for (s, slice) in annotated.iter().zip(&known) {
@@ -148,22 +142,36 @@ pub fn interpolate(
                     }
                     any.then(|| signed_distance(&mask, bw, bh, sx, sy))
                 };
-                let phis: Vec<Option<Vec<f32>>> = parallel_map(&refs, compute);
+                let phis: Vec<Option<Vec<f32>>> =
+                    parallel_map(&refs, 4 * bw * bh * refs.len(), compute);
                 fields.push((label, bbox, phis));
             }
-            let mut best = vec![f32::INFINITY; w * h];
-            let mut slice_out = vec![0u16; w * h];
-            for g in 0..annotated.len() - 1 {
-                let (a, b) = (annotated[g], annotated[g + 1]);
-                for s in a + 1..b {
+            // Every slice between two annotated ones, blended in parallel batches, within the
+            // region holding any label (the rest of each slice stays 0).
+            let roi = fields
+                .iter()
+                .fold(None::<(usize, usize, usize, usize)>, |acc, f| {
+                    let (u0, v0, u1, v1) = f.1;
+                    Some(match acc {
+                        None => (u0, v0, u1, v1),
+                        Some((a0, b0, a1, b1)) => (a0.min(u0), b0.min(v0), a1.max(u1), b1.max(v1)),
+                    })
+                });
+            if let Some((ru0, rv0, ru1, rv1)) = roi {
+                let rw = ru1 - ru0;
+                let jobs: Vec<(usize, usize)> = (0..annotated.len() - 1)
+                    .flat_map(|g| (annotated[g] + 1..annotated[g + 1]).map(move |s| (g, s)))
+                    .collect();
+                let blend = |&(g, s): &(usize, usize)| -> Vec<u16> {
+                    let (a, b) = (annotated[g], annotated[g + 1]);
                     let t = (s - a) as f32 / (b - a) as f32;
-                    best.fill(f32::INFINITY);
-                    slice_out.fill(0);
+                    let mut best = vec![f32::INFINITY; rw * (rv1 - rv0)];
+                    let mut region = vec![0u16; rw * (rv1 - rv0)];
                     for (label, (u0, v0, u1, v1), phis) in &fields {
                         let bw = u1 - u0;
                         let (pa, pb) = (&phis[g], &phis[g + 1]);
-                        // An annotated-empty side erodes the other side's object to nothing at the
-                        // gap's middle: its distance is the other side's deepest inside distance.
+                        // An annotated-empty side erodes the other side's object to nothing at
+                        // the gap's middle: its distance is the other side's deepest inside one.
                         let deepest = |p: &Vec<f32>| p.iter().fold(0f32, |m, &x| m.max(-x));
                         let (ca, cb) = match (pa, pb) {
                             (None, None) => continue,
@@ -172,22 +180,35 @@ pub fn interpolate(
                             _ => (0.0, 0.0),
                         };
                         for v in *v0..*v1 {
+                            let row = (v - v0) * bw;
+                            let out_row = (v - rv0) * rw;
                             for u in *u0..*u1 {
-                                let k = (u - u0) + (v - v0) * bw;
+                                let k = row + (u - u0);
                                 let fa = pa.as_ref().map(|p| p[k]).unwrap_or(ca);
                                 let fb = pb.as_ref().map(|p| p[k]).unwrap_or(cb);
                                 let phi = (1.0 - t) * fa + t * fb;
-                                let i = u + v * w;
+                                let i = out_row + (u - ru0);
                                 if phi < 0.0 && phi < best[i] {
                                     best[i] = phi;
-                                    slice_out[i] = *label;
+                                    region[i] = *label;
                                 }
                             }
                         }
                     }
-                    set_slice(&mut out, shape, axis, s, &slice_out);
+                    region
+                };
+                for batch in jobs.chunks(32) {
+                    for ((_, s), region) in
+                        batch
+                            .iter()
+                            .zip(parallel_map(batch, rw * (rv1 - rv0) * batch.len(), blend))
+                    {
+                        set_region(&mut out, shape, axis, *s, (ru0, rv0, ru1, rv1), &region);
+                    }
                 }
-                covered[a + 1..b].fill(true);
+            }
+            for g in 0..annotated.len() - 1 {
+                covered[annotated[g] + 1..annotated[g + 1]].fill(true);
             }
         }
         Method::Linear | Method::Nearest => {
@@ -254,13 +275,18 @@ pub fn interpolate(
     })
 }
 
-/// Maps `f` over `items` on up to `available_parallelism` scoped threads, keeping order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Maps `f` over `items` on up to `available_parallelism` scoped threads, keeping order;
+/// `work` (pixels touched in all) below ~1 M stays on this thread, where spawning costs more.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    work: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(items.len().max(1));
-    if threads <= 1 || items.len() < 4 {
+    if threads <= 1 || items.len() < 4 || work < 1 << 20 {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
@@ -274,4 +300,18 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
+}
+
+/// The non-zero label values present in `slices`, sorted.
+pub fn present_labels(slices: &[Vec<u16>]) -> Vec<u16> {
+    let mut seen = vec![false; 1 << 16];
+    for s in slices {
+        for &v in s {
+            seen[v as usize] = true;
+        }
+    }
+    (1..seen.len())
+        .filter(|&v| seen[v])
+        .map(|v| v as u16)
+        .collect()
 }

@@ -102,14 +102,7 @@ pub fn case_flags(
         .iter()
         .map(|&s| get_slice(labels, shape, axis, s))
         .collect();
-    let mut values: Vec<u16> = known
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|&v| v != 0)
-        .collect();
-    values.sort_unstable();
-    values.dedup();
+    let values = interpolate::present_labels(&known);
     let mut out = Vec::new();
     for g in 0..annotated.len().saturating_sub(1) {
         if annotated[g + 1] - annotated[g] < 2 {
@@ -172,14 +165,7 @@ pub fn interpolate_case(
     let [nx, ny, _] = shape;
     let axis = planned.axis;
     let on_scored = |i: usize| scored[[i % nx, (i / nx) % ny, i / (nx * ny)][axis]];
-    let mut values: Vec<u16> = truth
-        .iter()
-        .copied()
-        .filter(|&v| v != 0)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    values.retain(|&v| v != 0);
+    let values = interpolate::present_labels(std::slice::from_ref(&truth));
     let dice = values
         .iter()
         .map(|&l| {

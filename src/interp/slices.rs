@@ -55,3 +55,26 @@ pub fn in_plane_spacing(spacing_mm: [f64; 3], axis: usize) -> (f32, f32) {
     let (a, b) = Volume::in_plane_axes(axis);
     (spacing_mm[a] as f32, spacing_mm[b] as f32)
 }
+
+/// Writes `region` (row-major, `u1 − u0` wide) into the box (u0, v0, u1, v1) of slice `s`.
+pub fn set_region<T: Copy>(
+    data: &mut [T],
+    shape: [usize; 3],
+    axis: usize,
+    s: usize,
+    (u0, v0, u1, v1): (usize, usize, usize, usize),
+    region: &[T],
+) {
+    let rw = u1 - u0;
+    for v in v0..v1 {
+        let src = &region[(v - v0) * rw..(v - v0 + 1) * rw];
+        if axis == 2 {
+            let start = voxel_index(shape, axis, s, u0, v);
+            data[start..start + rw].copy_from_slice(src);
+        } else {
+            for (u, &x) in (u0..u1).zip(src) {
+                data[voxel_index(shape, axis, s, u, v)] = x;
+            }
+        }
+    }
+}
