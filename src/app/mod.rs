@@ -10,13 +10,16 @@ use std::time::Duration;
 use egui_plot::{Legend, Line, Plot, Points};
 
 pub use settings::Settings;
-use viewer::{ViewerState, viewer_ui};
+use viewer::{Overlay, ViewerState, viewer_ui};
 
 use crate::dataset::{Dataset, LoadedCase, TargetLabels, demo, open_dataset};
 use crate::export::{export_nnunet, write_worklist};
+use crate::interp::{CaseInterp, FlagRules, Interpolation, Method, interpolate_case};
 use crate::io::Plane;
 use crate::jobs::{Job, Progress};
-use crate::plan::{Budget, CostModel, Plan, PlanRequest, SliceStrategy, VolumeStrategy, make_plan};
+use crate::plan::{
+    BodyRule, Budget, CostModel, Plan, PlanRequest, SliceStrategy, VolumeStrategy, make_plan,
+};
 use crate::sim::{Scenario, SimResult, simulate, volume_grid};
 use crate::train::{BackendChoice, ModelKind, TrainConfig};
 
@@ -41,6 +44,10 @@ pub fn request_from_settings(s: &Settings) -> PlanRequest {
             seconds_per_volume: s.seconds_per_volume,
         },
         holdout: s.holdout,
+        body_rule: BodyRule {
+            threshold: None,
+            min_fraction: s.body_min_fraction,
+        },
         ..PlanRequest::default()
     }
 }
@@ -65,6 +72,9 @@ pub struct SliceplanApp {
     plan_job: Option<Job<Plan>>,
     sim_job: Option<Job<Vec<SimResult>>>,
     export_job: Option<ExportJob>,
+    interp_job: Option<Job<(Interpolation, CaseInterp)>>,
+    /// The interpolation preview of one case (shown instead of its labels).
+    pub preview: Option<(Interpolation, CaseInterp)>,
     viewer: ViewerState,
 }
 
@@ -86,6 +96,8 @@ impl SliceplanApp {
             plan_job: None,
             sim_job: None,
             export_job: None,
+            interp_job: None,
+            preview: None,
             viewer: ViewerState::default(),
         };
         app.load_selected();
@@ -209,6 +221,29 @@ impl SliceplanApp {
                 Err(e) => self.status = format!("error: {e}"),
             }
         }
+        if let Some(job) = &mut self.interp_job
+            && let Some(r) = job.try_result()
+        {
+            self.interp_job = None;
+            match r {
+                Ok((result, report)) => {
+                    let dice: Vec<String> = report
+                        .dice
+                        .iter()
+                        .map(|(l, d)| format!("label {l}: {d:.3}"))
+                        .collect();
+                    self.status = format!(
+                        "interpolated {} slices of {}: Dice {}; {} risk flag(s)",
+                        report.interpolated_slices,
+                        report.case_id,
+                        dice.join(", "),
+                        report.flags.len()
+                    );
+                    self.preview = Some((result, report));
+                }
+                Err(e) => self.status = format!("error: {e}"),
+            }
+        }
         if let Some(job) = &mut self.export_job
             && let Some(r) = job.try_result()
         {
@@ -238,7 +273,7 @@ impl SliceplanApp {
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         egui::Panel::left("cases")
             .resizable(true)
-            .default_size(180.0)
+            .default_size(230.0)
             .show(ui, |ui| self.cases_ui(ui));
         egui::Panel::right("planner")
             .resizable(true)
@@ -592,6 +627,21 @@ impl SliceplanApp {
         });
     }
 
+    /// Starts an interpolation preview of the loaded case between its planned slices.
+    pub fn start_preview(&mut self) {
+        let (Some(case), Some(plan)) = (self.loaded.clone(), self.plan.as_ref()) else {
+            return;
+        };
+        let Some(planned) = plan.volume(&case.id).cloned() else {
+            self.status = format!("{} is not in the plan", case.id);
+            return;
+        };
+        self.interp_job = Job::spawn("sliceplan-interp", move |_| {
+            interpolate_case(&case, &planned, Method::Sdf, false, &FlagRules::default())
+        })
+        .ok();
+    }
+
     fn viewer_panel_ui(&mut self, ui: &mut egui::Ui) {
         let Some(case) = &self.loaded else {
             ui.label(if self.load_job.is_some() {
@@ -603,10 +653,52 @@ impl SliceplanApp {
         };
         let axis = case.image.axis_for_plane(self.settings.plane);
         let planned = self.planned_slices_of(&case.id);
-        ui.checkbox(&mut self.settings.show_labels, "Show labels");
+        let preview_here = self.preview.as_ref().filter(|p| p.1.case_id == case.id);
+        let mut start_preview = false;
+        let mut clear_preview = false;
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.settings.show_labels, "Show labels");
+            let can = planned.len() >= 2 && case.labels.is_some() && self.interp_job.is_none();
+            if ui
+                .add_enabled(can, egui::Button::new("Preview interpolation"))
+                .on_hover_text(
+                    "Fill the slices between the planned ones (sdf) and compare with the labels",
+                )
+                .clicked()
+            {
+                start_preview = true;
+            }
+            if preview_here.is_some() && ui.button("Hide preview").clicked() {
+                clear_preview = true;
+            }
+        });
+        if let Some((_, report)) = preview_here {
+            for f in report.flags.iter().take(6) {
+                ui.colored_label(
+                    egui::Color32::YELLOW,
+                    format!(
+                        "slices {}-{}, label {}: {}",
+                        f.from_slice, f.to_slice, f.label, f.detail
+                    ),
+                );
+            }
+        }
         let target = TargetLabels::all_foreground();
-        let shown = (self.settings.show_labels && case.labels.is_some()).then_some(&target);
-        viewer_ui(ui, &mut self.viewer, case, axis, &planned, shown);
+        let overlay = match (
+            preview_here,
+            self.settings.show_labels && case.labels.is_some(),
+        ) {
+            (Some((interp, _)), _) => Overlay::Preview(&interp.labels),
+            (None, true) => Overlay::Labels(&target),
+            _ => Overlay::None,
+        };
+        viewer_ui(ui, &mut self.viewer, case, axis, &planned, overlay);
+        if start_preview {
+            self.start_preview();
+        }
+        if clear_preview {
+            self.preview = None;
+        }
     }
 }
 

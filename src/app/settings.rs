@@ -30,6 +30,8 @@ pub struct Settings {
     pub volume_strategy: VolumeStrategy,
     pub seed: u64,
     pub holdout: usize,
+    /// Only slices with at least this fraction of body voxels are candidates (0: every slice).
+    pub body_min_fraction: f64,
     pub model: ModelKind,
     pub backend: BackendChoice,
     pub steps: usize,
@@ -53,6 +55,7 @@ impl Default for Settings {
             volume_strategy: VolumeStrategy::Random,
             seed: 0,
             holdout: 6,
+            body_min_fraction: 0.05,
             model: ModelKind::TwoD,
             backend: BackendChoice::Auto,
             steps: 200,

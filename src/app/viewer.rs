@@ -4,6 +4,7 @@
 use egui::{Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 
 use crate::dataset::{LoadedCase, Modality, TargetLabels};
+use crate::interp::slices::get_slice;
 use crate::io::Volume;
 use crate::plan::features::sampled_quantile;
 
@@ -30,28 +31,58 @@ fn gray(v: f32, (lo, hi): (f32, f32)) -> u8 {
     (((v - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0) * 255.0) as u8
 }
 
-/// RGB of slice `s` along `axis` with the target tinted red.
+/// What is drawn over the slice.
+#[derive(Clone, Copy)]
+pub enum Overlay<'a> {
+    None,
+    /// The case's labels (target in red).
+    Labels(&'a TargetLabels),
+    /// An interpolated label volume on the case's grid (in green).
+    Preview(&'a [u16]),
+}
+
+impl Overlay<'_> {
+    fn key(&self) -> &'static str {
+        match self {
+            Overlay::None => "none",
+            Overlay::Labels(_) => "labels",
+            Overlay::Preview(_) => "preview",
+        }
+    }
+}
+
+/// RGB of slice `s` along `axis` with the overlay tinted.
 fn slice_image(
     case: &LoadedCase,
     axis: usize,
     s: usize,
     window: (f32, f32),
-    target: Option<&TargetLabels>,
+    overlay: Overlay,
 ) -> ColorImage {
     let img = case.image.slice_f32(axis, s);
-    let labels = match (target, &case.labels) {
-        (Some(_), Some(l)) => Some(l.slice_f32(axis, s)),
-        _ => None,
+    let (mask, tint): (Vec<bool>, [u8; 3]) = match (overlay, &case.labels) {
+        (Overlay::Labels(t), Some(l)) => (
+            l.slice_f32(axis, s)
+                .data
+                .iter()
+                .map(|&v| t.is_foreground(v.round() as i64))
+                .collect(),
+            [255, 0, 0],
+        ),
+        (Overlay::Preview(p), _) => (
+            get_slice(p, case.image.shape, axis, s)
+                .iter()
+                .map(|&v| v > 0)
+                .collect(),
+            [0, 255, 0],
+        ),
+        _ => (vec![false; img.data.len()], [0, 0, 0]),
     };
     let mut rgb = Vec::with_capacity(img.data.len() * 3);
-    for (i, &v) in img.data.iter().enumerate() {
+    for (&v, &fg) in img.data.iter().zip(&mask) {
         let g = gray(v, window);
-        let fg = match (&labels, target) {
-            (Some(l), Some(t)) => t.is_foreground(l.data[i].round() as i64),
-            _ => false,
-        };
         if fg {
-            rgb.extend_from_slice(&[((g as u16 + 255) / 2) as u8, g / 2, g / 2]);
+            rgb.extend(tint.iter().map(|&t| ((g as u16 + t as u16) / 2) as u8));
         } else {
             rgb.extend_from_slice(&[g, g, g]);
         }
@@ -85,7 +116,7 @@ pub fn viewer_ui(
     case: &LoadedCase,
     axis: usize,
     planned: &[usize],
-    target: Option<&TargetLabels>,
+    overlay: Overlay,
 ) {
     let depth = case.image.shape[axis];
     state.slice = state.slice.min(depth.saturating_sub(1));
@@ -122,9 +153,9 @@ pub fn viewer_ui(
             state.slice = p;
         }
     });
-    let key = format!("{}:{axis}:{}:{}", case.id, state.slice, target.is_some());
+    let key = format!("{}:{axis}:{}:{}", case.id, state.slice, overlay.key());
     if state.texture.as_ref().map(|t| t.0 != key).unwrap_or(true) {
-        let image = slice_image(case, axis, state.slice, window, target);
+        let image = slice_image(case, axis, state.slice, window, overlay);
         state.texture = Some((
             key,
             ui.ctx()

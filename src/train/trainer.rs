@@ -130,6 +130,7 @@ struct Loop<'a> {
     start: usize,
     loss_curve: Vec<(usize, f32)>,
     plan_slices: usize,
+    started: Instant,
 }
 
 impl Loop<'_> {
@@ -204,9 +205,15 @@ impl Loop<'_> {
             if step % 10 == 0 || step + 1 == steps {
                 self.loss_curve.push((step, value));
             }
+            let done = (step + 1 - self.start) as f64;
+            let rate = done / self.started.elapsed().as_secs_f64().max(1e-9);
+            let eta = (steps - step - 1) as f64 / rate.max(1e-9);
             self.progress.set(
                 (step + 1) as f32 / steps as f32,
-                format!("step {}/{steps}, loss {value:.4}", step + 1),
+                format!(
+                    "step {}/{steps}, loss {value:.4}, {rate:.2} steps/s, ETA {eta:.0} s",
+                    step + 1
+                ),
             );
             let every = self.config.checkpoint_every;
             if every > 0 && (step + 1) % every == 0 && step + 1 < steps {
@@ -460,6 +467,7 @@ pub fn train_and_evaluate(
                     start,
                     loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
                     plan_slices,
+                    started: Instant::now(),
                 };
                 let model = lp.run(model, |m: &UNet2d, x| m.forward(x), optim)?;
                 Ok((
@@ -487,6 +495,7 @@ pub fn train_and_evaluate(
                     start,
                     loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
                     plan_slices,
+                    started: Instant::now(),
                 };
                 let model = lp.run(model, |m: &UNet3d, x| m.forward(x), optim)?;
                 Ok((
