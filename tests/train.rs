@@ -361,6 +361,7 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
         .zip(&b)
         .map(|(p, q)| (p - q).abs())
         .fold(0.0f32, f32::max);
+    eprintln!("wgpu adapter {}: max difference to flex {max_diff:e}", opened.name);
     assert!(
         max_diff < 1e-3,
         "{} vs flex: max difference {max_diff}",
