@@ -361,7 +361,10 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
         .zip(&b)
         .map(|(p, q)| (p - q).abs())
         .fold(0.0f32, f32::max);
-    eprintln!("wgpu adapter {}: max difference to flex {max_diff:e}", opened.name);
+    eprintln!(
+        "wgpu adapter {}: max difference to flex {max_diff:e}",
+        opened.name
+    );
     assert!(
         max_diff < 1e-3,
         "{} vs flex: max difference {max_diff}",
@@ -375,4 +378,52 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
     let loss = model.forward(input).mean();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let _model = optim.step(1e-3, model, grads);
+}
+
+#[test]
+fn seeded_cpu_runs_are_reproducible() {
+    let ds = demo::dataset();
+    let plan = demo_plan(8, 2);
+    let config = TrainConfig {
+        backend: BackendChoice::Cpu,
+        steps: 6,
+        batch_size: Some(2),
+        features: Some(vec![4, 8]),
+        max_in_plane: 32,
+        seed: 11,
+        ..TrainConfig::default()
+    };
+    let target = TargetLabels::all_foreground();
+    let run = || {
+        train_and_evaluate(
+            &ds,
+            &plan,
+            &target,
+            &config,
+            None,
+            false,
+            None,
+            &Progress::new(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.loss_curve, b.loss_curve);
+    assert_eq!(a.test, b.test);
+    let other = TrainConfig {
+        seed: 12,
+        ..config.clone()
+    };
+    let c = train_and_evaluate(
+        &ds,
+        &plan,
+        &target,
+        &other,
+        None,
+        false,
+        None,
+        &Progress::new(),
+    )
+    .unwrap();
+    assert_ne!(a.loss_curve, c.loss_curve);
 }

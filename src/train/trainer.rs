@@ -225,6 +225,45 @@ impl Loop<'_> {
     }
 }
 
+/// What training a net needs besides the net itself.
+struct FitContext<'a> {
+    config: &'a TrainConfig,
+    device: &'a Device,
+    progress: &'a Progress,
+    run_dir: Option<&'a Path>,
+    resume_dir: Option<&'a Path>,
+    plan_slices: usize,
+}
+
+impl FitContext<'_> {
+    /// Resumes from a checkpoint if asked, then trains `model` (the same steps for the 2D and
+    /// the 3D net); returns it, the step it resumed from, and the loss curve.
+    fn fit<M: Module, const D: usize>(
+        &self,
+        model: M,
+        forward: impl Fn(&M, Tensor<D>) -> Tensor<D>,
+        optim: burn::optim::ModuleOptimizer,
+        batches_from: &dyn Fn(usize) -> Result<Receiver<Batch>>,
+    ) -> Result<(M, Option<usize>, LossCurve)> {
+        let (model, optim, state) =
+            try_resume(self.resume_dir, self.config, self.plan_slices, model, optim)?;
+        let start = state.as_ref().map(|s| s.step).unwrap_or(0);
+        let mut lp = Loop {
+            config: self.config,
+            device: self.device,
+            rx: batches_from(start)?,
+            progress: self.progress,
+            run_dir: self.run_dir,
+            start,
+            loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
+            plan_slices: self.plan_slices,
+            started: Instant::now(),
+        };
+        let model = lp.run(model, forward, optim)?;
+        Ok((model, (start > 0).then_some(start), lp.loss_curve))
+    }
+}
+
 /// Loads a checkpoint from `dir` into `model`/`optim` if one matches `config`.
 fn try_resume<M: Module>(
     dir: Option<&Path>,
@@ -448,62 +487,32 @@ pub fn train_and_evaluate(
                 .map_err(|e| Error::Train(format!("cannot start the batch thread: {e}")))?;
             Ok(rx)
         };
+        let ctx = FitContext {
+            config,
+            device: &device,
+            progress,
+            run_dir: run_dir.as_deref(),
+            resume_dir,
+            plan_slices,
+        };
         match config.model {
             ModelKind::TwoD => {
-                let (model, optim, state) = try_resume(
-                    resume_dir,
-                    config,
-                    plan_slices,
+                let (m, resumed, curve) = ctx.fit(
                     UNet2d::new(&spec, &device),
+                    |m: &UNet2d, x| m.forward(x),
                     optim,
+                    &spawn,
                 )?;
-                let start = state.as_ref().map(|s| s.step).unwrap_or(0);
-                let mut lp = Loop {
-                    config,
-                    device: &device,
-                    rx: spawn(start)?,
-                    progress,
-                    run_dir: run_dir.as_deref(),
-                    start,
-                    loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
-                    plan_slices,
-                    started: Instant::now(),
-                };
-                let model = lp.run(model, |m: &UNet2d, x| m.forward(x), optim)?;
-                Ok((
-                    Some(model),
-                    None,
-                    (start > 0).then_some(start),
-                    lp.loss_curve,
-                ))
+                Ok((Some(m), None, resumed, curve))
             }
             ModelKind::ThreeD => {
-                let (model, optim, state) = try_resume(
-                    resume_dir,
-                    config,
-                    plan_slices,
+                let (m, resumed, curve) = ctx.fit(
                     UNet3d::new(&spec, &device),
+                    |m: &UNet3d, x| m.forward(x),
                     optim,
+                    &spawn,
                 )?;
-                let start = state.as_ref().map(|s| s.step).unwrap_or(0);
-                let mut lp = Loop {
-                    config,
-                    device: &device,
-                    rx: spawn(start)?,
-                    progress,
-                    run_dir: run_dir.as_deref(),
-                    start,
-                    loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
-                    plan_slices,
-                    started: Instant::now(),
-                };
-                let model = lp.run(model, |m: &UNet3d, x| m.forward(x), optim)?;
-                Ok((
-                    None,
-                    Some(model),
-                    (start > 0).then_some(start),
-                    lp.loss_curve,
-                ))
+                Ok((None, Some(m), resumed, curve))
             }
         }
     }));
