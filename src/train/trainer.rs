@@ -64,6 +64,9 @@ struct RunState {
     loss_curve: Vec<(usize, f32)>,
 }
 
+/// (step, loss) pairs.
+type LossCurve = Vec<(usize, f32)>;
+
 /// The trained net (2D or 3D), the step resumed from, and the loss curve.
 type Trained = (
     Option<UNet2d>,
