@@ -427,3 +427,96 @@ fn seeded_cpu_runs_are_reproducible() {
     .unwrap();
     assert_ne!(a.loss_curve, c.loss_curve);
 }
+
+#[test]
+fn cli_train_and_simulate_report_dice_per_plan() {
+    let dir = tempdir();
+    let plan = dir.path().join("plan.json");
+    let p = plan.to_str().unwrap();
+    let (code, _, err) = cli(&[
+        "plan",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "8",
+        "--holdout",
+        "2",
+        "--out",
+        p,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let run = dir.path().join("run");
+    let tiny = [
+        "--backend",
+        "cpu",
+        "--features",
+        "4,8",
+        "--max-in-plane",
+        "32",
+        "--batch",
+        "2",
+    ];
+    let mut args = vec![
+        "train",
+        "--data",
+        "demo",
+        "--plan",
+        p,
+        "--steps",
+        "3",
+        "--out",
+        run.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend(tiny);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["test"].as_array().unwrap().len(), 2);
+    assert_eq!(report["backend"], "cpu: flex");
+    assert!(run.join("report.json").is_file() && run.join("model.bpk").is_file());
+    let mut args = vec![
+        "simulate",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "8",
+        "--holdout",
+        "2",
+        "--volumes-grid",
+        "2,8",
+        "--strategies",
+        "fixed,random",
+        "--steps",
+        "2",
+        "--json",
+    ];
+    args.extend(tiny);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["scenario"]["volumes"], 2);
+    assert_eq!(results[0]["slices_per_volume"], 4.0);
+    assert_eq!(results[1]["slices_per_volume"], 1.0);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["slices"] == 8 && (0.0..=1.0).contains(&r["mean_dice"].as_f64().unwrap()))
+    );
+    // Wrong inputs are one-line errors.
+    let (code, _, err) = cli(&[
+        "train",
+        "--data",
+        "demo",
+        "--plan",
+        p,
+        "--model",
+        "4d",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown model '4d'"), "{err}");
+}

@@ -432,6 +432,9 @@ fn train_config(args: &mut Args) -> Result<TrainConfig> {
     if let Some(n) = args.parsed("--max-in-plane")? {
         c.max_in_plane = n;
     }
+    if let Some(f) = args.opt("--features")? {
+        c.features = Some(list::<usize>(&f, "--features")?);
+    }
     Ok(c)
 }
 
