@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::edt::signed_distance;
-use super::slices::{get_slice, in_plane_spacing, set_region, set_slice, slice_dims};
+use super::slices::{get_slices, in_plane_spacing, set_region, set_slice, slice_dims};
 use crate::error::{Error, Result};
 
 /// Interpolation methods.
@@ -108,10 +108,7 @@ pub fn interpolate(
     }
     let (w, h) = slice_dims(shape, axis);
     let (sx, sy) = in_plane_spacing(spacing_mm, axis);
-    let known: Vec<Vec<u16>> = annotated
-        .iter()
-        .map(|&s| get_slice(labels, shape, axis, s))
-        .collect();
+    let known = get_slices(labels, shape, axis, &annotated);
     let values = present_labels(&known);
     let mut out = vec![0u16; labels.len()];
     let mut covered = vec![false; depth];

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::io::write_labels_like;
 use crate::jobs::Progress;
 use crate::plan::{Plan, PlannedVolume};
-use slices::{get_slice, in_plane_spacing, slice_dims};
+use slices::{in_plane_spacing, slice_dims};
 
 /// Label values of a label volume as `u16` (error for values outside 0..=65535).
 pub fn labels_u16(case: &LoadedCase) -> Result<Vec<u16>> {
@@ -56,10 +56,16 @@ pub fn dice_where(pred: &[u16], truth: &[u16], label: u16, mask: impl Fn(usize) 
         p += a as u64;
         t += b as u64;
     }
-    if p + t == 0 {
+    dice_from_counts(inter, p, t)
+}
+
+/// Dice from the overlap and the two sizes, with the empty rule used throughout sliceplan:
+/// both empty → 1, one empty → 0.
+pub fn dice_from_counts(intersection: u64, predicted: u64, truth: u64) -> f64 {
+    if predicted + truth == 0 {
         1.0
     } else {
-        2.0 * inter as f64 / (p + t) as f64
+        2.0 * intersection as f64 / (predicted + truth) as f64
     }
 }
 
@@ -98,10 +104,7 @@ pub fn case_flags(
 ) -> Vec<RiskFlag> {
     let (w, h) = slice_dims(shape, axis);
     let (sx, sy) = in_plane_spacing(spacing_mm, axis);
-    let known: Vec<Vec<u16>> = annotated
-        .iter()
-        .map(|&s| get_slice(labels, shape, axis, s))
-        .collect();
+    let known = slices::get_slices(labels, shape, axis, annotated);
     let values = interpolate::present_labels(&known);
     let mut out = Vec::new();
     for g in 0..annotated.len().saturating_sub(1) {

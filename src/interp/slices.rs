@@ -35,6 +35,19 @@ pub fn get_slice<T: Copy>(data: &[T], shape: [usize; 3], axis: usize, s: usize) 
     out
 }
 
+/// Copies each of `slices` out of `data`.
+pub fn get_slices<T: Copy>(
+    data: &[T],
+    shape: [usize; 3],
+    axis: usize,
+    slices: &[usize],
+) -> Vec<Vec<T>> {
+    slices
+        .iter()
+        .map(|&s| get_slice(data, shape, axis, s))
+        .collect()
+}
+
 /// Writes `slice` into slice `s` of `data`.
 pub fn set_slice<T: Copy>(data: &mut [T], shape: [usize; 3], axis: usize, s: usize, slice: &[T]) {
     let (w, h) = slice_dims(shape, axis);

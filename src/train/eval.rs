@@ -10,7 +10,7 @@ use burn::tensor::activation::sigmoid;
 use super::data::TrainCase;
 use super::unet::{UNet2d, UNet3d};
 
-/// Dice of two binary masks; both empty → 1.
+/// Dice of two binary masks (both empty → 1, one empty → 0).
 pub fn dice(pred: &[u8], truth: &[u8]) -> f64 {
     let (mut inter, mut p, mut t) = (0u64, 0u64, 0u64);
     for (&a, &b) in pred.iter().zip(truth) {
@@ -19,11 +19,7 @@ pub fn dice(pred: &[u8], truth: &[u8]) -> f64 {
         p += a as u64;
         t += b as u64;
     }
-    if p + t == 0 {
-        1.0
-    } else {
-        2.0 * inter as f64 / (p + t) as f64
-    }
+    crate::interp::dice_from_counts(inter, p, t)
 }
 
 fn round_up(x: usize, m: usize) -> usize {
