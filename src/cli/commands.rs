@@ -258,8 +258,10 @@ pub fn plan(mut args: Args) -> Result<()> {
     let csv = args.opt("--csv")?;
     let json = args.flag("--json");
     args.finish()?;
-    let plan = with_progress("sliceplan-plan", json, move |p| make_plan(&ds, &request, p))?;
-    let ds = load_data(&data)?;
+    let for_job = ds.clone();
+    let plan = with_progress("sliceplan-plan", json, move |p| {
+        make_plan(&for_job, &request, p)
+    })?;
     if let Some(out) = &out {
         plan.save(out)?;
     }

@@ -61,14 +61,6 @@ impl TargetLabels {
         }
     }
 
-    /// A binary mask of `labels`.
-    pub fn mask(&self, labels: &[i64]) -> Vec<u8> {
-        labels
-            .iter()
-            .map(|&l| self.is_foreground(l) as u8)
-            .collect()
-    }
-
     /// Human-readable description.
     pub fn describe(&self, names: &BTreeMap<i64, String>) -> String {
         if self.values.is_empty() {

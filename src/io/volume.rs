@@ -181,11 +181,6 @@ impl Volume {
         }
     }
 
-    /// Number of slices along voxel `axis`.
-    pub fn slice_count(&self, axis: usize) -> usize {
-        self.shape[axis]
-    }
-
     /// Slice `index` along voxel `axis`, scaled to `f32`. In-plane axes are the other two voxel
     /// axes in increasing order (width along the first).
     pub fn slice_f32(&self, axis: usize, index: usize) -> Slice2d {
@@ -224,13 +219,6 @@ impl Volume {
         let (slope, inter) = self.scaling.unwrap_or((1.0, 0.0));
         let (slope, inter) = (slope as f32, inter as f32);
         with_voxels!(&self.data, v => v.iter().map(|s| s.to_f32() * slope + inter).collect())
-    }
-
-    /// The volume as integer labels (scaling applied, rounded). For label maps.
-    pub fn to_labels(&self) -> Vec<i64> {
-        (0..self.voxel_count())
-            .map(|i| self.value(i).round() as i64)
-            .collect()
     }
 
     /// Voxel count per label value (scaling applied, rounded to integers).
