@@ -274,6 +274,7 @@ impl SliceplanApp {
         egui::Panel::left("cases")
             .resizable(true)
             .default_size(230.0)
+            .min_size(200.0)
             .show(ui, |ui| self.cases_ui(ui));
         egui::Panel::right("planner")
             .resizable(true)
@@ -462,6 +463,11 @@ impl SliceplanApp {
             row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
             row(ui, "Held-out test volumes", |ui| {
                 ui.add(egui::DragValue::new(&mut s.holdout).range(0..=10_000))
+            });
+            row(ui, "Min body fraction of a slice", |ui| {
+                ui.add(egui::DragValue::new(&mut s.body_min_fraction).range(0.0..=1.0).speed(0.01)).on_hover_text(
+                    "A slice is a candidate when this fraction of its voxels is body: above -500 HU (CT) or 10 % of the 99th percentile (MR). 0 keeps every slice.",
+                )
             });
         });
         if s.strategy.needs_labels() {
