@@ -153,9 +153,17 @@ pub fn info(mut args: Args) -> Result<()> {
         return print_json(&summary);
     }
     println!("{}", summary.path);
+    let spacing: Vec<String> = summary
+        .spacing_mm
+        .iter()
+        .map(|s| format!("{s:.4}"))
+        .collect();
     println!(
-        "  shape {:?}, spacing {:?} mm, orientation {}, {}",
-        summary.shape, summary.spacing_mm, summary.orientation, summary.dtype
+        "  shape {:?}, spacing [{}] mm, orientation {}, {}",
+        summary.shape,
+        spacing.join(", "),
+        summary.orientation,
+        summary.dtype
     );
     if let Some(l) = &summary.label_voxels {
         println!("  label voxels: {l:?}");
