@@ -193,9 +193,15 @@ fn checkpoints_resume_and_cancellation_keeps_progress() {
         })
         .unwrap()
     };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while !job.progress.get().1.starts_with("step 3/")
         && !job.progress.get().1.starts_with("step 4/")
     {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "training never reached step 3: {:?}",
+            job.progress.get()
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     job.progress.cancel();
