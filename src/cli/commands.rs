@@ -79,6 +79,22 @@ fn with_progress<T: Send + 'static>(
     }
 }
 
+/// The window icon (assets/icon.png: a body outline crossed by three planned slices).
+fn with_icon(builder: egui::ViewportBuilder) -> egui::ViewportBuilder {
+    match image::load_from_memory(include_bytes!("../../assets/icon.png")) {
+        Ok(img) => {
+            let rgba = img.to_rgba8();
+            let (width, height) = rgba.dimensions();
+            builder.with_icon(std::sync::Arc::new(egui::IconData {
+                rgba: rgba.into_raw(),
+                width,
+                height,
+            }))
+        }
+        Err(_) => builder,
+    }
+}
+
 pub fn gui(mut args: Args) -> Result<()> {
     let data = args.opt("--data")?;
     args.finish()?;
@@ -96,9 +112,11 @@ pub fn gui(mut args: Args) -> Result<()> {
     };
     let app = SliceplanApp::new(dataset, settings);
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1400.0, 900.0])
-            .with_title("sliceplan"),
+        viewport: with_icon(
+            egui::ViewportBuilder::default()
+                .with_inner_size([1400.0, 900.0])
+                .with_title("sliceplan"),
+        ),
         ..Default::default()
     };
     eframe::run_native("sliceplan", options, Box::new(|_cc| Ok(Box::new(app))))
