@@ -75,6 +75,17 @@ fn labels_outside_the_mask_change_neither_loss_nor_gradients() {
     assert_ne!(run(changed).0, l1);
 }
 
+/// A 2-level U-Net on 32-pixel slices, on the CPU: seconds per run.
+fn tiny_cpu() -> TrainConfig {
+    TrainConfig {
+        backend: BackendChoice::Cpu,
+        batch_size: Some(2),
+        features: Some(vec![4, 8]),
+        max_in_plane: 32,
+        ..TrainConfig::default()
+    }
+}
+
 fn demo_plan(budget: usize, holdout: usize) -> sliceplan::plan::Plan {
     let req = PlanRequest {
         budget: Some(Budget::Slices(budget)),
@@ -171,13 +182,9 @@ fn checkpoints_resume_and_cancellation_keeps_progress() {
     let dir = tempdir();
     let run = dir.path().join("run");
     let config = TrainConfig {
-        backend: BackendChoice::Cpu,
         steps: 6,
-        batch_size: Some(2),
-        features: Some(vec![4, 8]),
-        max_in_plane: 32,
         checkpoint_every: 3,
-        ..TrainConfig::default()
+        ..tiny_cpu()
     };
     let target = TargetLabels::all_foreground();
     // Cancelled mid-run from another thread (as the GUI's Cancel button does): the run stops
@@ -391,13 +398,9 @@ fn seeded_cpu_runs_are_reproducible() {
     let ds = demo::dataset();
     let plan = demo_plan(8, 2);
     let config = TrainConfig {
-        backend: BackendChoice::Cpu,
         steps: 6,
-        batch_size: Some(2),
-        features: Some(vec![4, 8]),
-        max_in_plane: 32,
         seed: 11,
-        ..TrainConfig::default()
+        ..tiny_cpu()
     };
     let target = TargetLabels::all_foreground();
     let run = || {

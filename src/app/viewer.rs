@@ -7,6 +7,7 @@ use crate::dataset::{LoadedCase, Modality, TargetLabels};
 use crate::interp::slices::get_slice;
 use crate::io::Volume;
 use crate::plan::features::sampled_quantile;
+use crate::train::data::CT_WINDOW;
 
 /// Runtime state of the viewer.
 #[derive(Default)]
@@ -19,7 +20,7 @@ pub struct ViewerState {
 
 fn window_for(case: &LoadedCase) -> (f32, f32) {
     match case.modality {
-        Modality::Ct => (-160.0, 240.0),
+        Modality::Ct => (CT_WINDOW.0 as f32, CT_WINDOW.1 as f32),
         _ => (
             sampled_quantile(&case.image, 0.01) as f32,
             sampled_quantile(&case.image, 0.995) as f32,

@@ -45,15 +45,7 @@ pub fn find_mask(dir: &Path, case_id: &str) -> Option<PathBuf> {
 
 /// Slices along `axis` holding any voxel other than 0 and `ignore`: the annotated ones.
 pub fn annotated_slices(mask: &Volume, axis: usize, ignore: Option<i64>) -> Vec<usize> {
-    let mut has = vec![false; mask.shape[axis]];
-    let [nx, ny, _] = mask.shape;
-    for idx in 0..mask.voxel_count() {
-        let v = mask.value(idx).round() as i64;
-        if v != 0 && Some(v) != ignore {
-            has[[idx % nx, (idx / nx) % ny, idx / (nx * ny)][axis]] = true;
-        }
-    }
-    (0..has.len()).filter(|&i| has[i]).collect()
+    mask.slices_where(axis, |v| v != 0 && Some(v) != ignore)
 }
 
 /// Compares returned masks in `dir` with `plan`. A planned slice is done when its mask holds a

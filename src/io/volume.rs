@@ -221,6 +221,20 @@ impl Volume {
         with_voxels!(&self.data, v => v.iter().map(|s| s.to_f32() * slope + inter).collect())
     }
 
+    /// Slices along voxel `axis` holding a voxel whose value (scaling applied, rounded) satisfies
+    /// `keep`, in increasing order.
+    pub fn slices_where(&self, axis: usize, keep: impl Fn(i64) -> bool) -> Vec<usize> {
+        let mut has = vec![false; self.shape[axis]];
+        let [nx, ny, _] = self.shape;
+        for idx in 0..self.voxel_count() {
+            let s = [idx % nx, (idx / nx) % ny, idx / (nx * ny)][axis];
+            if !has[s] && keep(self.value(idx).round() as i64) {
+                has[s] = true;
+            }
+        }
+        (0..has.len()).filter(|&i| has[i]).collect()
+    }
+
     /// Voxel count per label value (scaling applied, rounded to integers).
     pub fn label_voxels(&self) -> BTreeMap<i64, u64> {
         let mut counts = BTreeMap::new();

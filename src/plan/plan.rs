@@ -209,15 +209,7 @@ pub fn foreground_slices(
     axis: usize,
     target: &TargetLabels,
 ) -> Vec<usize> {
-    let mut has = vec![false; labels.shape[axis]];
-    let [nx, ny, _] = labels.shape;
-    for idx in 0..labels.voxel_count() {
-        let ijk = [idx % nx, (idx / nx) % ny, idx / (nx * ny)];
-        if !has[ijk[axis]] && target.is_foreground(labels.value(idx).round() as i64) {
-            has[ijk[axis]] = true;
-        }
-    }
-    (0..has.len()).filter(|&i| has[i]).collect()
+    labels.slices_where(axis, |v| target.is_foreground(v))
 }
 
 fn volume_order(
