@@ -1,10 +1,13 @@
 //! Benchmark: training-step and inference time of the reference 2D and 3D U-Nets
 //! (shared/bench/reference-unet.md), sliceplan (burn) vs PyTorch, side by side in one run.
 //!
-//! `cargo run --release --example bench_train -- [--backend cpu|wgpu] [--threads N] [--no-reference]`
-//! PyTorch runs through examples/reference/unet_reference.py (`pip install torch`), with
-//! OMP_WAIT_POLICY=PASSIVE and the same thread count; on a GPU machine use `--backend wgpu`
-//! and the reference runs on CUDA.
+//! `cargo run --release --example bench_train -- [--backend cpu|wgpu] [--threads N]
+//! [--warmup N] [--steps N] [--reference SCRIPT] [--no-reference]`
+//! PyTorch runs through examples/reference/unet_reference.py (`pip install torch`; looked up in the
+//! working directory first, then in this crate's source tree), with OMP_WAIT_POLICY=PASSIVE and the
+//! same thread count. On a GPU machine use `--backend wgpu`: the reference then runs on CUDA twice,
+//! with PyTorch's defaults (cuDNN convolutions in TF32) and in strict float32 (TF32 off), which is
+//! what burn's wgpu kernels compute.
 
 use std::process::Command;
 use std::time::Instant;
@@ -70,8 +73,14 @@ fn batch(shape: &[usize]) -> (Vec<f32>, Vec<f32>) {
     (x, onehot)
 }
 
+struct Timing {
+    warmup: usize,
+    steps: usize,
+}
+
 fn run<M: Module, const D: usize>(
     name: &str,
+    timing: &Timing,
     device: &Device,
     shape: Vec<usize>,
     model: M,
@@ -91,23 +100,23 @@ fn run<M: Module, const D: usize>(
     let mut model = model;
     let mut times = Vec::new();
     let mut last = 0.0;
-    for i in 0..23 {
+    for i in 0..timing.warmup + timing.steps {
         let t = Instant::now();
         let loss = masked_dice_ce(forward(&model, xs.clone()), ys.clone(), ms.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-3, model, grads);
         last = loss.into_scalar::<f32>();
-        if i >= 3 {
+        if i >= timing.warmup {
             times.push(t.elapsed().as_secs_f64());
         }
     }
     let valid = model.valid();
     let xi = xs.without_autodiff();
     let mut inf = Vec::new();
-    for i in 0..13 {
+    for i in 0..timing.warmup + timing.steps / 2 {
         let t = Instant::now();
         let _: f32 = forward(&valid, xi.clone()).sum().into_scalar();
-        if i >= 3 {
+        if i >= timing.warmup {
             inf.push(t.elapsed().as_secs_f64());
         }
     }
@@ -126,6 +135,10 @@ fn main() {
     let backend =
         BackendChoice::parse(&arg("--backend").unwrap_or_else(|| "cpu".into())).expect("backend");
     let threads: usize = arg("--threads").and_then(|t| t.parse().ok()).unwrap_or(2);
+    let timing = Timing {
+        warmup: arg("--warmup").and_then(|t| t.parse().ok()).unwrap_or(3),
+        steps: arg("--steps").and_then(|t| t.parse().ok()).unwrap_or(20),
+    };
     let opened = open_device(backend).expect("device");
     let device = opened.device.clone().autodiff();
     println!(
@@ -140,6 +153,7 @@ fn main() {
     device.seed(0);
     let (t2, i2, p2) = run(
         "2d",
+        &timing,
         &device,
         vec![8, 1, 128, 128],
         UNet2d::new(&spec2, &device),
@@ -147,57 +161,74 @@ fn main() {
     );
     let (t3, i3, p3) = run(
         "3d",
+        &timing,
         &device,
         vec![2, 1, 32, 64, 64],
         UNet3d::new(&spec3, &device),
         |m: &UNet3d, x| m.forward(x),
     );
-    let mut reference = Vec::new();
+    let mut references: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     if !args.iter().any(|a| a == "--no-reference") {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples/reference/unet_reference.py");
-        let cuda = if opened.is_gpu { "cuda" } else { "cpu" };
-        match Command::new("python3")
-            .env("OMP_WAIT_POLICY", "PASSIVE")
-            .arg(script)
-            .arg(threads.to_string())
-            .arg("both")
-            .arg(cuda)
-            .output()
-        {
-            Ok(o) if o.status.success() => {
-                reference = String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                    .collect();
+        let script = arg("--reference")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                let local = std::path::PathBuf::from("examples/reference/unet_reference.py");
+                if local.is_file() {
+                    local
+                } else {
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("examples/reference/unet_reference.py")
+                }
+            });
+        let targets: &[&str] = if opened.is_gpu {
+            &["cuda", "cuda-fp32"]
+        } else {
+            &["cpu"]
+        };
+        for target in targets {
+            match Command::new("python3")
+                .env("OMP_WAIT_POLICY", "PASSIVE")
+                .arg(&script)
+                .arg(threads.to_string())
+                .arg("both")
+                .arg(target)
+                .arg(timing.warmup.to_string())
+                .arg(timing.steps.to_string())
+                .output()
+            {
+                Ok(o) if o.status.success() => references.push((
+                    target.to_string(),
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                        .collect(),
+                )),
+                Ok(o) => eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr)),
+                Err(e) => eprintln!("cannot run python3: {e}"),
             }
-            Ok(o) => eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr)),
-            Err(e) => eprintln!("cannot run python3: {e}"),
         }
     }
-    let find = |net: &str, key: &str| {
-        reference
-            .iter()
-            .find(|r| r["net"] == net)
-            .and_then(|r| r[key].as_f64())
-            .unwrap_or(f64::NAN)
-    };
-    let framework = reference
-        .first()
-        .and_then(|r| r["framework"].as_str())
-        .unwrap_or("pytorch (not run)")
-        .to_string();
     println!(
-        "| net | params | sliceplan step s | {framework} step s | ratio | sliceplan inference s | reference inference s | ratio |"
+        "| net | params | sliceplan step s | reference | reference step s | ratio | sliceplan inference s | reference inference s | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (net, t, i, p) in [("2d", t2, i2, p2), ("3d", t3, i3, p3)] {
-        let (rt, ri) = (find(net, "train_step_s"), find(net, "inference_s"));
-        println!(
-            "| {net} | {p} | {t:.3} | {rt:.3} | {:.2}× | {i:.3} | {ri:.3} | {:.2}× |",
-            t / rt,
-            i / ri
-        );
+        if references.is_empty() {
+            println!("| {net} | {p} | {t:.4} | (not run) | | | {i:.4} | | |");
+        }
+        for (target, reference) in &references {
+            let row = reference.iter().find(|r| r["net"] == net);
+            let get = |key: &str| row.and_then(|r| r[key].as_f64()).unwrap_or(f64::NAN);
+            let framework = row
+                .and_then(|r| r["framework"].as_str())
+                .unwrap_or("pytorch");
+            let (rt, ri) = (get("train_step_s"), get("inference_s"));
+            println!(
+                "| {net} | {p} | {t:.4} | {framework} {target} | {rt:.4} | {:.2}× | {i:.4} | {ri:.4} | {:.2}× |",
+                t / rt,
+                i / ri
+            );
+        }
     }
     println!(
         "load average after: {}",

@@ -3,7 +3,10 @@
 shared/bench/reference-unet.md. Prints one JSON line per net: median train-step and inference
 seconds.
 
-Usage: OMP_WAIT_POLICY=PASSIVE unet_reference.py THREADS [2d|3d|both] [cpu|cuda]
+Usage: OMP_WAIT_POLICY=PASSIVE unet_reference.py THREADS [2d|3d|both] [cpu|cuda|cuda-fp32] [WARMUP] [STEPS]
+
+`cuda` keeps PyTorch's defaults (eager; cuDNN convolutions may use TF32 on Ampere and later);
+`cuda-fp32` turns TF32 off for convolutions and matrix products (strict float32).
 """
 import json
 import statistics
@@ -88,7 +91,7 @@ def bench(dim, device, warmup=3, steps=20):
             times.append(time.perf_counter() - t0)
     inf = []
     with torch.no_grad():
-        for i in range(warmup + 10):
+        for i in range(warmup + steps // 2):
             t0 = time.perf_counter()
             net(x).sum().item()
             if i >= warmup:
@@ -99,6 +102,13 @@ def bench(dim, device, warmup=3, steps=20):
 if __name__ == "__main__":
     torch.set_num_threads(int(sys.argv[1]))
     which = sys.argv[2] if len(sys.argv) > 2 else "both"
-    device = sys.argv[3] if len(sys.argv) > 3 else "cpu"
+    target = sys.argv[3] if len(sys.argv) > 3 else "cpu"
+    warmup = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    steps = int(sys.argv[5]) if len(sys.argv) > 5 else 20
+    device = "cuda" if target.startswith("cuda") else "cpu"
+    if target == "cuda-fp32":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    gpu = torch.cuda.get_device_name() if device == "cuda" else None
     for dim in ([2, 3] if which == "both" else [int(which[0])]):
-        print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": device, **bench(dim, device)}), flush=True)
+        print(json.dumps({"framework": f"pytorch {torch.__version__}", "threads": torch.get_num_threads(), "device": target, "gpu": gpu, "cudnn_tf32": torch.backends.cudnn.allow_tf32 if device == "cuda" else None, **bench(dim, device, warmup, steps)}), flush=True)

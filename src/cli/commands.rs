@@ -503,14 +503,17 @@ pub fn train(mut args: Args) -> Result<()> {
         eprintln!("warning: {w}");
     }
     println!(
-        "{} U-Net on {} ({} annotated slices in {} volumes): {} steps in {:.1} s ({:.2} steps/s)",
+        "{} U-Net on {} ({} annotated slices in {} volumes): {} steps in {:.1} s \
+         ({:.1} s warm-up, then {:.2} steps/s); evaluation {:.1} s",
         report.model.name(),
         report.backend,
         report.annotated_slices,
         report.train_cases,
         report.steps,
         report.train_seconds,
-        report.steps_per_second
+        report.warmup_seconds,
+        report.steady_steps_per_second,
+        report.eval_seconds
     );
     for t in &report.test {
         println!("  {:<28} Dice {:.4}", t.case_id, t.dice);

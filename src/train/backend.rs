@@ -46,6 +46,45 @@ pub struct OpenedDevice {
     pub notice: Option<String>,
 }
 
+thread_local! {
+    /// Set while this thread runs device work whose panics are caught and reported as errors.
+    static CATCHING_DEVICE_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How many threads are in [`catch_device_panic`] now.
+static DEVICE_WORK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs device work, turning a panic (burn panics when the GPU cannot allocate, for one) into
+/// an `Err` that the caller maps to a clear error. With [`install_quiet_device_panics`], such a
+/// panic prints nothing of its own.
+pub(crate) fn catch_device_panic<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    use std::sync::atomic::Ordering;
+    let before = CATCHING_DEVICE_PANICS.with(|c| c.replace(true));
+    DEVICE_WORK.fetch_add(1, Ordering::SeqCst);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    DEVICE_WORK.fetch_sub(1, Ordering::SeqCst);
+    CATCHING_DEVICE_PANICS.with(|c| c.set(before));
+    result
+}
+
+/// Installs a panic hook that stays silent for panics that device work catches and reports as
+/// one-sentence errors: those on the thread doing it, and those on the backend's own worker
+/// threads (burn/cubecl panic there and pass the failure on) while device work runs. Panics
+/// on `main` and on sliceplan's named threads keep the default report. For binaries.
+pub fn install_quiet_device_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let catching_here = CATCHING_DEVICE_PANICS.with(|c| c.get());
+        let ours = std::thread::current()
+            .name()
+            .is_some_and(|n| n == "main" || n.starts_with("sliceplan"));
+        let device_work = DEVICE_WORK.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        if !(catching_here || (device_work && !ours)) {
+            default(info);
+        }
+    }));
+}
+
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
@@ -59,10 +98,17 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 /// wgpu adapters on this machine: (description, is a software/CPU adapter).
 pub fn gpu_adapters() -> Vec<(String, bool)> {
-    let result = std::panic::catch_unwind(|| {
+    let result = catch_device_panic(|| {
         use eframe::wgpu;
-        let instance = wgpu::Instance::default();
-        block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        // The primary APIs (Vulkan, Metal, DX12), which burn's wgpu device uses; probing GL
+        // would only add EGL noise on headless machines. WGPU_BACKEND still overrides.
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            desc.backends = wgpu::Backends::PRIMARY;
+        }
+        let backends = desc.backends;
+        let instance = wgpu::Instance::new(desc);
+        block_on(instance.enumerate_adapters(backends))
             .into_iter()
             .map(|a| {
                 let info = a.get_info();
@@ -80,7 +126,7 @@ pub fn gpu_adapters() -> Vec<(String, bool)> {
 /// when it cannot).
 fn probe(device: &Device) -> bool {
     let device = device.clone();
-    std::panic::catch_unwind(move || {
+    catch_device_panic(move || {
         let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
         let v: f32 = t.sum().into_scalar();
         (v - 6.0).abs() < 1e-4
@@ -138,5 +184,56 @@ pub fn open_device(choice: BackendChoice) -> Result<OpenedDevice> {
                 notice: None,
             })
         }
+    }
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// A panic from a device (burn panics on allocation failures) as a clear error.
+pub(crate) fn map_device_panic(msg: String, device_name: &str) -> Error {
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("out of memory") || lower.contains("outofmemory") || lower.contains("allocat")
+    {
+        // burn's panics carry backtrace scaffolding; keep the line that says what failed.
+        let detail = msg
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("allocat") || l.contains("memory")
+            })
+            .unwrap_or(msg.lines().next().unwrap_or_default());
+        Error::Train(format!(
+            "{device_name} ran out of memory ({detail}); use a smaller patch (--patch) or batch (--batch)"
+        ))
+    } else {
+        Error::Train(format!("training failed on {device_name}: {msg}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allocation_panic_reads_as_out_of_memory_with_advice() {
+        // The text burn's wgpu backend panicked with on an H100 for a 3D batch of 64 × 64×192².
+        let panic = "Failed to allocate memory\nCaused by:\n  can't allocate buffer of size: \
+                     4831838208\nNo backtrace available\nAsked at:\nNo backtrace available";
+        let message = map_device_panic(panic.into(), "wgpu: NVIDIA H100").to_string();
+        assert!(message.contains("ran out of memory"), "{message}");
+        assert!(
+            message.contains("--patch") && message.contains("--batch"),
+            "{message}"
+        );
+        assert!(!message.contains("backtrace"), "{message}");
+        let other = map_device_panic("index out of bounds".into(), "cpu").to_string();
+        assert!(other.starts_with("training failed on cpu"), "{other}");
     }
 }

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod data;
 pub mod eval;
+pub mod evaluate;
 pub mod loss;
 pub mod trainer;
 pub mod unet;
@@ -11,6 +12,7 @@ pub mod unet;
 use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendChoice, OpenedDevice, open_device};
+pub use evaluate::CaseDice;
 pub use trainer::{TrainReport, train_and_evaluate};
 pub use unet::{UNet2d, UNet3d, UNetSpec};
 

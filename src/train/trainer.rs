@@ -12,27 +12,19 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
+use super::backend::{catch_device_panic, map_device_panic, panic_message};
 use super::data::{Batch, Sampling, in_plane_factor, prepare_case, sample_batch};
-use super::eval::{dice, predict_2d, predict_3d, to_source_grid};
+use super::evaluate::{CaseDice, Evaluation};
 use super::loss::masked_dice_ce;
 use super::unet::{UNet2d, UNet3d, UNetSpec};
 use super::{ModelKind, TrainConfig};
-use crate::dataset::{Dataset, LoadedCase, TargetLabels};
+use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::interp::{interpolate, labels_u16};
-use crate::io::{write_bytes_atomic, write_labels_like};
+use crate::io::write_bytes_atomic;
 use crate::jobs::Progress;
 use crate::plan::Plan;
 use crate::rng::Rng;
-
-/// Dice on one held-out volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CaseDice {
-    pub case_id: String,
-    pub dice: f64,
-    pub truth_voxels: u64,
-    pub predicted_voxels: u64,
-}
 
 /// What a training run gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +38,13 @@ pub struct TrainReport {
     pub annotated_slices: usize,
     pub train_seconds: f64,
     pub steps_per_second: f64,
+    /// Seconds to the end of the first few steps: on a GPU mostly kernel compilation and
+    /// autotuning, paid once per process and shape.
+    pub warmup_seconds: f64,
+    /// Steps per second after the warm-up (what a longer run gets).
+    pub steady_steps_per_second: f64,
+    /// Seconds spent predicting and scoring the held-out volumes.
+    pub eval_seconds: f64,
     /// (step, loss) every few steps.
     pub loss_curve: Vec<(usize, f32)>,
     pub test: Vec<CaseDice>,
@@ -67,13 +66,21 @@ struct RunState {
 /// (step, loss) pairs.
 type LossCurve = Vec<(usize, f32)>;
 
-/// The trained net (2D or 3D), the step resumed from, and the loss curve.
+/// The trained net (2D or 3D), the step resumed from, the loss curve and the step timing.
 type Trained = (
     Option<UNet2d>,
     Option<UNet3d>,
     Option<usize>,
     Vec<(usize, f32)>,
+    StepTiming,
 );
+
+/// Warm-up time and the rate after it.
+#[derive(Debug, Clone, Copy, Default)]
+struct StepTiming {
+    warmup_seconds: f64,
+    steady_steps_per_second: f64,
+}
 
 fn default_features(model: ModelKind) -> Vec<usize> {
     match model {
@@ -103,27 +110,6 @@ fn round_up(x: usize, m: usize) -> usize {
     x.div_ceil(m.max(1)) * m.max(1)
 }
 
-fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown error".into())
-}
-
-fn map_device_panic(msg: String, device_name: &str) -> Error {
-    let lower = msg.to_ascii_lowercase();
-    if lower.contains("out of memory")
-        || lower.contains("outofmemory")
-        || lower.contains("allocation")
-    {
-        Error::Train(format!(
-            "{device_name} ran out of memory ({msg}); use a smaller patch (--patch) or batch (--batch)"
-        ))
-    } else {
-        Error::Train(format!("training failed on {device_name}: {msg}"))
-    }
-}
-
 struct Loop<'a> {
     config: &'a TrainConfig,
     device: &'a Device,
@@ -134,7 +120,12 @@ struct Loop<'a> {
     loss_curve: Vec<(usize, f32)>,
     plan_slices: usize,
     started: Instant,
+    /// The step after which the warm-up ended, and when.
+    warm: Option<(usize, Instant)>,
 }
+
+/// Steps counted as warm-up (kernel compilation and autotuning on a GPU) in rates and ETAs.
+const WARMUP_STEPS: usize = 3;
 
 impl Loop<'_> {
     fn save<M: Module>(
@@ -208,15 +199,20 @@ impl Loop<'_> {
             if step % 10 == 0 || step + 1 == steps {
                 self.loss_curve.push((step, value));
             }
-            let done = (step + 1 - self.start) as f64;
-            let rate = done / self.started.elapsed().as_secs_f64().max(1e-9);
-            let eta = (steps - step - 1) as f64 / rate.max(1e-9);
+            if self.warm.is_none() && step + 1 >= (self.start + WARMUP_STEPS).min(steps) {
+                self.warm = Some((step + 1, Instant::now()));
+            }
+            let status = match self.warm {
+                Some((at, when)) if step + 1 > at => {
+                    let rate = (step + 1 - at) as f64 / when.elapsed().as_secs_f64().max(1e-9);
+                    let eta = (steps - step - 1) as f64 / rate.max(1e-9);
+                    format!("{rate:.2} steps/s, ETA {eta:.0} s")
+                }
+                _ => "warming up (compiling kernels)".to_string(),
+            };
             self.progress.set(
                 (step + 1) as f32 / steps as f32,
-                format!(
-                    "step {}/{steps}, loss {value:.4}, {rate:.2} steps/s, ETA {eta:.0} s",
-                    step + 1
-                ),
+                format!("step {}/{steps}, loss {value:.4}, {status}", step + 1),
             );
             let every = self.config.checkpoint_every;
             if every > 0 && (step + 1) % every == 0 && step + 1 < steps {
@@ -247,7 +243,7 @@ impl FitContext<'_> {
         forward: impl Fn(&M, Tensor<D>) -> Tensor<D>,
         optim: burn::optim::ModuleOptimizer,
         batches_from: &dyn Fn(usize) -> Result<Receiver<Batch>>,
-    ) -> Result<(M, Option<usize>, LossCurve)> {
+    ) -> Result<(M, Option<usize>, LossCurve, StepTiming)> {
         let (model, optim, state) =
             try_resume(self.resume_dir, self.config, self.plan_slices, model, optim)?;
         let start = state.as_ref().map(|s| s.step).unwrap_or(0);
@@ -261,9 +257,19 @@ impl FitContext<'_> {
             loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
             plan_slices: self.plan_slices,
             started: Instant::now(),
+            warm: None,
         };
         let model = lp.run(model, forward, optim)?;
-        Ok((model, (start > 0).then_some(start), lp.loss_curve))
+        let steps_after_warmup = self.config.steps.saturating_sub(lp.warm.map_or(0, |w| w.0));
+        let timing = StepTiming {
+            warmup_seconds: lp
+                .warm
+                .map_or(0.0, |(_, when)| (when - lp.started).as_secs_f64()),
+            steady_steps_per_second: lp.warm.map_or(0.0, |(_, when)| {
+                steps_after_warmup as f64 / when.elapsed().as_secs_f64().max(1e-9)
+            }),
+        };
+        Ok((model, (start > 0).then_some(start), lp.loss_curve, timing))
     }
 }
 
@@ -471,7 +477,7 @@ pub fn train_and_evaluate(
     let resume_dir = if resume { run_dir.as_deref() } else { None };
     let optim = AdamConfig::new().with_epsilon(1e-8).init();
     let started = Instant::now();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Trained> {
+    let outcome = catch_device_panic(|| -> Result<Trained> {
         let spawn = |start: usize| -> Result<Receiver<Batch>> {
             let (tx, rx) = sync_channel::<Batch>(4);
             let cases = Arc::clone(&shared);
@@ -500,95 +506,50 @@ pub fn train_and_evaluate(
         };
         match config.model {
             ModelKind::TwoD => {
-                let (m, resumed, curve) = ctx.fit(
+                let (m, resumed, curve, timing) = ctx.fit(
                     UNet2d::new(&spec, &device),
                     |m: &UNet2d, x| m.forward(x),
                     optim,
                     &spawn,
                 )?;
-                Ok((Some(m), None, resumed, curve))
+                Ok((Some(m), None, resumed, curve, timing))
             }
             ModelKind::ThreeD => {
-                let (m, resumed, curve) = ctx.fit(
+                let (m, resumed, curve, timing) = ctx.fit(
                     UNet3d::new(&spec, &device),
                     |m: &UNet3d, x| m.forward(x),
                     optim,
                     &spawn,
                 )?;
-                Ok((None, Some(m), resumed, curve))
+                Ok((None, Some(m), resumed, curve, timing))
             }
         }
-    }));
-    let (model2d, model3d, resumed_from, loss_curve) = match outcome {
+    });
+    let (model2d, model3d, resumed_from, loss_curve, timing) = match outcome {
         Ok(r) => r?,
         Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
     };
     let train_seconds = started.elapsed().as_secs_f64();
     let trained_steps = config.steps - resumed_from.unwrap_or(0);
     // Evaluation.
-    let eval_device = opened.device.clone();
-    let model2d = model2d.map(|m| m.valid());
-    let model3d = model3d.map(|m| m.valid());
-    let mut test = Vec::new();
-    let mut empty_truth_cases = 0;
-    for (n, id) in test_ids.iter().enumerate() {
-        progress.check()?;
-        progress.set(
-            1.0,
-            format!("evaluating {id} ({}/{})", n + 1, test_ids.len()),
-        );
-        let index = dataset.case_index(id).ok_or_else(|| {
-            Error::invalid(format!(
-                "test case '{id}' is not in dataset '{}'",
-                dataset.id
-            ))
-        })?;
-        let case: LoadedCase = dataset.load(index)?;
-        let prepared = prepare_case(
-            &case,
-            axis_for(dataset, plan, index)?,
-            target,
-            None,
-            None,
-            factor,
-        )?;
-        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            match (&model2d, &model3d) {
-                (Some(m), _) => {
-                    predict_2d(m, &prepared, [divisor[0], divisor[1]], 16, &eval_device)
-                }
-                (_, Some(m)) => {
-                    predict_3d(m, &prepared, [patch[0], patch[1], patch[2]], &eval_device)
-                }
-                _ => Vec::new(),
-            }
-        }));
-        let probs =
-            evaluated.map_err(|e| map_device_panic(panic_message(e.as_ref()), &opened.name))?;
-        let pred: Vec<u8> = probs.iter().map(|&p| (p > 0.5) as u8).collect();
-        let pred_source = to_source_grid(&pred, &prepared);
-        let labels = case
-            .labels
-            .as_ref()
-            .ok_or_else(|| Error::invalid(format!("test case '{id}' has no labels")))?;
-        let truth: Vec<u8> = (0..labels.voxel_count())
-            .map(|i| target.is_foreground(labels.value(i).round() as i64) as u8)
-            .collect();
-        let truth_voxels = truth.iter().map(|&t| t as u64).sum::<u64>();
-        if truth_voxels == 0 {
-            empty_truth_cases += 1;
-        }
-        test.push(CaseDice {
-            case_id: id.clone(),
-            dice: dice(&pred_source, &truth),
-            truth_voxels,
-            predicted_voxels: pred_source.iter().map(|&p| p as u64).sum(),
-        });
-        if let Some(dir) = predict_out {
-            let mask: Vec<u16> = pred_source.iter().map(|&p| p as u16).collect();
-            write_labels_like(dir.join(format!("{id}.nii.gz")), &case.image, &mask)?;
-        }
-    }
+    let eval_started = Instant::now();
+    let evaluation = Evaluation {
+        dataset,
+        plan,
+        target,
+        factor,
+        divisor: &divisor,
+        patch: &patch,
+        device: &opened.device,
+        device_name: &opened.name,
+        predict_out,
+    };
+    let (test, empty_truth_cases) = evaluation.run(
+        model2d.map(|m| m.valid()).as_ref(),
+        model3d.map(|m| m.valid()).as_ref(),
+        &test_ids,
+        progress,
+    )?;
     let mean_dice = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
     progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
     Ok(TrainReport {
@@ -601,14 +562,13 @@ pub fn train_and_evaluate(
         annotated_slices: plan_slices,
         train_seconds,
         steps_per_second: trained_steps as f64 / train_seconds.max(1e-9),
+        warmup_seconds: timing.warmup_seconds,
+        steady_steps_per_second: timing.steady_steps_per_second,
+        eval_seconds: eval_started.elapsed().as_secs_f64(),
         loss_curve,
         test,
         mean_dice,
         empty_truth_cases,
         warnings,
     })
-}
-
-fn axis_for(dataset: &Dataset, plan: &Plan, index: usize) -> Result<usize> {
-    Ok(dataset.geometry(index)?.axis_for_plane(plan.request.plane))
 }
