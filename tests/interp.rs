@@ -313,3 +313,77 @@ fn cli_interp_writes_masks_on_the_source_grid() {
     assert_eq!(code, 0);
     assert!(stdout.contains("nothing can be interpolated"), "{stdout}");
 }
+
+#[test]
+fn contiguous_and_strided_slices_give_the_same_interpolation() {
+    // Two labels in a 40×30×24 grid, interpolated along the last axis (slices read in place) and,
+    // after moving that axis first, along the first axis (slices copied): the same volumes.
+    let (nx, ny, nz) = (40usize, 30usize, 24usize);
+    let mut labels = vec![0u16; nx * ny * nz];
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                let (fx, fy, fz) = (x as f64, y as f64, z as f64);
+                let a = ((fx - 12.0) / 8.0).powi(2) + ((fy - 14.0) / 6.0).powi(2);
+                let b = ((fx - 27.0 - fz / 6.0) / 6.0).powi(2) + ((fy - 15.0) / 9.0).powi(2);
+                let r = 1.0 - ((fz - 12.0) / 14.0).powi(2);
+                labels[x + nx * (y + ny * z)] = if a < r {
+                    1
+                } else if b < r * 0.8 {
+                    2
+                } else {
+                    0
+                };
+            }
+        }
+    }
+    let annotated: Vec<usize> = (0..nz).step_by(3).collect();
+    let spacing = [0.8, 1.1, 2.5];
+    let along_z = interpolate(
+        &labels,
+        [nx, ny, nz],
+        spacing,
+        2,
+        &annotated,
+        Method::Sdf,
+        false,
+    )
+    .unwrap();
+    let mut moved = vec![0u16; labels.len()];
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                moved[z + nz * (x + nx * y)] = labels[x + nx * (y + ny * z)];
+            }
+        }
+    }
+    let along_first = interpolate(
+        &moved,
+        [nz, nx, ny],
+        [spacing[2], spacing[0], spacing[1]],
+        0,
+        &annotated,
+        Method::Sdf,
+        false,
+    )
+    .unwrap();
+    assert_eq!(along_z.covered, along_first.covered);
+    let mut differing = 0;
+    let mut interpolated = [0usize; 3];
+    for z in 0..nz {
+        for y in 0..ny {
+            for x in 0..nx {
+                let v = along_z.labels[x + nx * (y + ny * z)];
+                differing += (v != along_first.labels[z + nz * (x + nx * y)]) as usize;
+                if !annotated.contains(&z) && along_z.covered[z] {
+                    interpolated[v as usize] += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(differing, 0);
+    assert!(
+        interpolated[1] > 500 && interpolated[2] > 300,
+        "{interpolated:?}"
+    );
+}

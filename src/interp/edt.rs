@@ -1,66 +1,55 @@
 //! Exact Euclidean distance transform in 2D, linear time (Felzenszwalb & Huttenlocher's lower
 //! envelope of parabolas), with anisotropic pixel spacing.
 
-/// 1D squared-distance transform of `f` (in place), sample spacing `step` (mm).
-/// Uses the caller's scratch buffers to avoid allocation.
-fn dt_1d(f: &mut [f32], step: f32, v: &mut [usize], z: &mut [f32], out: &mut [f32]) {
+/// 1D squared-distance transform of row `f` into `out`, sample spacing² `s2` (mm²): the lower
+/// envelope of the parabolas `s2·(x − p)² + f[p]`. `inv[d]` holds `1 / (2·s2·d)`, so finding
+/// where two parabolas cross costs a multiplication, not a division. Infinite samples (no seed
+/// in their column) start no parabola. Scratch: `v` (parabola sites), `z` (crossings).
+fn dt_1d(f: &[f32], out: &mut [f32], s2: f32, inv: &[f32], v: &mut [u32], z: &mut [f32]) {
     let n = f.len();
-    if n == 0 {
+    let Some(first) = f.iter().position(|x| x.is_finite()) else {
+        out.copy_from_slice(f); // no seed at all: stays infinite
         return;
-    }
-    let s2 = step * step;
+    };
+    let h = |q: usize| f[q] + s2 * (q * q) as f32;
     let mut k = 0usize;
-    v[0] = 0;
+    v[0] = first as u32;
     z[0] = f32::NEG_INFINITY;
     z[1] = f32::INFINITY;
-    let mut first_finite = f[0].is_finite();
-    for q in 1..n {
+    for q in first + 1..n {
         if !f[q].is_finite() {
             continue;
         }
-        if !first_finite {
-            // No finite parabola yet: this one starts the envelope.
-            v[0] = q;
-            z[0] = f32::NEG_INFINITY;
-            z[1] = f32::INFINITY;
-            first_finite = true;
-            continue;
-        }
+        let hq = h(q);
         loop {
-            let p = v[k];
-            let s = ((f[q] + s2 * (q * q) as f32) - (f[p] + s2 * (p * p) as f32))
-                / (2.0 * s2 * (q as f32 - p as f32));
-            if s <= z[k] && k > 0 {
-                k -= 1;
-                continue;
-            }
+            let p = v[k] as usize;
+            let s = (hq - h(p)) * inv[q - p];
             if s <= z[k] {
-                // k == 0 and the new parabola dominates everywhere.
-                v[0] = q;
-                z[0] = f32::NEG_INFINITY;
+                if k > 0 {
+                    k -= 1;
+                    continue;
+                }
+                // The new parabola lies under the only one left, everywhere.
+                v[0] = q as u32;
                 z[1] = f32::INFINITY;
-                break;
+            } else {
+                k += 1;
+                v[k] = q as u32;
+                z[k] = s;
+                z[k + 1] = f32::INFINITY;
             }
-            k += 1;
-            v[k] = q;
-            z[k] = s;
-            z[k + 1] = f32::INFINITY;
             break;
         }
     }
-    if !first_finite {
-        return; // all infinite: stays infinite
-    }
     k = 0;
-    for (q, o) in out.iter_mut().enumerate().take(n) {
+    for (q, o) in out.iter_mut().enumerate() {
         while z[k + 1] < q as f32 {
             k += 1;
         }
-        let p = v[k];
+        let p = v[k] as usize;
         let d = q as f32 - p as f32;
         *o = s2 * d * d + f[p];
     }
-    f.copy_from_slice(&out[..n]);
 }
 
 /// Squared Euclidean distance (mm²) from each pixel to the nearest pixel where `seed` is true,
@@ -95,7 +84,7 @@ pub fn squared_edt(seed: &[bool], width: usize, height: usize, sx: f32, sy: f32)
         }
     }
     let s2 = sy * sy;
-    let mut g: Vec<f32> = rows
+    let g: Vec<f32> = rows
         .iter()
         .map(|&d| {
             if d >= FAR {
@@ -105,19 +94,17 @@ pub fn squared_edt(seed: &[bool], width: usize, height: usize, sx: f32, sy: f32)
             }
         })
         .collect();
-    let mut v = vec![0usize; width];
+    let sx2 = sx * sx;
+    let inv: Vec<f32> = (0..width.max(1))
+        .map(|d| 1.0 / (2.0 * sx2 * d.max(1) as f32))
+        .collect();
+    let mut v = vec![0u32; width];
     let mut z = vec![0f32; width + 1];
-    let mut out = vec![0f32; width];
-    for y in 0..height {
-        dt_1d(
-            &mut g[y * width..(y + 1) * width],
-            sx,
-            &mut v,
-            &mut z,
-            &mut out,
-        );
+    let mut out = vec![0f32; width * height];
+    for (row, o) in g.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        dt_1d(row, o, sx2, &inv, &mut v, &mut z);
     }
-    g
+    out
 }
 
 /// Signed distance (mm) of a binary mask: outside pixels carry their distance to the nearest
@@ -125,13 +112,47 @@ pub fn squared_edt(seed: &[bool], width: usize, height: usize, sx: f32, sy: f32)
 /// `edt(~m) − edt(m)` convention, which scored best against dense truth).
 /// An empty mask gives +∞ everywhere; a full mask −∞.
 pub fn signed_distance(mask: &[bool], width: usize, height: usize, sx: f32, sy: f32) -> Vec<f32> {
-    let to_fg = squared_edt(mask, width, height, sx, sy);
-    let background: Vec<bool> = mask.iter().map(|&m| !m).collect();
-    let to_bg = squared_edt(&background, width, height, sx, sy);
-    mask.iter()
-        .zip(to_fg.iter().zip(&to_bg))
-        .map(|(&inside, (&dfg, &dbg))| if inside { -dbg.sqrt() } else { dfg.sqrt() })
-        .collect()
+    let mut out = squared_edt(mask, width, height, sx, sy);
+    out.iter_mut().for_each(|d| *d = d.sqrt());
+    // Inside distances need only the mask's own box grown by one pixel: clamping any outside
+    // pixel into that box (whose ring is all outside) never moves it away from an inside one.
+    let Some((x0, y0, x1, y1)) = tight_box(mask, width) else {
+        return out; // empty: +∞ everywhere
+    };
+    let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+    let (x1, y1) = ((x1 + 1).min(width), (y1 + 1).min(height));
+    let bw = x1 - x0;
+    let background: Vec<bool> = (y0..y1)
+        .flat_map(|y| mask[y * width + x0..y * width + x1].iter().map(|&m| !m))
+        .collect();
+    let to_bg = squared_edt(&background, bw, y1 - y0, sx, sy);
+    for y in y0..y1 {
+        let row = &mut out[y * width + x0..y * width + x1];
+        let inside = &mask[y * width + x0..y * width + x1];
+        let d_bg = &to_bg[(y - y0) * bw..(y - y0 + 1) * bw];
+        for ((o, &m), &d) in row.iter_mut().zip(inside).zip(d_bg) {
+            if m {
+                *o = -d.sqrt();
+            }
+        }
+    }
+    out
+}
+
+/// Bounding box (x0, y0, x1, y1), exclusive ends, of the true pixels of a `width`-wide mask.
+fn tight_box(mask: &[bool], width: usize) -> Option<(usize, usize, usize, usize)> {
+    let mut b: Option<(usize, usize, usize, usize)> = None;
+    for (y, row) in mask.chunks_exact(width).enumerate() {
+        let (Some(first), Some(last)) = (row.iter().position(|&m| m), row.iter().rposition(|&m| m))
+        else {
+            continue;
+        };
+        b = Some(match b {
+            None => (first, y, last + 1, y + 1),
+            Some((x0, y0, x1, _)) => (x0.min(first), y0, x1.max(last + 1), y + 1),
+        });
+    }
+    b
 }
 
 #[cfg(test)]
@@ -150,6 +171,42 @@ mod tests {
                     .fold(f32::INFINITY, f32::min)
             })
             .collect()
+    }
+
+    #[test]
+    fn signed_distance_matches_brute_force_inside_and_out() {
+        let (w, h) = (17, 11);
+        let mut rng = crate::rng::Rng::new(9);
+        for trial in 0..20 {
+            // A blob away from the border, or touching it, with holes.
+            let (cx, cy) = (
+                rng.uniform() as f32 * w as f32,
+                rng.uniform() as f32 * h as f32,
+            );
+            let r = 2.0 + 4.0 * rng.uniform() as f32;
+            let mask: Vec<bool> = (0..w * h)
+                .map(|i| {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    (x - cx).powi(2) + (y - cy).powi(2) < r * r && rng.uniform() > 0.1
+                })
+                .collect();
+            let background: Vec<bool> = mask.iter().map(|&m| !m).collect();
+            let to_fg = brute(&mask, w, h, 0.8, 1.7);
+            let to_bg = brute(&background, w, h, 0.8, 1.7);
+            let fast = signed_distance(&mask, w, h, 0.8, 1.7);
+            for i in 0..w * h {
+                let want = if mask[i] {
+                    -to_bg[i].sqrt()
+                } else {
+                    to_fg[i].sqrt()
+                };
+                assert!(
+                    (fast[i] - want).abs() < 1e-3 || (fast[i].is_infinite() && want.is_infinite()),
+                    "trial {trial} pixel {i}: {} vs {want}",
+                    fast[i]
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::edt::signed_distance;
-use super::slices::{get_slices, in_plane_spacing, set_region, set_slice, slice_dims};
+use super::slices::{in_plane_spacing, set_region, set_slice, slice_dims, slice_views};
 use crate::error::{Error, Result};
 
 /// Interpolation methods.
@@ -53,35 +53,78 @@ pub struct Interpolation {
     pub annotated: Vec<usize>,
 }
 
-/// Bounding box (u0, v0, u1, v1), exclusive ends, of non-zero pixels in any of `slices`.
-fn union_bbox(
-    slices: &[&[u16]],
-    label: u16,
+/// Each non-zero label in any of `slices` (sorted) with its bounding box (u0, v0, u1, v1),
+/// exclusive ends, over all of them, grown by one pixel so that the boundary's outside is
+/// inside the box. One pass; rows without a label are skipped by a vectorised test.
+fn label_boxes<S: AsRef<[u16]> + Sync>(
+    slices: &[S],
     w: usize,
     h: usize,
-) -> Option<(usize, usize, usize, usize)> {
-    let (mut u0, mut v0, mut u1, mut v1) = (usize::MAX, usize::MAX, 0, 0);
-    for s in slices {
-        for (i, &x) in s.iter().enumerate() {
-            if x == label {
-                let (u, v) = (i % w, i / w);
-                u0 = u0.min(u);
-                v0 = v0.min(v);
-                u1 = u1.max(u + 1);
-                v1 = v1.max(v + 1);
+) -> Vec<(u16, (usize, usize, usize, usize))> {
+    let chunk = slices.len().div_ceil(8).max(1);
+    let parts: Vec<&[S]> = slices.chunks(chunk).collect();
+    let mut boxes: Vec<(u16, (usize, usize, usize, usize))> = Vec::new();
+    for part in parallel_map(&parts, w * h * slices.len(), |p| tight_label_boxes(p, w)) {
+        for (label, b) in part {
+            match boxes.iter_mut().find(|x| x.0 == label) {
+                Some(x) => {
+                    x.1 = (
+                        x.1.0.min(b.0),
+                        x.1.1.min(b.1),
+                        x.1.2.max(b.2),
+                        x.1.3.max(b.3),
+                    );
+                }
+                None => boxes.push((label, b)),
             }
         }
     }
-    if u0 == usize::MAX {
-        return None;
+    boxes.sort_unstable_by_key(|b| b.0);
+    for (_, b) in &mut boxes {
+        *b = (
+            b.0.saturating_sub(1),
+            b.1.saturating_sub(1),
+            (b.2 + 1).min(w),
+            (b.3 + 1).min(h),
+        );
     }
-    // One pixel of margin so that the boundary's outside is inside the box.
-    Some((
-        u0.saturating_sub(1),
-        v0.saturating_sub(1),
-        (u1 + 1).min(w),
-        (v1 + 1).min(h),
-    ))
+    boxes
+}
+
+/// Each label's exact bounding box over `slices` (unsorted, no margin).
+fn tight_label_boxes<S: AsRef<[u16]>>(
+    slices: &[S],
+    w: usize,
+) -> Vec<(u16, (usize, usize, usize, usize))> {
+    let mut boxes: Vec<(u16, (usize, usize, usize, usize))> = Vec::new();
+    for slice in slices {
+        for (v, row) in slice.as_ref().chunks_exact(w).enumerate() {
+            if row.iter().fold(0u16, |a, &x| a | x) == 0 {
+                continue;
+            }
+            let mut last = usize::MAX;
+            for (u, &x) in row.iter().enumerate() {
+                if x == 0 {
+                    continue;
+                }
+                if last >= boxes.len() || boxes[last].0 != x {
+                    last = match boxes.iter().position(|b| b.0 == x) {
+                        Some(i) => i,
+                        None => {
+                            boxes.push((x, (u, v, u + 1, v + 1)));
+                            boxes.len() - 1
+                        }
+                    };
+                }
+                let b = &mut boxes[last].1;
+                b.0 = b.0.min(u);
+                b.1 = b.1.min(v);
+                b.2 = b.2.max(u + 1);
+                b.3 = b.3.max(v + 1);
+            }
+        }
+    }
+    boxes
 }
 
 /// Interpolates `labels` (values on the `annotated` slices along `axis` are used, the rest
@@ -108,23 +151,36 @@ pub fn interpolate(
     }
     let (w, h) = slice_dims(shape, axis);
     let (sx, sy) = in_plane_spacing(spacing_mm, axis);
-    let known = get_slices(labels, shape, axis, &annotated);
-    let values = present_labels(&known);
-    let mut out = vec![0u16; labels.len()];
+    let known = slice_views(labels, shape, axis, &annotated);
     let mut covered = vec![false; depth];
-    for (s, slice) in annotated.iter().zip(&known) {
-        set_slice(&mut out, shape, axis, *s, slice);
-        covered[*s] = true;
+    for &s in &annotated {
+        covered[s] = true;
     }
+    let mut out = if axis == 2 {
+        // Slices are contiguous: write each once (annotated copied, the rest zero).
+        let mut out = Vec::with_capacity(labels.len());
+        for (s, slice) in labels.chunks_exact(w * h).enumerate() {
+            if covered[s] {
+                out.extend_from_slice(slice);
+            } else {
+                out.resize(out.len() + w * h, 0);
+            }
+        }
+        out
+    } else {
+        let mut out = vec![0u16; labels.len()];
+        for (s, slice) in annotated.iter().zip(&known) {
+            set_slice(&mut out, shape, axis, *s, slice);
+        }
+        out
+    };
     match method {
         Method::Sdf => {
             // Per label: signed distances of every annotated slice within the label's box.
-            let refs: Vec<&[u16]> = known.iter().map(|s| s.as_slice()).collect();
+            let refs: Vec<&[u16]> = known.iter().map(|s| s.as_ref()).collect();
             let mut fields = Vec::new(); // (label, bbox, per-annotated-slice Option<phi>)
-            for &label in &values {
-                let Some(bbox) = union_bbox(&refs, label, w, h) else {
-                    continue;
-                };
+            let boxes = label_boxes(&refs, w, h);
+            for (label, bbox) in boxes {
                 let (u0, v0, u1, v1) = bbox;
                 let (bw, bh) = (u1 - u0, v1 - v0);
                 let compute = |slice: &&[u16]| -> Option<Vec<f32>> {
@@ -176,18 +232,18 @@ pub fn interpolate(
                             (Some(p), None) => (0.0, deepest(p)),
                             _ => (0.0, 0.0),
                         };
+                        let (row_a, row_b) = (vec![ca; bw], vec![cb; bw]);
                         for v in *v0..*v1 {
-                            let row = (v - v0) * bw;
-                            let out_row = (v - rv0) * rw;
-                            for u in *u0..*u1 {
-                                let k = row + (u - u0);
-                                let fa = pa.as_ref().map(|p| p[k]).unwrap_or(ca);
-                                let fb = pb.as_ref().map(|p| p[k]).unwrap_or(cb);
-                                let phi = (1.0 - t) * fa + t * fb;
-                                let i = out_row + (u - ru0);
-                                if phi < 0.0 && phi < best[i] {
-                                    best[i] = phi;
-                                    region[i] = *label;
+                            let k = (v - v0) * bw;
+                            let fa = pa.as_ref().map_or(&row_a[..], |p| &p[k..k + bw]);
+                            let fb = pb.as_ref().map_or(&row_b[..], |p| &p[k..k + bw]);
+                            let o = (v - rv0) * rw + (u0 - ru0);
+                            let (best, region) = (&mut best[o..o + bw], &mut region[o..o + bw]);
+                            for (((&a, &b), d), r) in fa.iter().zip(fb).zip(best).zip(region) {
+                                let phi = (1.0 - t) * a + t * b;
+                                if phi < 0.0 && phi < *d {
+                                    *d = phi;
+                                    *r = *label;
                                 }
                             }
                         }
@@ -300,10 +356,10 @@ pub fn parallel_map<T: Sync, R: Send>(
 }
 
 /// The non-zero label values present in `slices`, sorted.
-pub fn present_labels(slices: &[Vec<u16>]) -> Vec<u16> {
+pub fn present_labels<S: AsRef<[u16]>>(slices: &[S]) -> Vec<u16> {
     let mut seen = vec![false; 1 << 16];
     for s in slices {
-        for &v in s {
+        for &v in s.as_ref() {
             seen[v as usize] = true;
         }
     }

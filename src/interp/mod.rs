@@ -104,7 +104,7 @@ pub fn case_flags(
 ) -> Vec<RiskFlag> {
     let (w, h) = slice_dims(shape, axis);
     let (sx, sy) = in_plane_spacing(spacing_mm, axis);
-    let known = slices::get_slices(labels, shape, axis, annotated);
+    let known = slices::slice_views(labels, shape, axis, annotated);
     let values = interpolate::present_labels(&known);
     let mut out = Vec::new();
     for g in 0..annotated.len().saturating_sub(1) {

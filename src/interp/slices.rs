@@ -35,16 +35,24 @@ pub fn get_slice<T: Copy>(data: &[T], shape: [usize; 3], axis: usize, s: usize) 
     out
 }
 
-/// Copies each of `slices` out of `data`.
-pub fn get_slices<T: Copy>(
-    data: &[T],
+/// Each of `slices` of `data`: borrowed where a slice is contiguous (along the last axis),
+/// copied otherwise.
+pub fn slice_views<'a, T: Copy>(
+    data: &'a [T],
     shape: [usize; 3],
     axis: usize,
     slices: &[usize],
-) -> Vec<Vec<T>> {
+) -> Vec<std::borrow::Cow<'a, [T]>> {
+    let (w, h) = slice_dims(shape, axis);
     slices
         .iter()
-        .map(|&s| get_slice(data, shape, axis, s))
+        .map(|&s| {
+            if axis == 2 {
+                std::borrow::Cow::Borrowed(&data[s * w * h..(s + 1) * w * h])
+            } else {
+                std::borrow::Cow::Owned(get_slice(data, shape, axis, s))
+            }
+        })
         .collect()
 }
 
