@@ -1,0 +1,147 @@
+//! Benchmark: one 3×3 convolution (padding 1, no bias), forward and forward + backward, for the
+//! layer shapes of the reference U-Nets, burn (`flex` on the CPU) vs PyTorch side by side.
+//! It isolates the kernel that decides `bench_train`'s ratio.
+//!
+//! `cargo run --release --example bench_conv -- [--threads N] [--backend cpu|wgpu]`
+//! (PyTorch through examples/reference/conv_reference.py, OMP_WAIT_POLICY=PASSIVE, CPU only).
+
+use std::process::Command;
+use std::time::Instant;
+
+use burn::nn::conv::{Conv2dConfig, Conv3dConfig};
+use burn::nn::{PaddingConfig2d, PaddingConfig3d};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use sliceplan::train::{BackendChoice, open_device};
+
+fn median(f: &mut dyn FnMut() -> f32) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// (forward s, forward + backward s) of one convolution.
+fn time_conv<const D: usize>(
+    x: Tensor<D>,
+    forward: &dyn Fn(Tensor<D>) -> Tensor<D>,
+) -> (f64, f64) {
+    let plain = x.clone().without_autodiff();
+    let fwd = median(&mut || forward(plain.clone()).sum().into_scalar());
+    let x = x.require_grad();
+    let train = median(&mut || {
+        let y = forward(x.clone());
+        let grads = (y.clone() * y).sum().backward();
+        x.grad(&grads).map_or(0.0, |g| g.sum().into_scalar())
+    });
+    (fwd, train)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let threads: usize = arg("--threads").and_then(|t| t.parse().ok()).unwrap_or(2);
+    let backend = BackendChoice::parse(&arg("--backend").unwrap_or_else(|| "cpu".into()))
+        .unwrap_or(BackendChoice::Cpu);
+    let opened = open_device(backend).expect("device");
+    let device = opened.device.clone().autodiff();
+    // [batch, in, out, size, stride, dims]: levels of the reference 2D and 3D nets.
+    let shapes: Vec<[usize; 6]> = vec![
+        [8, 16, 16, 128, 1, 2],
+        [8, 16, 32, 128, 2, 2],
+        [8, 64, 64, 32, 1, 2],
+        [8, 256, 256, 8, 1, 2],
+        [8, 32, 16, 128, 1, 2],
+        [2, 8, 8, 64, 1, 3],
+        [2, 16, 16, 32, 1, 3],
+        [2, 64, 64, 8, 1, 3],
+    ];
+    println!(
+        "load average before: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    let mut ours = Vec::new();
+    for &[b, c, co, size, stride, dims] in &shapes {
+        let normal = Distribution::Normal(0.0, 1.0);
+        let (fwd, train) = if dims == 2 {
+            let conv = Conv2dConfig::new([c, co], [3, 3])
+                .with_stride([stride; 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(&device);
+            let x = Tensor::<4>::random([b, c, size, size], normal, &device);
+            time_conv(x, &|x| conv.forward(x))
+        } else {
+            let conv = Conv3dConfig::new([c, co], [3, 3, 3])
+                .with_stride([stride; 3])
+                .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
+                .with_bias(false)
+                .init(&device);
+            let x = Tensor::<5>::random([b, c, size, size, size], normal, &device);
+            time_conv(x, &|x| conv.forward(x))
+        };
+        ours.push((fwd, train));
+    }
+    let script = std::path::Path::new("examples/reference/conv_reference.py");
+    let script = if script.is_file() {
+        script.to_path_buf()
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script)
+    };
+    let reference: Vec<serde_json::Value> = Command::new("python3")
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .arg(script)
+        .arg(threads.to_string())
+        .arg(serde_json::to_string(&shapes).unwrap_or_default())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    println!(
+        "| layer (batch, in → out, size, stride) | {} forward ms | PyTorch forward ms | ratio | {} fwd+bwd ms | PyTorch fwd+bwd ms | ratio |",
+        opened.name, opened.name
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (shape, (fwd, train)) in shapes.iter().zip(&ours) {
+        let [b, c, co, size, stride, dims] = *shape;
+        let row = reference
+            .iter()
+            .find(|r| r["shape"] == serde_json::json!(shape));
+        let get = |k: &str| row.and_then(|r| r[k].as_f64()).unwrap_or(f64::NAN);
+        let (rf, rt) = (get("forward_s"), get("train_s"));
+        println!(
+            "| {dims}D {b}, {c} → {co}, {size}^{dims}, s{stride} | {:.1} | {:.1} | {:.1}× | {:.1} | {:.1} | {:.1}× |",
+            fwd * 1e3,
+            rf * 1e3,
+            fwd / rf,
+            train * 1e3,
+            rt * 1e3,
+            train / rt
+        );
+    }
+    println!(
+        "load average after: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+}
