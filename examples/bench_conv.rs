@@ -28,10 +28,7 @@ fn median(f: &mut dyn FnMut() -> f32) -> f64 {
 }
 
 /// (forward s, forward + backward s) of one convolution.
-fn time_conv<const D: usize>(
-    x: Tensor<D>,
-    forward: &dyn Fn(Tensor<D>) -> Tensor<D>,
-) -> (f64, f64) {
+fn time_conv<const D: usize>(x: Tensor<D>, forward: &dyn Fn(Tensor<D>) -> Tensor<D>) -> (f64, f64) {
     let plain = x.clone().without_autodiff();
     let fwd = median(&mut || forward(plain.clone()).sum().into_scalar());
     let x = x.require_grad();

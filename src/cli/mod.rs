@@ -36,6 +36,11 @@ USAGE
 
 /// Runs the command line; returns the process exit code.
 pub fn run(argv: Vec<String>) -> i32 {
+    // `sliceplan COMMAND --help` shows the usage rather than a missing-option error.
+    if argv.len() > 1 && argv[1..].iter().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}");
+        return 0;
+    }
     let mut items = argv.into_iter();
     let command = items.next();
     let args = Args::new(items.collect());
