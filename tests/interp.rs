@@ -387,3 +387,45 @@ fn contiguous_and_strided_slices_give_the_same_interpolation() {
         "{interpolated:?}"
     );
 }
+
+#[test]
+fn only_the_target_labels_are_interpolated_and_the_rest_are_reported() {
+    use sliceplan::dataset::{TargetLabels, demo};
+    use sliceplan::interp::interpolate_case;
+    use sliceplan::plan::PlannedVolume;
+    let ds = demo::dataset();
+    // A demo case holding both the organ (1) and a lesion (2).
+    let (case, axis) = (0..ds.cases.len())
+        .map(|i| ds.load(i).unwrap())
+        .find_map(|c| {
+            let labels = c.labels.as_ref()?;
+            let has = |v: f64| (0..labels.voxel_count()).any(|i| labels.value(i) == v);
+            (has(1.0) && has(2.0)).then(|| {
+                let axis = c.image.axis_for_plane(sliceplan::io::Plane::Axial);
+                (c, axis)
+            })
+        })
+        .expect("a demo case with a lesion");
+    let depth = case.image.shape[axis];
+    let planned = PlannedVolume {
+        case_id: case.id.clone(),
+        image_path: String::new(),
+        axis,
+        slice_count: depth,
+        slices: (0..depth).step_by(4).collect(),
+    };
+    let rules = FlagRules::default();
+    let organ = TargetLabels::parse("1", &ds.label_names).unwrap();
+    let (only, report) =
+        interpolate_case(&case, &planned, &organ, Method::Sdf, false, &rules).unwrap();
+    assert_eq!(report.ignored_labels, vec![2]);
+    assert!(!only.labels.contains(&2));
+    assert!(only.labels.contains(&1));
+    assert_eq!(report.dice.keys().collect::<Vec<_>>(), vec!["1"]);
+    let every = TargetLabels::all_foreground();
+    let (both, report) =
+        interpolate_case(&case, &planned, &every, Method::Sdf, false, &rules).unwrap();
+    assert!(report.ignored_labels.is_empty());
+    assert!(both.labels.contains(&2));
+    assert_eq!(report.dice.len(), 2);
+}

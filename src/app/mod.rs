@@ -642,8 +642,16 @@ impl SliceplanApp {
             self.status = format!("{} is not in the plan", case.id);
             return;
         };
+        let target = plan.request.target.clone();
         self.interp_job = Job::spawn("sliceplan-interp", move |_| {
-            interpolate_case(&case, &planned, Method::Sdf, false, &FlagRules::default())
+            interpolate_case(
+                &case,
+                &planned,
+                &target,
+                Method::Sdf,
+                false,
+                &FlagRules::default(),
+            )
         })
         .ok();
     }

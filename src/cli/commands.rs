@@ -401,9 +401,14 @@ pub fn interp(mut args: Args) -> Result<()> {
     let out = args.opt("--out")?.map(PathBuf::from);
     let extrapolate = args.flag("--extrapolate");
     let json = args.flag("--json");
+    // Default: the labels the plan targets (every non-zero label unless it names some).
+    let target = match args.opt("--label")? {
+        Some(spec) => TargetLabels::parse(&spec, &ds.label_names)?,
+        None => plan.request.target.clone(),
+    };
     args.finish()?;
     let report = with_progress("sliceplan-interp", json, move |p| {
-        interp::run_interp(&ds, &plan, method, extrapolate, out.as_deref(), p)
+        interp::run_interp(&ds, &plan, &target, method, extrapolate, out.as_deref(), p)
     })?;
     if json {
         return print_json(&report);
@@ -417,6 +422,13 @@ pub fn interp(mut args: Args) -> Result<()> {
             c.milliseconds,
             dice.join(", ")
         );
+        if !c.ignored_labels.is_empty() {
+            let values: Vec<String> = c.ignored_labels.iter().map(|v| v.to_string()).collect();
+            println!(
+                "    labels {} are outside the target labels: not interpolated",
+                values.join(", ")
+            );
+        }
         for f in &c.flags {
             println!(
                 "    ⚠ slices {}–{}, label {}: {}",

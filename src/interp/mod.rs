@@ -13,7 +13,7 @@ use serde::Serialize;
 pub use flags::{FlagKind, FlagRules, RiskFlag};
 pub use interpolate::{Interpolation, Method, interpolate};
 
-use crate::dataset::{Dataset, LoadedCase};
+use crate::dataset::{Dataset, LoadedCase, TargetLabels};
 use crate::error::{Error, Result};
 use crate::io::write_labels_like;
 use crate::jobs::Progress;
@@ -80,6 +80,9 @@ pub struct CaseInterp {
     pub flags: Vec<RiskFlag>,
     pub output: Option<String>,
     pub milliseconds: f64,
+    /// Label values in the case that are outside the target labels: not interpolated, not in
+    /// the output.
+    pub ignored_labels: Vec<u16>,
 }
 
 /// Interpolation over a plan's cases.
@@ -131,14 +134,27 @@ pub fn case_flags(
 }
 
 /// Interpolates one planned case with dense truth; returns the interpolation and its report.
+/// Only `target`'s labels are interpolated (all non-zero ones for "all foreground"); the others
+/// are reported in `ignored_labels` and left out of the output.
 pub fn interpolate_case(
     case: &LoadedCase,
     planned: &PlannedVolume,
+    target: &TargetLabels,
     method: Method,
     extrapolate: bool,
     rules: &FlagRules,
 ) -> Result<(Interpolation, CaseInterp)> {
-    let truth = labels_u16(case)?;
+    let mut truth = labels_u16(case)?;
+    let ignored_labels: Vec<u16> = interpolate::present_labels(std::slice::from_ref(&truth))
+        .into_iter()
+        .filter(|&v| !target.is_foreground(v as i64))
+        .collect();
+    if !ignored_labels.is_empty() {
+        truth
+            .iter_mut()
+            .filter(|v| !target.is_foreground(**v as i64))
+            .for_each(|v| *v = 0);
+    }
     let shape = case.image.shape;
     let start = std::time::Instant::now();
     let result = interpolate(
@@ -186,14 +202,17 @@ pub fn interpolate_case(
         flags,
         output: None,
         milliseconds,
+        ignored_labels,
     };
     Ok((result, report))
 }
 
-/// Interpolates every planned case of `dataset`, optionally writing `OUT/CASE.nii.gz`.
+/// Interpolates every planned case of `dataset` (the `target` labels only), optionally writing
+/// `OUT/CASE.nii.gz`.
 pub fn run_interp(
     dataset: &Dataset,
     plan: &Plan,
+    target: &TargetLabels,
     method: Method,
     extrapolate: bool,
     out: Option<&Path>,
@@ -221,7 +240,8 @@ pub fn run_interp(
         }
         let index = dataset.case_index(&planned.case_id).unwrap_or(0);
         let case = dataset.load(index)?;
-        let (result, mut report) = interpolate_case(&case, planned, method, extrapolate, &rules)?;
+        let (result, mut report) =
+            interpolate_case(&case, planned, target, method, extrapolate, &rules)?;
         if let Some(dir) = out {
             let path = dir.join(format!("{}.nii.gz", planned.case_id));
             write_labels_like(&path, &case.image, &result.labels)?;
