@@ -5,6 +5,7 @@
 //! `cargo run --release --example bench_conv -- [--threads N] [--backend cpu|wgpu]`
 //! (PyTorch through examples/reference/conv_reference.py, OMP_WAIT_POLICY=PASSIVE, CPU only).
 
+mod common;
 use std::process::Command;
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use burn::nn::conv::{Conv2dConfig, Conv3dConfig};
 use burn::nn::{PaddingConfig2d, PaddingConfig3d};
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use common::{BenchArgs, load_average, reference_script};
 use sliceplan::train::{BackendChoice, open_device};
 
 fn median(f: &mut dyn FnMut() -> f32) -> f64 {
@@ -41,13 +43,8 @@ fn time_conv<const D: usize>(x: Tensor<D>, forward: &dyn Fn(Tensor<D>) -> Tensor
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = BenchArgs::from_env();
+    let arg = |name: &str| args.value(name);
     let threads: usize = arg("--threads").and_then(|t| t.parse().ok()).unwrap_or(2);
     let backend = BackendChoice::parse(&arg("--backend").unwrap_or_else(|| "cpu".into()))
         .unwrap_or(BackendChoice::Cpu);
@@ -64,12 +61,7 @@ fn main() {
         [2, 16, 16, 32, 1, 3],
         [2, 64, 64, 8, 1, 3],
     ];
-    println!(
-        "load average before: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average before: {}", load_average());
     let mut ours = Vec::new();
     for &[b, c, co, size, stride, dims] in &shapes {
         let normal = Distribution::Normal(0.0, 1.0);
@@ -92,12 +84,7 @@ fn main() {
         };
         ours.push((fwd, train));
     }
-    let script = std::path::Path::new("examples/reference/conv_reference.py");
-    let script = if script.is_file() {
-        script.to_path_buf()
-    } else {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(script)
-    };
+    let script = reference_script("examples/reference/conv_reference.py");
     let reference: Vec<serde_json::Value> = Command::new("python3")
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .arg(script)
@@ -135,10 +122,5 @@ fn main() {
             train / rt
         );
     }
-    println!(
-        "load average after: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average after: {}", load_average());
 }

@@ -9,12 +9,14 @@
 //! with PyTorch's defaults (cuDNN convolutions in TF32) and in strict float32 (TF32 off), which is
 //! what burn's wgpu kernels compute.
 
+mod common;
 use std::process::Command;
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
+use common::{BenchArgs, load_average, reference_script};
 use sliceplan::train::loss::masked_dice_ce;
 use sliceplan::train::{BackendChoice, UNet2d, UNet3d, UNetSpec, open_device};
 
@@ -125,13 +127,8 @@ fn run<M: Module, const D: usize>(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = BenchArgs::from_env();
+    let arg = |name: &str| args.value(name);
     let backend =
         BackendChoice::parse(&arg("--backend").unwrap_or_else(|| "cpu".into())).expect("backend");
     let threads: usize = arg("--threads").and_then(|t| t.parse().ok()).unwrap_or(2);
@@ -141,12 +138,7 @@ fn main() {
     };
     let opened = open_device(backend).expect("device");
     let device = opened.device.clone().autodiff();
-    println!(
-        "load average before: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average before: {}", load_average());
     println!("sliceplan on {}", opened.name);
     let spec2 = UNetSpec::isotropic(2, vec![16, 32, 64, 128, 256], 2);
     let spec3 = UNetSpec::isotropic(3, vec![8, 16, 32, 64, 128], 2);
@@ -168,18 +160,10 @@ fn main() {
         |m: &UNet3d, x| m.forward(x),
     );
     let mut references: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
-    if !args.iter().any(|a| a == "--no-reference") {
+    if !args.flag("--no-reference") {
         let script = arg("--reference")
             .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                let local = std::path::PathBuf::from("examples/reference/unet_reference.py");
-                if local.is_file() {
-                    local
-                } else {
-                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("examples/reference/unet_reference.py")
-                }
-            });
+            .unwrap_or_else(|| reference_script("examples/reference/unet_reference.py"));
         let targets: &[&str] = if opened.is_gpu {
             &["cuda", "cuda-fp32"]
         } else {
@@ -230,10 +214,5 @@ fn main() {
             );
         }
     }
-    println!(
-        "load average after: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average after: {}", load_average());
 }

@@ -1,0 +1,46 @@
+//! Helpers shared by the benchmark examples.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Command-line arguments after the program name.
+pub struct BenchArgs(Vec<String>);
+
+impl BenchArgs {
+    pub fn from_env() -> Self {
+        BenchArgs(std::env::args().skip(1).collect())
+    }
+
+    /// The value after `name`, if given.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .cloned()
+    }
+
+    /// Whether the flag `name` is given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+}
+
+/// `/proc/loadavg`, trimmed (empty where it does not exist).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A reference script: relative to the working directory when it exists there (a copied
+/// checkout on another machine), else in this crate's source tree.
+pub fn reference_script(relative: &str) -> PathBuf {
+    let local = PathBuf::from(relative);
+    if local.is_file() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    }
+}
