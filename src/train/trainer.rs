@@ -208,7 +208,7 @@ impl Loop<'_> {
                     let eta = (steps - step - 1) as f64 / rate.max(1e-9);
                     format!("{rate:.2} steps/s, ETA {eta:.0} s")
                 }
-                _ => "warming up (compiling kernels)".to_string(),
+                _ => "warming up".to_string(),
             };
             self.progress.set(
                 (step + 1) as f32 / steps as f32,
