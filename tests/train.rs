@@ -96,6 +96,25 @@ fn demo_plan(budget: usize, holdout: usize) -> sliceplan::plan::Plan {
     make_plan(&demo::dataset(), &req, &Progress::new()).unwrap()
 }
 
+/// Trains and evaluates without a run folder, resume or predictions.
+fn train_plain(
+    ds: &sliceplan::dataset::Dataset,
+    plan: &sliceplan::plan::Plan,
+    target: &TargetLabels,
+    config: &TrainConfig,
+) -> sliceplan::Result<sliceplan::train::TrainReport> {
+    train_and_evaluate(
+        ds,
+        plan,
+        target,
+        config,
+        None,
+        false,
+        None,
+        &Progress::new(),
+    )
+}
+
 #[test]
 fn small_2d_unet_on_cpu_reaches_dice_0_8_on_held_out_demo_volumes() {
     let ds = demo::dataset();
@@ -110,17 +129,7 @@ fn small_2d_unet_on_cpu_reaches_dice_0_8_on_held_out_demo_volumes() {
         seed: 1,
         ..TrainConfig::default()
     };
-    let report = train_and_evaluate(
-        &ds,
-        &plan,
-        &TargetLabels::all_foreground(),
-        &config,
-        None,
-        false,
-        None,
-        &Progress::new(),
-    )
-    .unwrap();
+    let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &config).unwrap();
     eprintln!(
         "2D demo: mean Dice {:.3} in {:.1} s ({:.1} steps/s)",
         report.mean_dice, report.train_seconds, report.steps_per_second
@@ -155,17 +164,7 @@ fn small_3d_unet_trains_on_sparse_slices_and_improves() {
         seed: 2,
         ..TrainConfig::default()
     };
-    let report = train_and_evaluate(
-        &ds,
-        &plan,
-        &TargetLabels::all_foreground(),
-        &config,
-        None,
-        false,
-        None,
-        &Progress::new(),
-    )
-    .unwrap();
+    let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &config).unwrap();
     let losses: Vec<f32> = report.loss_curve.iter().map(|l| l.1).collect();
     assert!(
         losses.last().unwrap() < losses.first().unwrap(),
@@ -296,17 +295,7 @@ fn training_without_held_out_volumes_or_foreground_is_explained() {
         features: Some(vec![4, 8]),
         ..TrainConfig::default()
     };
-    let err = train_and_evaluate(
-        &ds,
-        &all,
-        &TargetLabels::all_foreground(),
-        &config,
-        None,
-        false,
-        None,
-        &Progress::new(),
-    )
-    .unwrap_err();
+    let err = train_plain(&ds, &all, &TargetLabels::all_foreground(), &config).unwrap_err();
     assert!(err.to_string().contains("no held-out volume"), "{err}");
     // Label 7 does not exist: a warning, and the run still completes.
     let plan = demo_plan(6, 2);
@@ -317,17 +306,7 @@ fn training_without_held_out_volumes_or_foreground_is_explained() {
         batch_size: Some(2),
         ..config
     };
-    let report = train_and_evaluate(
-        &ds,
-        &plan,
-        &target,
-        &config,
-        None,
-        false,
-        None,
-        &Progress::new(),
-    )
-    .unwrap();
+    let report = train_plain(&ds, &plan, &target, &config).unwrap();
     assert!(
         report
             .warnings
@@ -403,19 +382,7 @@ fn seeded_cpu_runs_are_reproducible() {
         ..tiny_cpu()
     };
     let target = TargetLabels::all_foreground();
-    let run = || {
-        train_and_evaluate(
-            &ds,
-            &plan,
-            &target,
-            &config,
-            None,
-            false,
-            None,
-            &Progress::new(),
-        )
-        .unwrap()
-    };
+    let run = || train_plain(&ds, &plan, &target, &config).unwrap();
     let (a, b) = (run(), run());
     assert_eq!(a.loss_curve, b.loss_curve);
     assert_eq!(a.test, b.test);
@@ -423,17 +390,7 @@ fn seeded_cpu_runs_are_reproducible() {
         seed: 12,
         ..config.clone()
     };
-    let c = train_and_evaluate(
-        &ds,
-        &plan,
-        &target,
-        &other,
-        None,
-        false,
-        None,
-        &Progress::new(),
-    )
-    .unwrap();
+    let c = train_plain(&ds, &plan, &target, &other).unwrap();
     assert_ne!(a.loss_curve, c.loss_curve);
 }
 
