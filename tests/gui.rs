@@ -72,3 +72,18 @@ fn a_bad_typed_path_is_reported_not_fatal() {
     );
     assert_eq!(h.state().dataset.id, "demo");
 }
+
+#[test]
+fn the_simulation_panel_offers_all_three_comparisons() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    // Claim 1 (volumes vs slices) is the button itself; claims 2 and 3 are options.
+    h.get_by_label("Simulate volumes vs slices");
+    h.get_by_label("Compare slice strategies (fixed, random, ual)")
+        .click();
+    h.get_by_label("Also train on interpolated masks (sdf)")
+        .click();
+    h.step();
+    assert!(h.state().settings.sim_compare_strategies);
+    assert!(h.state().settings.sim_interpolation);
+}

@@ -471,6 +471,37 @@ fn cli_train_and_simulate_report_dice_per_plan() {
             .iter()
             .all(|r| r["slices"] == 8 && (0.0..=1.0).contains(&r["mean_dice"].as_f64().unwrap()))
     );
+    // Claim 3 side by side: the same plan trained on its annotated slices and on sdf masks.
+    let mut args = vec![
+        "simulate",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "12",
+        "--holdout",
+        "2",
+        "--volumes-grid",
+        "4",
+        "--model",
+        "3d",
+        "--interp",
+        "none,sdf",
+        "--steps",
+        "2",
+        "--json",
+    ];
+    args.extend(tiny);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(
+        results[0]["scenario"]["interpolation"],
+        serde_json::Value::Null
+    );
+    assert_eq!(results[1]["scenario"]["interpolation"], "sdf");
+    assert_eq!(results[0]["slices"], results[1]["slices"]);
     // Wrong inputs are one-line errors.
     let (code, _, err) = cli(&[
         "train",

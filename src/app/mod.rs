@@ -20,7 +20,7 @@ use crate::jobs::{Job, Progress};
 use crate::plan::{
     BodyRule, Budget, CostModel, Plan, PlanRequest, SliceStrategy, VolumeStrategy, make_plan,
 };
-use crate::sim::{Scenario, SimResult, simulate, volume_grid};
+use crate::sim::{SimResult, scenario_grid, simulate, volume_grid};
 use crate::train::{BackendChoice, ModelKind, TrainConfig};
 
 /// The plan request the settings describe (shared by "Make plan" and "Simulate").
@@ -154,21 +154,33 @@ impl SliceplanApp {
         self.plan_job = Job::spawn("sliceplan-plan", move |p| make_plan(&ds, &req, p)).ok();
     }
 
-    /// Starts a simulation of 4 volume counts at the current budget.
+    /// Starts a simulation of 4 volume counts at the current budget, for the chosen strategy
+    /// or all three, with or without interpolated masks.
     pub fn start_simulation(&mut self) {
         let ds = self.dataset.clone();
         let mut base = request_from_settings(&self.settings);
         base.volumes = None;
         let max_volumes = ds.len().saturating_sub(self.settings.holdout).max(1);
-        let scenarios: Vec<Scenario> = volume_grid(max_volumes, 4)
-            .into_iter()
-            .map(|volumes| Scenario {
-                volumes,
-                strategy: self.settings.strategy,
-                model: self.settings.model,
-                interpolation: None,
-            })
-            .collect();
+        let strategies = if self.settings.sim_compare_strategies {
+            vec![
+                SliceStrategy::Fixed,
+                SliceStrategy::Random,
+                SliceStrategy::Ual,
+            ]
+        } else {
+            vec![self.settings.strategy]
+        };
+        let interpolations = if self.settings.sim_interpolation {
+            vec![None, Some(Method::Sdf)]
+        } else {
+            vec![None]
+        };
+        let scenarios = scenario_grid(
+            &volume_grid(max_volumes, 4),
+            &strategies,
+            self.settings.model,
+            &interpolations,
+        );
         let train = TrainConfig {
             steps: self.settings.steps,
             backend: self.settings.backend,
@@ -576,6 +588,14 @@ impl SliceplanApp {
             ui.add(egui::DragValue::new(&mut s.steps).range(10..=100_000))
                 .labelled_by(label.id);
         });
+        ui.checkbox(
+            &mut s.sim_compare_strategies,
+            "Compare slice strategies (fixed, random, ual)",
+        );
+        ui.checkbox(
+            &mut s.sim_interpolation,
+            "Also train on interpolated masks (sdf)",
+        );
         let can = self.sim_job.is_none() && self.dataset.is_labelled();
         if ui
             .add_enabled(can, egui::Button::new("Simulate volumes vs slices"))
@@ -585,6 +605,21 @@ impl SliceplanApp {
         }
         if !self.dataset.is_labelled() {
             ui.label("Simulation needs a densely labelled pilot set.");
+        }
+        if !self.sim_results.is_empty() {
+            egui::Grid::new("sim_results").striped(true).show(ui, |ui| {
+                for head in ["plan", "slices/vol", "ρ", "Dice"] {
+                    ui.strong(head);
+                }
+                ui.end_row();
+                for r in &self.sim_results {
+                    ui.label(r.scenario.label());
+                    ui.label(format!("{:.1}", r.slices_per_volume));
+                    ui.label(format!("{:.3}", r.density));
+                    ui.label(format!("{:.3}", r.mean_dice));
+                    ui.end_row();
+                }
+            });
         }
     }
 
@@ -620,14 +655,19 @@ impl SliceplanApp {
                 .y_axis_label("Dice on held-out volumes")
                 .legend(Legend::default())
                 .show(&mut cols[1], |plot| {
-                    let pts: Vec<[f64; 2]> = self
-                        .sim_results
-                        .iter()
-                        .map(|r| [r.scenario.volumes as f64, r.mean_dice])
-                        .collect();
-                    if !pts.is_empty() {
-                        plot.line(Line::new("simulated Dice", pts.clone()));
-                        plot.points(Points::new("plans", pts).radius(4.0));
+                    // One line per series (strategy, model, interpolation) over volume counts.
+                    let mut series: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
+                    for r in &self.sim_results {
+                        let name = r.scenario.series();
+                        let point = [r.scenario.volumes as f64, r.mean_dice];
+                        match series.iter_mut().find(|(n, _)| *n == name) {
+                            Some((_, pts)) => pts.push(point),
+                            None => series.push((name, vec![point])),
+                        }
+                    }
+                    for (name, pts) in series {
+                        plot.line(Line::new(name.clone(), pts.clone()));
+                        plot.points(Points::new(name, pts).radius(4.0));
                     }
                 });
         });

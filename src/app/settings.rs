@@ -35,6 +35,10 @@ pub struct Settings {
     pub model: ModelKind,
     pub backend: BackendChoice,
     pub steps: usize,
+    /// Simulate fixed, random and ual selection side by side (else only `strategy`).
+    pub sim_compare_strategies: bool,
+    /// Simulate each plan also with sdf-interpolated masks.
+    pub sim_interpolation: bool,
     pub show_labels: bool,
 }
 
@@ -59,6 +63,8 @@ impl Default for Settings {
             model: ModelKind::TwoD,
             backend: BackendChoice::Auto,
             steps: 200,
+            sim_compare_strategies: false,
+            sim_interpolation: false,
             show_labels: true,
         }
     }

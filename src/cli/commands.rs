@@ -18,7 +18,7 @@ use sliceplan::plan::{
     BodyRule, Budget, CostModel, Plan, PlanRequest, Rounding, SliceStrategy, VolumeStrategy,
     make_plan,
 };
-use sliceplan::sim::{Scenario, simulate as run_simulation, volume_grid};
+use sliceplan::sim::{scenario_grid, simulate as run_simulation, volume_grid};
 use sliceplan::train::{BackendChoice, ModelKind, TrainConfig, train_and_evaluate};
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
@@ -558,20 +558,22 @@ pub fn simulate(mut args: Args) -> Result<()> {
             .collect::<sliceplan::Result<_>>()?,
         None => vec![base.slice_strategy],
     };
+    // `--interp none,sdf` compares training with and without interpolated masks.
+    let interpolations: Vec<Option<Method>> = match args.opt("--interp")? {
+        Some(list) => list
+            .split(',')
+            .map(|m| match m.trim() {
+                "none" => Ok(None),
+                other => Method::parse(other).map(Some),
+            })
+            .collect::<sliceplan::Result<_>>()?,
+        None => vec![None],
+    };
     let config = train_config(&mut args)?;
     let json = args.flag("--json");
     args.finish()?;
     let target = base.target.clone();
-    let scenarios: Vec<Scenario> = strategies
-        .iter()
-        .flat_map(|&strategy| grid.iter().map(move |&volumes| (strategy, volumes)))
-        .map(|(strategy, volumes)| Scenario {
-            volumes,
-            strategy,
-            model: config.model,
-            interpolation: config.interpolation,
-        })
-        .collect();
+    let scenarios = scenario_grid(&grid, &strategies, config.model, &interpolations);
     let results = with_progress("sliceplan-simulate", json, move |p| {
         run_simulation(&ds, &base, &scenarios, &target, &config, p)
     })?;

@@ -24,17 +24,42 @@ pub struct Scenario {
 impl Scenario {
     /// A short label such as "s=12 fixed 2d" or "s=4 random 3d+sdf".
     pub fn label(&self) -> String {
+        format!("s={} {}", self.volumes, self.series())
+    }
+
+    /// The scenario without its volume count, e.g. "fixed 2d" or "random 3d+sdf": scenarios of
+    /// one series differ only in how the budget is spread, so they plot as one line.
+    pub fn series(&self) -> String {
         let interp = self
             .interpolation
             .map(|m| format!("+{}", m.name()))
             .unwrap_or_default();
-        format!(
-            "s={} {} {}{interp}",
-            self.volumes,
-            self.strategy.name(),
-            self.model.name()
-        )
+        format!("{} {}{interp}", self.strategy.name(), self.model.name())
     }
+}
+
+/// Every combination of slice strategy, interpolation (None: train on the annotated slices
+/// only) and volume count, grouped by series: the three claims of the study side by side.
+pub fn scenario_grid(
+    volumes: &[usize],
+    strategies: &[SliceStrategy],
+    model: ModelKind,
+    interpolations: &[Option<Method>],
+) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for &strategy in strategies {
+        for &interpolation in interpolations {
+            for &v in volumes {
+                out.push(Scenario {
+                    volumes: v,
+                    strategy,
+                    model,
+                    interpolation,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The outcome of one scenario.
@@ -107,4 +132,33 @@ pub fn simulate(
     }
     progress.set(1.0, "simulation done");
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_groups_scenarios_by_series() {
+        let grid = scenario_grid(
+            &[1, 8],
+            &[SliceStrategy::Fixed, SliceStrategy::Random],
+            ModelKind::ThreeD,
+            &[None, Some(Method::Sdf)],
+        );
+        let labels: Vec<String> = grid.iter().map(Scenario::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "s=1 fixed 3d",
+                "s=8 fixed 3d",
+                "s=1 fixed 3d+sdf",
+                "s=8 fixed 3d+sdf",
+                "s=1 random 3d",
+                "s=8 random 3d",
+                "s=1 random 3d+sdf",
+                "s=8 random 3d+sdf"
+            ]
+        );
+    }
 }
