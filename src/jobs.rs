@@ -11,6 +11,15 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     inner: Arc<ProgressInner>,
+    /// For a part of a larger job: where its 0–1 lies in the whole, and a message prefix.
+    part: Option<Arc<Part>>,
+}
+
+#[derive(Debug)]
+struct Part {
+    offset: f32,
+    scale: f32,
+    prefix: String,
 }
 
 #[derive(Debug, Default)]
@@ -27,8 +36,38 @@ impl Progress {
 
     /// Reports `fraction` (0–1) done and what is happening.
     pub fn set(&self, fraction: f32, message: impl Into<String>) {
+        let fraction = fraction.clamp(0.0, 1.0);
+        let (fraction, message) = match &self.part {
+            None => (fraction, message.into()),
+            Some(p) => (
+                p.offset + p.scale * fraction,
+                format!("{}: {}", p.prefix, message.into()),
+            ),
+        };
         if let Ok(mut s) = self.inner.state.lock() {
-            *s = (fraction.clamp(0.0, 1.0), message.into());
+            *s = (fraction, message);
+        }
+    }
+
+    /// The progress of part `index` of `count` equal parts of this job: its fractions map into
+    /// that part's share, its messages start with `label`, and cancelling either cancels both.
+    pub fn part(&self, index: usize, count: usize, label: impl Into<String>) -> Progress {
+        let count = count.max(1) as f32;
+        let (offset, scale, outer) = match &self.part {
+            None => (0.0, 1.0, None),
+            Some(p) => (p.offset, p.scale, Some(p.prefix.clone())),
+        };
+        let label = label.into();
+        Progress {
+            inner: Arc::clone(&self.inner),
+            part: Some(Arc::new(Part {
+                offset: offset + scale * index as f32 / count,
+                scale: scale / count,
+                prefix: match outer {
+                    Some(o) => format!("{o}: {label}"),
+                    None => label,
+                },
+            })),
         }
     }
 
@@ -119,5 +158,23 @@ impl<T: Send + 'static> Job<T> {
                 self.name
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_reports_within_its_share_and_shares_cancellation() {
+        let whole = Progress::new();
+        let second = whole.part(1, 4, "scenario 2 of 4");
+        second.set(0.5, "step 3/6");
+        let (fraction, message) = whole.get();
+        assert!((fraction - 0.375).abs() < 1e-6, "{fraction}");
+        assert_eq!(message, "scenario 2 of 4: step 3/6");
+        whole.cancel();
+        assert!(second.is_cancelled());
+        assert!(second.check().is_err());
     }
 }

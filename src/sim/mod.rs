@@ -98,15 +98,17 @@ pub fn simulate(
     let mut results = Vec::new();
     for (n, scenario) in scenarios.iter().enumerate() {
         progress.check()?;
-        progress.set(
-            n as f32 / scenarios.len() as f32,
+        let part = progress.part(
+            n,
+            scenarios.len(),
             format!(
-                "scenario {} of {}: {}",
+                "scenario {} of {} ({})",
                 n + 1,
                 scenarios.len(),
                 scenario.label()
             ),
         );
+        part.set(0.0, "planning");
         let mut request = base.clone();
         request.volumes = Some(scenario.volumes);
         request.slice_strategy = scenario.strategy;
@@ -114,8 +116,7 @@ pub fn simulate(
         let mut config = train.clone();
         config.model = scenario.model;
         config.interpolation = scenario.interpolation;
-        let report =
-            train_and_evaluate(dataset, &plan, target, &config, None, false, None, progress)?;
+        let report = train_and_evaluate(dataset, &plan, target, &config, None, false, None, &part)?;
         results.push(SimResult {
             scenario: scenario.clone(),
             slices: plan.total_slices(),
