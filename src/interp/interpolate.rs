@@ -3,8 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::edt::signed_distance;
-use super::slices::{in_plane_spacing, set_region, set_slice, slice_dims, slice_views};
+use super::slices::{in_plane_spacing, set_slice, slice_dims, slice_views};
 use crate::error::{Error, Result};
 
 /// Interpolation methods.
@@ -56,7 +55,7 @@ pub struct Interpolation {
 /// Each non-zero label in any of `slices` (sorted) with its bounding box (u0, v0, u1, v1),
 /// exclusive ends, over all of them, grown by one pixel so that the boundary's outside is
 /// inside the box. One pass; rows without a label are skipped by a vectorised test.
-fn label_boxes<S: AsRef<[u16]> + Sync>(
+pub(super) fn label_boxes<S: AsRef<[u16]> + Sync>(
     slices: &[S],
     w: usize,
     h: usize,
@@ -176,90 +175,8 @@ pub fn interpolate(
     };
     match method {
         Method::Sdf => {
-            // Per label: signed distances of every annotated slice within the label's box.
             let refs: Vec<&[u16]> = known.iter().map(|s| s.as_ref()).collect();
-            let mut fields = Vec::new(); // (label, bbox, per-annotated-slice Option<phi>)
-            let boxes = label_boxes(&refs, w, h);
-            for (label, bbox) in boxes {
-                let (u0, v0, u1, v1) = bbox;
-                let (bw, bh) = (u1 - u0, v1 - v0);
-                let compute = |slice: &&[u16]| -> Option<Vec<f32>> {
-                    let mut mask = vec![false; bw * bh];
-                    let mut any = false;
-                    for v in 0..bh {
-                        for u in 0..bw {
-                            let m = slice[(u0 + u) + (v0 + v) * w] == label;
-                            mask[u + v * bw] = m;
-                            any |= m;
-                        }
-                    }
-                    any.then(|| signed_distance(&mask, bw, bh, sx, sy))
-                };
-                let phis: Vec<Option<Vec<f32>>> =
-                    parallel_map(&refs, 4 * bw * bh * refs.len(), compute);
-                fields.push((label, bbox, phis));
-            }
-            // Every slice between two annotated ones, blended in parallel batches, within the
-            // region holding any label (the rest of each slice stays 0).
-            let roi = fields
-                .iter()
-                .fold(None::<(usize, usize, usize, usize)>, |acc, f| {
-                    let (u0, v0, u1, v1) = f.1;
-                    Some(match acc {
-                        None => (u0, v0, u1, v1),
-                        Some((a0, b0, a1, b1)) => (a0.min(u0), b0.min(v0), a1.max(u1), b1.max(v1)),
-                    })
-                });
-            if let Some((ru0, rv0, ru1, rv1)) = roi {
-                let rw = ru1 - ru0;
-                let jobs: Vec<(usize, usize)> = (0..annotated.len() - 1)
-                    .flat_map(|g| (annotated[g] + 1..annotated[g + 1]).map(move |s| (g, s)))
-                    .collect();
-                let blend = |&(g, s): &(usize, usize)| -> Vec<u16> {
-                    let (a, b) = (annotated[g], annotated[g + 1]);
-                    let t = (s - a) as f32 / (b - a) as f32;
-                    let mut best = vec![f32::INFINITY; rw * (rv1 - rv0)];
-                    let mut region = vec![0u16; rw * (rv1 - rv0)];
-                    for (label, (u0, v0, u1, v1), phis) in &fields {
-                        let bw = u1 - u0;
-                        let (pa, pb) = (&phis[g], &phis[g + 1]);
-                        // An annotated-empty side erodes the other side's object to nothing at
-                        // the gap's middle: its distance is the other side's deepest inside one.
-                        let deepest = |p: &Vec<f32>| p.iter().fold(0f32, |m, &x| m.max(-x));
-                        let (ca, cb) = match (pa, pb) {
-                            (None, None) => continue,
-                            (None, Some(q)) => (deepest(q), 0.0),
-                            (Some(p), None) => (0.0, deepest(p)),
-                            _ => (0.0, 0.0),
-                        };
-                        let (row_a, row_b) = (vec![ca; bw], vec![cb; bw]);
-                        for v in *v0..*v1 {
-                            let k = (v - v0) * bw;
-                            let fa = pa.as_ref().map_or(&row_a[..], |p| &p[k..k + bw]);
-                            let fb = pb.as_ref().map_or(&row_b[..], |p| &p[k..k + bw]);
-                            let o = (v - rv0) * rw + (u0 - ru0);
-                            let (best, region) = (&mut best[o..o + bw], &mut region[o..o + bw]);
-                            for (((&a, &b), d), r) in fa.iter().zip(fb).zip(best).zip(region) {
-                                let phi = (1.0 - t) * a + t * b;
-                                if phi < 0.0 && phi < *d {
-                                    *d = phi;
-                                    *r = *label;
-                                }
-                            }
-                        }
-                    }
-                    region
-                };
-                for batch in jobs.chunks(32) {
-                    for ((_, s), region) in
-                        batch
-                            .iter()
-                            .zip(parallel_map(batch, rw * (rv1 - rv0) * batch.len(), blend))
-                    {
-                        set_region(&mut out, shape, axis, *s, (ru0, rv0, ru1, rv1), &region);
-                    }
-                }
-            }
+            super::sdf::fill(&mut out, shape, axis, &annotated, &refs, (w, h), (sx, sy));
             for g in 0..annotated.len() - 1 {
                 covered[annotated[g] + 1..annotated[g + 1]].fill(true);
             }

@@ -3,6 +3,7 @@
 pub mod edt;
 pub mod flags;
 pub mod interpolate;
+mod sdf;
 pub mod slices;
 
 use std::collections::BTreeMap;
