@@ -76,6 +76,8 @@ pub struct SliceplanApp {
     /// The interpolation preview of one case (shown instead of its labels).
     pub preview: Option<(Interpolation, CaseInterp)>,
     viewer: ViewerState,
+    /// Whether settings are saved to the user's config folder (see `persisting_settings`).
+    persist_settings: bool,
 }
 
 impl SliceplanApp {
@@ -99,9 +101,17 @@ impl SliceplanApp {
             interp_job: None,
             preview: None,
             viewer: ViewerState::default(),
+            persist_settings: false,
         };
         app.load_selected();
         app
+    }
+
+    /// Saves the settings to the user's config folder whenever a plan is made (the desktop
+    /// app does; tests and embedders leave the user's settings alone).
+    pub fn persisting_settings(mut self) -> Self {
+        self.persist_settings = true;
+        self
     }
 
     /// An app on the built-in demo cohort.
@@ -148,7 +158,9 @@ impl SliceplanApp {
     pub fn start_plan(&mut self) {
         let ds = self.dataset.clone();
         let req = request_from_settings(&self.settings);
-        if let Err(e) = self.settings.save() {
+        if self.persist_settings
+            && let Err(e) = self.settings.save()
+        {
             self.status = format!("could not save settings: {e}");
         }
         self.plan_job = Job::spawn("sliceplan-plan", move |p| make_plan(&ds, &req, p)).ok();

@@ -110,7 +110,7 @@ pub fn gui(mut args: Args) -> Result<()> {
         },
         _ => demo::dataset(),
     };
-    let app = SliceplanApp::new(dataset, settings);
+    let app = SliceplanApp::new(dataset, settings).persisting_settings();
     let options = eframe::NativeOptions {
         viewport: with_icon(
             egui::ViewportBuilder::default()
