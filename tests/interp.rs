@@ -429,3 +429,153 @@ fn only_the_target_labels_are_interpolated_and_the_rest_are_reported() {
     assert!(both.labels.contains(&2));
     assert_eq!(report.dice.len(), 2);
 }
+
+/// Shape-based interpolation the slow, obvious way: brute-force signed distances over whole
+/// slices (f64), blended per gap, most negative label wins. Also marks the voxels where the
+/// decision is a tie (a blended distance within 1e-6 mm of 0 or of another label's), which
+/// rounding may settle either way.
+fn brute_force_sdf(
+    labels: &[u16],
+    [nx, ny, _]: [usize; 3],
+    (sx, sy): (f64, f64),
+    annotated: &[usize],
+) -> (Vec<u16>, Vec<bool>) {
+    let n = nx * ny;
+    let slice = |k: usize| &labels[k * n..(k + 1) * n];
+    let present: std::collections::BTreeSet<u16> = annotated
+        .iter()
+        .flat_map(|&k| slice(k).iter().copied())
+        .filter(|&v| v != 0)
+        .collect();
+    let phi = |k: usize, l: u16| -> Option<Vec<f64>> {
+        let s = slice(k);
+        s.contains(&l).then(|| {
+            (0..n)
+                .map(|i| {
+                    let inside = s[i] == l;
+                    let (x, y) = ((i % nx) as f64, (i / nx) as f64);
+                    let d = (0..n)
+                        .filter(|&j| (s[j] == l) != inside)
+                        .map(|j| {
+                            let (u, v) = ((j % nx) as f64, (j / nx) as f64);
+                            (((x - u) * sx).powi(2) + ((y - v) * sy).powi(2)).sqrt()
+                        })
+                        .fold(f64::INFINITY, f64::min);
+                    if inside { -d } else { d }
+                })
+                .collect()
+        })
+    };
+    let mut out = vec![0u16; labels.len()];
+    let mut tie = vec![false; labels.len()];
+    for &k in annotated {
+        out[k * n..(k + 1) * n].copy_from_slice(slice(k));
+    }
+    for g in 0..annotated.len() - 1 {
+        let (a, b) = (annotated[g], annotated[g + 1]);
+        let fields: Vec<(u16, Option<Vec<f64>>, Option<Vec<f64>>)> =
+            present.iter().map(|&l| (l, phi(a, l), phi(b, l))).collect();
+        for s in a + 1..b {
+            let t = (s - a) as f64 / (b - a) as f64;
+            for i in 0..n {
+                let mut best = (0.0, 0u16);
+                let mut values = Vec::new();
+                for (l, pa, pb) in &fields {
+                    let deepest = |p: &Vec<f64>| p.iter().fold(0f64, |m, &x| m.max(-x));
+                    let (fa, fb) = match (pa, pb) {
+                        (None, None) => continue,
+                        (None, Some(q)) => (deepest(q), q[i]),
+                        (Some(p), None) => (p[i], deepest(p)),
+                        (Some(p), Some(q)) => (p[i], q[i]),
+                    };
+                    let value = (1.0 - t) * fa + t * fb;
+                    values.push(value);
+                    if value < best.0 {
+                        best = (value, *l);
+                    }
+                }
+                out[s * n + i] = best.1;
+                tie[s * n + i] = values.iter().any(|&v| v.abs() < 1e-6)
+                    || values
+                        .iter()
+                        .filter(|&&v| v < 0.0 && (v - best.0).abs() < 1e-6)
+                        .count()
+                        > 1;
+            }
+        }
+    }
+    (out, tie)
+}
+
+#[test]
+fn sdf_matches_a_brute_force_reference_on_random_multi_label_volumes() {
+    let (nx, ny, nz) = (26usize, 21usize, 30usize);
+    let mut rng = sliceplan::rng::Rng::new(77);
+    for trial in 0..6 {
+        // Up to three drifting, growing and vanishing blobs, labels 1–3; some touch the border.
+        let blobs: Vec<[f64; 6]> = (0..1 + rng.below(3))
+            .map(|_| {
+                [
+                    rng.range_f64(0.0, nx as f64),
+                    rng.range_f64(0.0, ny as f64),
+                    rng.range_f64(-0.4, 0.4),
+                    rng.range_f64(2.0, 7.0),
+                    rng.range_f64(0.0, nz as f64),
+                    rng.range_f64(6.0, 20.0),
+                ]
+            })
+            .collect();
+        let mut labels = vec![0u16; nx * ny * nz];
+        for z in 0..nz {
+            for y in 0..ny {
+                for x in 0..nx {
+                    for (b, &[cx, cy, drift, r, cz, half]) in blobs.iter().enumerate() {
+                        let dz = (z as f64 - cz) / half;
+                        let rr = r * (1.0 - dz * dz).max(0.0).sqrt();
+                        let (dx, dy) = (x as f64 - cx - drift * z as f64, y as f64 - cy);
+                        if dx * dx + dy * dy < rr * rr {
+                            labels[x + nx * (y + ny * z)] = b as u16 + 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut annotated: Vec<usize> = (0..nz).filter(|_| rng.uniform() < 0.3).collect();
+        if annotated.len() < 2 {
+            annotated = vec![0, nz - 1];
+        }
+        let spacing = [0.9, 1.3, 3.0];
+        let fast = interpolate(
+            &labels,
+            [nx, ny, nz],
+            spacing,
+            2,
+            &annotated,
+            Method::Sdf,
+            false,
+        )
+        .unwrap();
+        let (slow, tie) = brute_force_sdf(&labels, [nx, ny, nz], (0.9, 1.3), &annotated);
+        let (first, last) = (annotated[0], annotated[annotated.len() - 1]);
+        let range = first * nx * ny..(last + 1) * nx * ny;
+        let differing: Vec<usize> = range
+            .clone()
+            .filter(|&i| !tie[i] && fast.labels[i] != slow[i])
+            .collect();
+        let labelled = range.clone().filter(|&i| slow[i] != 0).count();
+        let ties = range.filter(|&i| tie[i]).count();
+        assert!(
+            differing.is_empty(),
+            "trial {trial}: {} voxels differ (first at {}), {ties} ties, {labelled} labelled",
+            differing.len(),
+            differing[0]
+        );
+        assert!(
+            labelled > 100,
+            "trial {trial}: only {labelled} labelled voxels"
+        );
+        assert!(ties * 20 < labelled, "trial {trial}: {ties} ties");
+        // Outside the annotated range nothing is filled (no extrapolation by default).
+        assert!(fast.labels[..first * nx * ny].iter().all(|&v| v == 0));
+    }
+}
