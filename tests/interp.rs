@@ -430,6 +430,9 @@ fn only_the_target_labels_are_interpolated_and_the_rest_are_reported() {
     assert_eq!(report.dice.len(), 2);
 }
 
+/// A label's signed distances on one slice (None: not on it).
+type Field = Option<Vec<f64>>;
+
 /// Shape-based interpolation the slow, obvious way: brute-force signed distances over whole
 /// slices (f64), blended per gap, most negative label wins. Also marks the voxels where the
 /// decision is a tie (a blended distance within 1e-6 mm of 0 or of another label's), which
@@ -473,7 +476,7 @@ fn brute_force_sdf(
     }
     for g in 0..annotated.len() - 1 {
         let (a, b) = (annotated[g], annotated[g + 1]);
-        let fields: Vec<(u16, Option<Vec<f64>>, Option<Vec<f64>>)> =
+        let fields: Vec<(u16, Field, Field)> =
             present.iter().map(|&l| (l, phi(a, l), phi(b, l))).collect();
         for s in a + 1..b {
             let t = (s - a) as f64 / (b - a) as f64;
