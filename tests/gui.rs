@@ -79,6 +79,7 @@ fn the_simulation_panel_offers_all_three_comparisons() {
     run_until_idle(&mut h);
     // Claim 1 (volumes vs slices) is the button itself; claims 2 and 3 are options.
     h.get_by_label("Simulate volumes vs slices");
+    h.get_by_label("Seeds per plan");
     h.get_by_label("Compare slice strategies (fixed, random, ual)")
         .click();
     h.get_by_label("Also train on interpolated masks (sdf)")

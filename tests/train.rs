@@ -486,6 +486,8 @@ fn cli_train_and_simulate_report_dice_per_plan() {
         "3d",
         "--interp",
         "none,sdf",
+        "--seeds",
+        "1,2",
         "--steps",
         "2",
         "--json",
@@ -495,13 +497,29 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     assert_eq!(code, 0, "{err}");
     let results: serde_json::Value = serde_json::from_str(&out).unwrap();
     let results = results.as_array().unwrap();
-    assert_eq!(results.len(), 2);
+    assert_eq!(results.len(), 4);
+    let seeds: Vec<u64> = results
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, [1, 1, 2, 2]);
     assert_eq!(
         results[0]["scenario"]["interpolation"],
         serde_json::Value::Null
     );
     assert_eq!(results[1]["scenario"]["interpolation"], "sdf");
     assert_eq!(results[0]["slices"], results[1]["slices"]);
+    // Each seed draws its own held-out volumes.
+    let held = |r: &serde_json::Value| -> Vec<String> {
+        r["dice_per_case"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c[0].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(held(&results[0]), held(&results[1]));
+    assert_ne!(held(&results[0]), held(&results[2]));
     // Wrong inputs are one-line errors.
     let (code, _, err) = cli(&[
         "train",

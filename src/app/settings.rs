@@ -39,6 +39,8 @@ pub struct Settings {
     pub sim_compare_strategies: bool,
     /// Simulate each plan also with sdf-interpolated masks.
     pub sim_interpolation: bool,
+    /// Seeds per scenario (seed, seed + 1, …), to tell differences from noise.
+    pub sim_seeds: usize,
     pub show_labels: bool,
 }
 
@@ -65,6 +67,7 @@ impl Default for Settings {
             steps: 200,
             sim_compare_strategies: false,
             sim_interpolation: false,
+            sim_seeds: 1,
             show_labels: true,
         }
     }

@@ -18,7 +18,7 @@ use sliceplan::plan::{
     BodyRule, Budget, CostModel, Plan, PlanRequest, Rounding, SliceStrategy, VolumeStrategy,
     make_plan,
 };
-use sliceplan::sim::{scenario_grid, simulate as run_simulation, volume_grid};
+use sliceplan::sim::{scenario_grid, simulate_seeds, summarize, volume_grid};
 use sliceplan::train::{BackendChoice, ModelKind, TrainConfig, train_and_evaluate};
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
@@ -569,29 +569,35 @@ pub fn simulate(mut args: Args) -> Result<()> {
             .collect::<sliceplan::Result<_>>()?,
         None => vec![None],
     };
+    // `--seeds 0,1,2` repeats every scenario per seed (plans, held-out volumes and training).
+    let seeds: Vec<u64> = match args.opt("--seeds")? {
+        Some(spec) => list::<u64>(&spec, "--seeds")?,
+        None => vec![base.seed],
+    };
     let config = train_config(&mut args)?;
     let json = args.flag("--json");
     args.finish()?;
     let target = base.target.clone();
     let scenarios = scenario_grid(&grid, &strategies, config.model, &interpolations);
     let results = with_progress("sliceplan-simulate", json, move |p| {
-        run_simulation(&ds, &base, &scenarios, &target, &config, p)
+        simulate_seeds(&ds, &base, &scenarios, &seeds, &target, &config, p)
     })?;
     if json {
         return print_json(&results);
     }
     println!(
-        "{:<26} {:>7} {:>9} {:>8} {:>10}",
-        "plan", "slices", "per vol", "density", "mean Dice"
+        "{:<26} {:>9} {:>8} {:>10} {:>8} {:>5}",
+        "plan", "per vol", "density", "mean Dice", "± sd", "runs"
     );
-    for r in &results {
+    for s in summarize(&results) {
         println!(
-            "{:<26} {:>7} {:>9.2} {:>8.3} {:>10.4}",
-            r.scenario.label(),
-            r.slices,
-            r.slices_per_volume,
-            r.density,
-            r.mean_dice
+            "{:<26} {:>9.2} {:>8.3} {:>10.4} {:>8.4} {:>5}",
+            s.scenario.label(),
+            s.slices_per_volume,
+            s.density,
+            s.mean_dice,
+            s.sd_dice,
+            s.runs
         );
     }
     Ok(())

@@ -31,7 +31,7 @@ USAGE
                   [--features 16,32,64,128,256] [--max-in-plane N] [--json]
   sliceplan simulate --data DIR (--budget-slices B | --budget-hours H) [--holdout N]
                   [--volumes-grid 1,4,8] [--strategies fixed,random] [--model 2d|3d]
-                  [--interp none,sdf] [--steps N] [--backend auto|wgpu|cpu] [--json]
+                  [--interp none,sdf] [--seeds 0,1,2] [--steps N] [--backend auto|wgpu|cpu] [--json]
 
 --data demo uses the built-in synthetic cohort. Labels (--label) are names or values, comma-separated.";
 

@@ -66,6 +66,9 @@ pub fn scenario_grid(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimResult {
     pub scenario: Scenario,
+    /// The seed of the plan, hold-out and training.
+    #[serde(default)]
+    pub seed: u64,
     pub slices: usize,
     pub slices_per_volume: f64,
     pub density: f64,
@@ -119,6 +122,7 @@ pub fn simulate(
         let report = train_and_evaluate(dataset, &plan, target, &config, None, false, None, &part)?;
         results.push(SimResult {
             scenario: scenario.clone(),
+            seed: base.seed,
             slices: plan.total_slices(),
             slices_per_volume: plan.accounting.slices_per_volume,
             density: plan.accounting.density,
@@ -135,9 +139,164 @@ pub fn simulate(
     Ok(results)
 }
 
+/// Runs the scenarios once per seed (each seed draws its own plans, held-out volumes and
+/// training), so differences between scenarios can be told from noise.
+pub fn simulate_seeds(
+    dataset: &Dataset,
+    base: &PlanRequest,
+    scenarios: &[Scenario],
+    seeds: &[u64],
+    target: &TargetLabels,
+    train: &TrainConfig,
+    progress: &Progress,
+) -> Result<Vec<SimResult>> {
+    let mut results = Vec::new();
+    for (i, &seed) in seeds.iter().enumerate() {
+        let part = progress.part(i, seeds.len(), format!("seed {seed}"));
+        let base = PlanRequest {
+            seed,
+            ..base.clone()
+        };
+        let train = TrainConfig {
+            seed,
+            ..train.clone()
+        };
+        results.extend(simulate(dataset, &base, scenarios, target, &train, &part)?);
+    }
+    progress.set(1.0, "simulation done");
+    Ok(results)
+}
+
+/// A scenario's Dice over its seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimSummary {
+    pub scenario: Scenario,
+    pub runs: usize,
+    pub slices_per_volume: f64,
+    /// Mean over the runs (the volumes drawn differ in length).
+    pub density: f64,
+    pub mean_dice: f64,
+    /// Sample standard deviation over the runs (0 for one run).
+    pub sd_dice: f64,
+}
+
+/// Groups `results` by scenario (in first-seen order): mean and spread of Dice over seeds.
+pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
+    let mut groups: Vec<(Scenario, Vec<&SimResult>)> = Vec::new();
+    for r in results {
+        match groups.iter_mut().find(|(s, _)| *s == r.scenario) {
+            Some((_, runs)) => runs.push(r),
+            None => groups.push((r.scenario.clone(), vec![r])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(scenario, runs)| {
+            let n = runs.len() as f64;
+            let mean = runs.iter().map(|r| r.mean_dice).sum::<f64>() / n;
+            let var = if runs.len() > 1 {
+                runs.iter()
+                    .map(|r| (r.mean_dice - mean).powi(2))
+                    .sum::<f64>()
+                    / (n - 1.0)
+            } else {
+                0.0
+            };
+            SimSummary {
+                scenario,
+                runs: runs.len(),
+                slices_per_volume: runs.iter().map(|r| r.slices_per_volume).sum::<f64>() / n,
+                density: runs.iter().map(|r| r.density).sum::<f64>() / n,
+                mean_dice: mean,
+                sd_dice: var.sqrt(),
+            }
+        })
+        .collect()
+}
+
+/// One series of a Dice-vs-volumes plot: its mean over seeds per volume count, and every run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotSeries {
+    /// e.g. "fixed 2d+sdf" (see `Scenario::series`).
+    pub name: String,
+    /// (volumes, mean Dice) per volume count, in the order simulated.
+    pub means: Vec<[f64; 2]>,
+    /// (volumes, Dice) of every run.
+    pub runs: Vec<[f64; 2]>,
+}
+
+/// `results` as plot series: one per strategy, model and interpolation.
+pub fn plot_series(results: &[SimResult]) -> Vec<PlotSeries> {
+    let mut out: Vec<PlotSeries> = Vec::new();
+    for summary in summarize(results) {
+        let name = summary.scenario.series();
+        let volumes = summary.scenario.volumes as f64;
+        let runs = results
+            .iter()
+            .filter(|r| r.scenario == summary.scenario)
+            .map(|r| [volumes, r.mean_dice]);
+        let index = match out.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(PlotSeries {
+                    name,
+                    means: Vec::new(),
+                    runs: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        out[index].means.push([volumes, summary.mean_dice]);
+        out[index].runs.extend(runs);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_average_each_scenario_over_its_seeds() {
+        let scenario = |volumes| Scenario {
+            volumes,
+            strategy: SliceStrategy::Fixed,
+            model: ModelKind::TwoD,
+            interpolation: None,
+        };
+        let run = |volumes, seed, dice, density| SimResult {
+            scenario: scenario(volumes),
+            seed,
+            slices: 12,
+            slices_per_volume: 12.0 / volumes as f64,
+            density,
+            mean_dice: dice,
+            dice_per_case: Vec::new(),
+            train_seconds: 1.0,
+        };
+        let results = [
+            run(2, 0, 0.70, 0.10),
+            run(6, 0, 0.80, 0.05),
+            run(2, 1, 0.74, 0.12),
+            run(6, 1, 0.86, 0.05),
+            run(6, 2, 0.83, 0.06),
+        ];
+        let summary = summarize(&results);
+        assert_eq!(summary.len(), 2);
+        assert_eq!(summary[0].scenario, scenario(2));
+        assert_eq!((summary[0].runs, summary[1].runs), (2, 3));
+        assert!((summary[0].mean_dice - 0.72).abs() < 1e-12);
+        assert!((summary[0].sd_dice - 0.04 / 2f64.sqrt()).abs() < 1e-12);
+        assert!((summary[0].density - 0.11).abs() < 1e-12);
+        assert!((summary[1].mean_dice - 0.83).abs() < 1e-12);
+        assert!((summary[1].sd_dice - 0.03).abs() < 1e-12);
+        let series = plot_series(&results);
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].name, "fixed 2d");
+        assert_eq!(series[0].means.len(), 2);
+        assert!((series[0].means[1][1] - 0.83).abs() < 1e-12);
+        assert_eq!(series[0].runs.len(), 5);
+    }
 
     #[test]
     fn the_grid_groups_scenarios_by_series() {

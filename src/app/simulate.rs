@@ -1,0 +1,158 @@
+//! The simulation panel: which plans to simulate (volume counts, strategies, interpolation,
+//! seeds), the results table and the two plots (the plan's trade-off, simulated Dice).
+
+use egui_plot::{Legend, Line, Plot, Points};
+
+use super::{SliceplanApp, request_from_settings};
+use crate::dataset::TargetLabels;
+use crate::interp::Method;
+use crate::jobs::Job;
+use crate::plan::SliceStrategy;
+use crate::sim::{plot_series, scenario_grid, simulate_seeds, summarize, volume_grid};
+use crate::train::{BackendChoice, ModelKind, TrainConfig};
+
+impl SliceplanApp {
+    /// Starts a simulation of 4 volume counts at the current budget, for the chosen strategy
+    /// or all three, with or without interpolated masks.
+    pub fn start_simulation(&mut self) {
+        let ds = self.dataset.clone();
+        let mut base = request_from_settings(&self.settings);
+        base.volumes = None;
+        let max_volumes = ds.len().saturating_sub(self.settings.holdout).max(1);
+        let strategies = if self.settings.sim_compare_strategies {
+            vec![
+                SliceStrategy::Fixed,
+                SliceStrategy::Random,
+                SliceStrategy::Ual,
+            ]
+        } else {
+            vec![self.settings.strategy]
+        };
+        let interpolations = if self.settings.sim_interpolation {
+            vec![None, Some(Method::Sdf)]
+        } else {
+            vec![None]
+        };
+        let scenarios = scenario_grid(
+            &volume_grid(max_volumes, 4),
+            &strategies,
+            self.settings.model,
+            &interpolations,
+        );
+        let train = TrainConfig {
+            steps: self.settings.steps,
+            backend: self.settings.backend,
+            seed: self.settings.seed,
+            ..TrainConfig::default()
+        };
+        let target = TargetLabels::all_foreground();
+        let seeds: Vec<u64> = (0..self.settings.sim_seeds.max(1) as u64)
+            .map(|i| self.settings.seed + i)
+            .collect();
+        self.sim_job = Job::spawn("sliceplan-simulate", move |p| {
+            simulate_seeds(&ds, &base, &scenarios, &seeds, &target, &train, p)
+        })
+        .ok();
+    }
+
+    pub(super) fn simulation_ui(&mut self, ui: &mut egui::Ui) {
+        let s = &mut self.settings;
+        ui.heading("Simulate");
+        ui.label("Trains a model per plan on the labelled pilot set and scores Dice on the held-out volumes.");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut s.model, ModelKind::TwoD, "2D U-Net");
+            ui.radio_value(&mut s.model, ModelKind::ThreeD, "3D U-Net");
+        });
+        ui.horizontal(|ui| {
+            ui.label("Backend");
+            ui.radio_value(&mut s.backend, BackendChoice::Auto, "auto");
+            ui.radio_value(&mut s.backend, BackendChoice::Wgpu, "GPU");
+            ui.radio_value(&mut s.backend, BackendChoice::Cpu, "CPU");
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Steps per plan");
+            ui.add(egui::DragValue::new(&mut s.steps).range(10..=100_000))
+                .labelled_by(label.id);
+        });
+        ui.checkbox(
+            &mut s.sim_compare_strategies,
+            "Compare slice strategies (fixed, random, ual)",
+        );
+        ui.checkbox(
+            &mut s.sim_interpolation,
+            "Also train on interpolated masks (sdf)",
+        );
+        ui.horizontal(|ui| {
+            let label = ui.label("Seeds per plan");
+            ui.add(egui::DragValue::new(&mut s.sim_seeds).range(1..=10))
+                .labelled_by(label.id);
+        });
+        let can = self.sim_job.is_none() && self.dataset.is_labelled();
+        if ui
+            .add_enabled(can, egui::Button::new("Simulate volumes vs slices"))
+            .clicked()
+        {
+            self.start_simulation();
+        }
+        if !self.dataset.is_labelled() {
+            ui.label("Simulation needs a densely labelled pilot set.");
+        }
+        if !self.sim_results.is_empty() {
+            egui::Grid::new("sim_results").striped(true).show(ui, |ui| {
+                for head in ["plan", "slices/vol", "ρ", "Dice", "± sd", "runs"] {
+                    ui.strong(head);
+                }
+                ui.end_row();
+                for r in summarize(&self.sim_results) {
+                    ui.label(r.scenario.label());
+                    ui.label(format!("{:.1}", r.slices_per_volume));
+                    ui.label(format!("{:.3}", r.density));
+                    ui.label(format!("{:.3}", r.mean_dice));
+                    ui.label(format!("{:.3}", r.sd_dice));
+                    ui.label(r.runs.to_string());
+                    ui.end_row();
+                }
+            });
+        }
+    }
+
+    pub(super) fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        ui.columns(2, |cols| {
+            let alternatives = self
+                .plan
+                .as_ref()
+                .map(|p| p.alternatives.clone())
+                .unwrap_or_default();
+            Plot::new("tradeoff")
+                .x_axis_label("volumes annotated (s)")
+                .y_axis_label("slices per volume")
+                .legend(Legend::default())
+                .show(&mut cols[0], |plot| {
+                    let pts: Vec<[f64; 2]> = alternatives
+                        .iter()
+                        .map(|a| [a.volumes as f64, a.slices_per_volume])
+                        .collect();
+                    plot.line(Line::new("same budget", pts));
+                    if let Some(p) = &self.plan {
+                        plot.points(
+                            Points::new(
+                                "this plan",
+                                vec![[p.volumes.len() as f64, p.accounting.slices_per_volume]],
+                            )
+                            .radius(5.0),
+                        );
+                    }
+                });
+            Plot::new("simulation")
+                .x_axis_label("volumes annotated (s)")
+                .y_axis_label("Dice on held-out volumes")
+                .legend(Legend::default())
+                .show(&mut cols[1], |plot| {
+                    for series in plot_series(&self.sim_results) {
+                        plot.line(Line::new(series.name.clone(), series.means));
+                        plot.points(Points::new(series.name, series.runs).radius(3.0));
+                    }
+                });
+        });
+    }
+}
