@@ -460,8 +460,8 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     args.extend(tiny);
     let (code, out, err) = cli(&args);
     assert_eq!(code, 0, "{err}");
-    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let results = results.as_array().unwrap();
+    let simulation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = simulation["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     assert_eq!(results[0]["scenario"]["volumes"], 2);
     assert_eq!(results[0]["slices_per_volume"], 4.0);
@@ -495,8 +495,8 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     args.extend(tiny);
     let (code, out, err) = cli(&args);
     assert_eq!(code, 0, "{err}");
-    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let results = results.as_array().unwrap();
+    let simulation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = simulation["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     let seeds: Vec<u64> = results
         .iter()
@@ -520,6 +520,38 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     };
     assert_eq!(held(&results[0]), held(&results[1]));
     assert_ne!(held(&results[0]), held(&results[2]));
+    // A scenario the budget cannot be planned for is skipped with the reason, not fatal.
+    let mut args = vec![
+        "simulate",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "200",
+        "--holdout",
+        "2",
+        "--volumes-grid",
+        "1,20",
+        "--steps",
+        "1",
+        "--json",
+    ];
+    args.extend(tiny);
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 0, "{err}");
+    let simulation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(simulation["results"].as_array().unwrap().len(), 1);
+    assert_eq!(simulation["results"][0]["scenario"]["volumes"], 20);
+    let skipped = simulation["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["scenario"]["volumes"], 1);
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be met"),
+        "{}",
+        skipped[0]["reason"]
+    );
     // Wrong inputs are one-line errors.
     let (code, _, err) = cli(&[
         "train",

@@ -19,7 +19,7 @@ use crate::jobs::{Job, Progress};
 use crate::plan::{
     BodyRule, Budget, CostModel, Plan, PlanRequest, SliceStrategy, VolumeStrategy, make_plan,
 };
-use crate::sim::SimResult;
+use crate::sim::{SimResult, Simulation, SkippedRun};
 
 /// The plan request the settings describe (shared by "Make plan" and "Simulate").
 pub fn request_from_settings(s: &Settings) -> PlanRequest {
@@ -61,6 +61,8 @@ pub struct SliceplanApp {
     pub loaded: Option<LoadedCase>,
     pub plan: Option<Plan>,
     pub sim_results: Vec<SimResult>,
+    /// Scenarios the last simulation could not plan, with why.
+    pub sim_skipped: Vec<SkippedRun>,
     /// The last message for the user (errors included).
     pub status: String,
     /// Typed-path fallback when no file dialog is available.
@@ -68,7 +70,7 @@ pub struct SliceplanApp {
     pub export_path: String,
     load_job: Option<Job<LoadedCase>>,
     plan_job: Option<Job<Plan>>,
-    sim_job: Option<Job<Vec<SimResult>>>,
+    sim_job: Option<Job<Simulation>>,
     export_job: Option<ExportJob>,
     interp_job: Option<Job<(Interpolation, CaseInterp)>>,
     /// The interpolation preview of one case (shown instead of its labels).
@@ -89,6 +91,7 @@ impl SliceplanApp {
             loaded: None,
             plan: None,
             sim_results: Vec::new(),
+            sim_skipped: Vec::new(),
             status,
             path_input: String::new(),
             export_path: String::new(),
@@ -132,6 +135,7 @@ impl SliceplanApp {
                 self.selected = 0;
                 self.plan = None;
                 self.sim_results.clear();
+                self.sim_skipped.clear();
                 self.load_selected();
             }
             Err(e) => self.status = format!("error: {e}"),
@@ -196,9 +200,17 @@ impl SliceplanApp {
         {
             self.sim_job = None;
             match r {
-                Ok(results) => {
-                    self.status = format!("simulated {} plans", results.len());
-                    self.sim_results = results;
+                Ok(simulation) => {
+                    self.status = format!(
+                        "simulated {} plans{}",
+                        simulation.results.len(),
+                        match simulation.skipped.len() {
+                            0 => String::new(),
+                            n => format!(", {n} skipped (see the Simulate panel)"),
+                        }
+                    );
+                    self.sim_results = simulation.results;
+                    self.sim_skipped = simulation.skipped;
                 }
                 Err(e) => self.status = format!("error: {e}"),
             }
@@ -305,6 +317,7 @@ impl SliceplanApp {
                 self.selected = 0;
                 self.plan = None;
                 self.sim_results.clear();
+                self.sim_skipped.clear();
                 self.status = format!("demo cohort: {} synthetic CT cases", self.dataset.len());
                 self.load_selected();
             }

@@ -114,6 +114,14 @@ impl SliceplanApp {
                 }
             });
         }
+        for k in &self.sim_skipped {
+            ui.label(format!(
+                "skipped {} (seed {}): {}",
+                k.scenario.label(),
+                k.seed,
+                k.reason
+            ));
+        }
     }
 
     pub(super) fn plots_ui(&mut self, ui: &mut egui::Ui) {

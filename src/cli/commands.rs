@@ -579,17 +579,17 @@ pub fn simulate(mut args: Args) -> Result<()> {
     args.finish()?;
     let target = base.target.clone();
     let scenarios = scenario_grid(&grid, &strategies, config.model, &interpolations);
-    let results = with_progress("sliceplan-simulate", json, move |p| {
+    let simulation = with_progress("sliceplan-simulate", json, move |p| {
         simulate_seeds(&ds, &base, &scenarios, &seeds, &target, &config, p)
     })?;
     if json {
-        return print_json(&results);
+        return print_json(&simulation);
     }
     println!(
         "{:<26} {:>9} {:>8} {:>10} {:>8} {:>5}",
         "plan", "per vol", "density", "mean Dice", "± sd", "runs"
     );
-    for s in summarize(&results) {
+    for s in summarize(&simulation.results) {
         println!(
             "{:<26} {:>9.2} {:>8.3} {:>10.4} {:>8.4} {:>5}",
             s.scenario.label(),
@@ -598,6 +598,14 @@ pub fn simulate(mut args: Args) -> Result<()> {
             s.mean_dice,
             s.sd_dice,
             s.runs
+        );
+    }
+    for k in &simulation.skipped {
+        println!(
+            "skipped {} (seed {}): {}",
+            k.scenario.label(),
+            k.seed,
+            k.reason
         );
     }
     Ok(())

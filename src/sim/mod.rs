@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, TargetLabels};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::interp::Method;
 use crate::jobs::Progress;
 use crate::plan::{PlanRequest, SliceStrategy, make_plan};
@@ -77,6 +77,23 @@ pub struct SimResult {
     pub train_seconds: f64,
 }
 
+/// A scenario that could not be planned for a seed (e.g. its volumes hold too few slices for
+/// the budget), and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRun {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub reason: String,
+}
+
+/// What a simulation gave: a result per scenario and seed that could be planned, the rest
+/// skipped with their reasons (one infeasible scenario does not sink the others).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Simulation {
+    pub results: Vec<SimResult>,
+    pub skipped: Vec<SkippedRun>,
+}
+
 /// Volume counts spread from 1 to `max` (at most `points` of them, always including both ends).
 pub fn volume_grid(max: usize, points: usize) -> Vec<usize> {
     if max <= points {
@@ -97,8 +114,8 @@ pub fn simulate(
     target: &TargetLabels,
     train: &TrainConfig,
     progress: &Progress,
-) -> Result<Vec<SimResult>> {
-    let mut results = Vec::new();
+) -> Result<Simulation> {
+    let mut out = Simulation::default();
     for (n, scenario) in scenarios.iter().enumerate() {
         progress.check()?;
         let part = progress.part(
@@ -115,12 +132,23 @@ pub fn simulate(
         let mut request = base.clone();
         request.volumes = Some(scenario.volumes);
         request.slice_strategy = scenario.strategy;
-        let plan = make_plan(dataset, &request, &Progress::new())?;
+        let plan = match make_plan(dataset, &request, &Progress::new()) {
+            Ok(plan) => plan,
+            Err(Error::Invalid(reason)) => {
+                out.skipped.push(SkippedRun {
+                    scenario: scenario.clone(),
+                    seed: base.seed,
+                    reason,
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let mut config = train.clone();
         config.model = scenario.model;
         config.interpolation = scenario.interpolation;
         let report = train_and_evaluate(dataset, &plan, target, &config, None, false, None, &part)?;
-        results.push(SimResult {
+        out.results.push(SimResult {
             scenario: scenario.clone(),
             seed: base.seed,
             slices: plan.total_slices(),
@@ -136,7 +164,7 @@ pub fn simulate(
         });
     }
     progress.set(1.0, "simulation done");
-    Ok(results)
+    Ok(out)
 }
 
 /// Runs the scenarios once per seed (each seed draws its own plans, held-out volumes and
@@ -149,8 +177,8 @@ pub fn simulate_seeds(
     target: &TargetLabels,
     train: &TrainConfig,
     progress: &Progress,
-) -> Result<Vec<SimResult>> {
-    let mut results = Vec::new();
+) -> Result<Simulation> {
+    let mut out = Simulation::default();
     for (i, &seed) in seeds.iter().enumerate() {
         let part = progress.part(i, seeds.len(), format!("seed {seed}"));
         let base = PlanRequest {
@@ -161,10 +189,12 @@ pub fn simulate_seeds(
             seed,
             ..train.clone()
         };
-        results.extend(simulate(dataset, &base, scenarios, target, &train, &part)?);
+        let one = simulate(dataset, &base, scenarios, target, &train, &part)?;
+        out.results.extend(one.results);
+        out.skipped.extend(one.skipped);
     }
     progress.set(1.0, "simulation done");
-    Ok(results)
+    Ok(out)
 }
 
 /// A scenario's Dice over its seeds.
