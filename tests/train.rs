@@ -394,6 +394,17 @@ fn seeded_cpu_runs_are_reproducible() {
     assert_ne!(a.loss_curve, c.loss_curve);
 }
 
+/// Runs `sliceplan simulate ARGS --json` with `tiny` appended; its JSON output.
+fn simulate_json(args: &[&str], tiny: &[&str]) -> serde_json::Value {
+    let mut all = vec!["simulate"];
+    all.extend(args);
+    all.push("--json");
+    all.extend(tiny);
+    let (code, out, err) = cli(&all);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 #[test]
 fn cli_train_and_simulate_report_dice_per_plan() {
     let dir = tempdir();
@@ -441,26 +452,23 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     assert_eq!(report["test"].as_array().unwrap().len(), 2);
     assert_eq!(report["backend"], "cpu: flex");
     assert!(run.join("report.json").is_file() && run.join("model.bpk").is_file());
-    let mut args = vec![
-        "simulate",
-        "--data",
-        "demo",
-        "--budget-slices",
-        "8",
-        "--holdout",
-        "2",
-        "--volumes-grid",
-        "2,8",
-        "--strategies",
-        "fixed,random",
-        "--steps",
-        "2",
-        "--json",
-    ];
-    args.extend(tiny);
-    let (code, out, err) = cli(&args);
-    assert_eq!(code, 0, "{err}");
-    let simulation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let simulation = simulate_json(
+        &[
+            "--data",
+            "demo",
+            "--budget-slices",
+            "8",
+            "--holdout",
+            "2",
+            "--volumes-grid",
+            "2,8",
+            "--strategies",
+            "fixed,random",
+            "--steps",
+            "2",
+        ],
+        &tiny,
+    );
     let results = simulation["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     assert_eq!(results[0]["scenario"]["volumes"], 2);
@@ -472,30 +480,27 @@ fn cli_train_and_simulate_report_dice_per_plan() {
             .all(|r| r["slices"] == 8 && (0.0..=1.0).contains(&r["mean_dice"].as_f64().unwrap()))
     );
     // Claim 3 side by side: the same plan trained on its annotated slices and on sdf masks.
-    let mut args = vec![
-        "simulate",
-        "--data",
-        "demo",
-        "--budget-slices",
-        "12",
-        "--holdout",
-        "2",
-        "--volumes-grid",
-        "4",
-        "--model",
-        "3d",
-        "--interp",
-        "none,sdf",
-        "--seeds",
-        "1,2",
-        "--steps",
-        "2",
-        "--json",
-    ];
-    args.extend(tiny);
-    let (code, out, err) = cli(&args);
-    assert_eq!(code, 0, "{err}");
-    let simulation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let simulation = simulate_json(
+        &[
+            "--data",
+            "demo",
+            "--budget-slices",
+            "12",
+            "--holdout",
+            "2",
+            "--volumes-grid",
+            "4",
+            "--model",
+            "3d",
+            "--interp",
+            "none,sdf",
+            "--seeds",
+            "1,2",
+            "--steps",
+            "2",
+        ],
+        &tiny,
+    );
     let results = simulation["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     let seeds: Vec<u64> = results
@@ -521,24 +526,21 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     assert_eq!(held(&results[0]), held(&results[1]));
     assert_ne!(held(&results[0]), held(&results[2]));
     // A scenario the budget cannot be planned for is skipped with the reason, not fatal.
-    let mut args = vec![
-        "simulate",
-        "--data",
-        "demo",
-        "--budget-slices",
-        "200",
-        "--holdout",
-        "2",
-        "--volumes-grid",
-        "1,20",
-        "--steps",
-        "1",
-        "--json",
-    ];
-    args.extend(tiny);
-    let (code, out, err) = cli(&args);
-    assert_eq!(code, 0, "{err}");
-    let simulation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let simulation = simulate_json(
+        &[
+            "--data",
+            "demo",
+            "--budget-slices",
+            "200",
+            "--holdout",
+            "2",
+            "--volumes-grid",
+            "1,20",
+            "--steps",
+            "1",
+        ],
+        &tiny,
+    );
     assert_eq!(simulation["results"].as_array().unwrap().len(), 1);
     assert_eq!(simulation["results"][0]["scenario"]["volumes"], 20);
     let skipped = simulation["skipped"].as_array().unwrap();
