@@ -146,10 +146,10 @@ pub fn interpolate_case(
     rules: &FlagRules,
 ) -> Result<(Interpolation, CaseInterp)> {
     let mut truth = labels_u16(case)?;
-    let ignored_labels: Vec<u16> = interpolate::present_labels(std::slice::from_ref(&truth))
-        .into_iter()
-        .filter(|&v| !target.is_foreground(v as i64))
-        .collect();
+    let (values, ignored_labels): (Vec<u16>, Vec<u16>) =
+        interpolate::present_labels(std::slice::from_ref(&truth))
+            .into_iter()
+            .partition(|&v| target.is_foreground(v as i64));
     if !ignored_labels.is_empty() {
         truth
             .iter_mut()
@@ -185,7 +185,6 @@ pub fn interpolate_case(
     let [nx, ny, _] = shape;
     let axis = planned.axis;
     let on_scored = |i: usize| scored[[i % nx, (i / nx) % ny, i / (nx * ny)][axis]];
-    let values = interpolate::present_labels(std::slice::from_ref(&truth));
     let dice = values
         .iter()
         .map(|&l| {

@@ -8,7 +8,7 @@
 //! (the outside distances there are exact, since every pixel of the mask lies inside that box).
 
 use super::edt::signed_distance;
-use super::interpolate::{label_boxes, parallel_map};
+use super::interpolate::parallel_map;
 use super::slices::set_region;
 
 /// A pixel box (u0, v0, u1, v1) on a slice, exclusive ends.
@@ -39,37 +39,27 @@ struct LabelField {
     tight: Vec<Option<Box2>>,
     /// Signed distances within the box of the mask and its neighbours' masks.
     phi: Vec<Option<(Box2, Vec<f32>)>>,
+    /// The deepest inside distance on each slice next to one without the label (else 0).
+    deepest: Vec<f32>,
 }
 
 impl LabelField {
     fn new(
         label: u16,
-        bbox: Box2,
+        tight: Vec<Option<Box2>>,
         slices: &[&[u16]],
         w: usize,
         h: usize,
         sx: f32,
         sy: f32,
     ) -> Self {
-        let (u0, v0, u1, v1) = bbox;
-        let tight: Vec<Option<Box2>> =
-            parallel_map(slices, (u1 - u0) * (v1 - v0) * slices.len(), |slice| {
-                let mut b = None;
-                for v in v0..v1 {
-                    let row = &slice[v * w + u0..v * w + u1];
-                    let (Some(first), Some(last)) = (
-                        row.iter().position(|&x| x == label),
-                        row.iter().rposition(|&x| x == label),
-                    ) else {
-                        continue;
-                    };
-                    b = union(b, Some((u0 + first, v, u0 + last + 1, v + 1)));
-                }
-                b
-            });
         let n = slices.len();
         let indices: Vec<usize> = (0..n).collect();
-        let work = 4 * (u1 - u0) * (v1 - v0) * tight.iter().flatten().count();
+        let work = 4 * tight
+            .iter()
+            .flatten()
+            .map(|b| (b.2 - b.0) * (b.3 - b.1))
+            .sum::<usize>();
         let phi = parallel_map(&indices, work, |&g| {
             tight[g]?;
             let near = union(
@@ -87,13 +77,58 @@ impl LabelField {
                 .collect();
             Some((b, signed_distance(&mask, bw, b.3 - b.1, sx, sy)))
         });
-        LabelField { label, tight, phi }
+        // Needed only beside an annotated slice without the label.
+        let beside_empty =
+            |g: usize| (g > 0 && tight[g - 1].is_none()) || (g + 1 < n && tight[g + 1].is_none());
+        let deepest = phi
+            .iter()
+            .enumerate()
+            .map(|(g, p)| match p {
+                Some((_, d)) if beside_empty(g) => d.iter().fold(0f32, |m, &x| m.max(-x)),
+                _ => 0.0,
+            })
+            .collect();
+        LabelField {
+            label,
+            tight,
+            phi,
+            deepest,
+        }
     }
 
     /// Whether gap `g` (between annotated slices g and g + 1) has this label on either side.
     fn in_gap(&self, g: usize) -> bool {
         self.tight[g].is_some() || self.tight[g + 1].is_some()
     }
+}
+
+/// Each label's exact box on a `w`-wide slice, in order of first appearance. One pass; rows
+/// without a label are skipped by a vectorised test.
+fn slice_label_boxes(slice: &[u16], w: usize) -> Vec<(u16, Box2)> {
+    let mut boxes: Vec<(u16, Box2)> = Vec::new();
+    for (v, row) in slice.chunks_exact(w).enumerate() {
+        if row.iter().fold(0u16, |a, &x| a | x) == 0 {
+            continue;
+        }
+        let mut last = usize::MAX;
+        for (u, &x) in row.iter().enumerate() {
+            if x == 0 {
+                continue;
+            }
+            if last >= boxes.len() || boxes[last].0 != x {
+                last = match boxes.iter().position(|b| b.0 == x) {
+                    Some(i) => i,
+                    None => {
+                        boxes.push((x, (u, v, u + 1, v + 1)));
+                        boxes.len() - 1
+                    }
+                };
+            }
+            let b = &mut boxes[last].1;
+            *b = (b.0.min(u), b.1.min(v), b.2.max(u + 1), b.3.max(v + 1));
+        }
+    }
+    boxes
 }
 
 /// Row `v` of box `r` read from a distance field (its own box and values), or `constant` (one
@@ -125,9 +160,21 @@ pub(super) fn fill(
     (w, h): (usize, usize),
     (sx, sy): (f32, f32),
 ) {
-    let fields: Vec<LabelField> = label_boxes(known, w, h)
+    // Every label's box on every annotated slice, in one pass over them.
+    let boxes: Vec<Vec<(u16, Box2)>> =
+        parallel_map(known, w * h * known.len(), |s| slice_label_boxes(s, w));
+    let mut labels: Vec<u16> = boxes.iter().flatten().map(|b| b.0).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let fields: Vec<LabelField> = labels
         .into_iter()
-        .map(|(label, bbox)| LabelField::new(label, bbox, known, w, h, sx, sy))
+        .map(|label| {
+            let tight = boxes
+                .iter()
+                .map(|on| on.iter().find(|b| b.0 == label).map(|b| b.1))
+                .collect();
+            LabelField::new(label, tight, known, w, h, sx, sy)
+        })
         .collect();
     // Only gaps holding some label need work: the others stay 0.
     let jobs: Vec<(usize, usize)> = (0..annotated.len() - 1)
@@ -147,11 +194,10 @@ pub(super) fn fill(
             let (pa, pb) = (&f.phi[g], &f.phi[g + 1]);
             // An annotated-empty side erodes the other side's object to nothing at the gap's
             // middle: its distance is the other side's deepest inside one.
-            let deepest = |p: &(Box2, Vec<f32>)| p.1.iter().fold(0f32, |m, &x| m.max(-x));
             let (ca, cb) = match (pa, pb) {
                 (None, None) => continue,
-                (None, Some(q)) => (deepest(q), 0.0),
-                (Some(p), None) => (0.0, deepest(p)),
+                (None, Some(_)) => (f.deepest[g + 1], 0.0),
+                (Some(_), None) => (0.0, f.deepest[g]),
                 _ => (0.0, 0.0),
             };
             let width = r.2 - r.0;
