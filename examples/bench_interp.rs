@@ -7,6 +7,8 @@
 //! 4th and 8th axial slice. The references need `pip install nibabel scipy
 //! itk-morphologicalcontourinterpolation`.
 
+mod common;
+use common::{load_average, reference_script};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -119,12 +121,7 @@ fn main() {
             label: 1,
         });
     }
-    println!(
-        "load average before: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average before: {}", load_average());
     if let Ok(only) = std::env::var("BENCH_ONLY") {
         inputs.retain(|i| i.name.contains(&only));
     }
@@ -172,8 +169,7 @@ fn main() {
         serde_json::to_string(&cases).unwrap_or_default(),
     )
     .expect("cases");
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference/interp_reference.py");
+    let script = reference_script("examples/reference/interp_reference.py");
     let refs: Vec<serde_json::Value> = match Command::new("python3")
         .arg(script)
         .arg(&cases_path)
@@ -217,10 +213,5 @@ fn main() {
             is / secs
         );
     }
-    println!(
-        "load average after: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average after: {}", load_average());
 }

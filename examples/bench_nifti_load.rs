@@ -5,6 +5,8 @@
 //! int16 CT-like volume. nibabel runs through examples/reference/nibabel_load.py (needs
 //! `pip install nibabel numpy`). Each measurement runs in its own process so peak memory is its own.
 
+mod common;
+use common::{load_average, reference_script};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -104,8 +106,7 @@ fn main() {
         files.push(synthetic_ct(&tmp));
     }
     let me = std::env::current_exe().expect("exe");
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average before: {}", loadavg.trim());
+    println!("load average before: {}", load_average());
     println!(
         "| file | voxel MB | sliceplan s | nibabel s | speed-up | sliceplan peak / voxel bytes | nibabel peak / voxel bytes |"
     );
@@ -121,8 +122,7 @@ fn main() {
             .filter_map(|x| x.parse().ok())
             .collect();
         let (ours, bytes, our_peak) = (nums[0], nums[1], nums[2]);
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reference/nibabel_load.py");
+        let script = reference_script("examples/reference/nibabel_load.py");
         let py = Command::new("python3")
             .arg(&script)
             .arg(REPEATS.to_string())
@@ -156,10 +156,5 @@ fn main() {
             their_peak / bytes
         );
     }
-    println!(
-        "load average after: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average after: {}", load_average());
 }

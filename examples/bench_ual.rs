@@ -5,6 +5,8 @@
 //! volume: slice embeddings + body rule in one pass, then k-means medoids for n = 10 slices.
 //! The volumes are split over both cores; the figure is the busier core's timed work.
 
+mod common;
+use common::load_average;
 use std::time::Instant;
 
 use sliceplan::dataset::Modality;
@@ -54,12 +56,7 @@ fn volume(seed: u64) -> Volume {
 }
 
 fn main() {
-    println!(
-        "load average before: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average before: {}", load_average());
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -106,10 +103,5 @@ fn main() {
         picked.iter().sum::<usize>(),
         1e3 * timed.iter().sum::<f64>() / VOLUMES as f64
     );
-    println!(
-        "load average after: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
-    );
+    println!("load average after: {}", load_average());
 }
