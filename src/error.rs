@@ -19,6 +19,10 @@ pub enum Error {
     /// Inputs that cannot be satisfied (a budget out of range, an unknown label...).
     #[error("{0}")]
     Invalid(String),
+    /// A plan that cannot be made with these volumes (a budget out of the feasible range, more
+    /// volumes than the dataset holds): a simulation skips such a scenario with this reason.
+    #[error("{0}")]
+    Infeasible(String),
     /// Training or evaluation failed on the device.
     #[error("{0}")]
     Train(String),
@@ -46,6 +50,11 @@ impl Error {
             path: path.as_ref().to_path_buf(),
             source,
         }
+    }
+
+    /// A plan that cannot be made with these volumes.
+    pub fn infeasible(msg: impl Into<String>) -> Self {
+        Error::Infeasible(msg.into())
     }
 
     /// Inputs that cannot be satisfied.

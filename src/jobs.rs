@@ -3,7 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -26,6 +27,8 @@ struct Part {
 struct ProgressInner {
     cancel: AtomicBool,
     state: Mutex<(f32, String)>,
+    /// Woken on every `set`.
+    changed: Condvar,
 }
 
 impl Progress {
@@ -46,6 +49,29 @@ impl Progress {
         };
         if let Ok(mut s) = self.inner.state.lock() {
             *s = (fraction, message);
+        }
+        self.inner.changed.notify_all();
+    }
+
+    /// Waits until `done(fraction, message)` holds, woken by each report; false when `timeout`
+    /// passes first.
+    pub fn wait_until(&self, timeout: Duration, done: impl Fn(f32, &str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let Ok(mut state) = self.inner.state.lock() else {
+            return false;
+        };
+        loop {
+            if done(state.0, &state.1) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            match self.inner.changed.wait_timeout(state, deadline - now) {
+                Ok((s, _)) => state = s,
+                Err(_) => return false,
+            }
         }
     }
 
@@ -106,6 +132,8 @@ pub struct Job<T> {
     pub progress: Progress,
     rx: Receiver<Result<T>>,
     done: Option<Result<T>>,
+    /// The result was handed out.
+    taken: bool,
 }
 
 impl<T: Send + 'static> Job<T> {
@@ -113,6 +141,16 @@ impl<T: Send + 'static> Job<T> {
     pub fn spawn(
         name: &str,
         work: impl FnOnce(&Progress) -> Result<T> + Send + 'static,
+    ) -> Result<Self> {
+        Self::spawn_notify(name, work, || {})
+    }
+
+    /// Starts `work` on a thread named `name`; `done` runs on that thread once the result is
+    /// ready (a GUI asks for a repaint there, so it need not poll while idle).
+    pub fn spawn_notify(
+        name: &str,
+        work: impl FnOnce(&Progress) -> Result<T> + Send + 'static,
+        done: impl FnOnce() + Send + 'static,
     ) -> Result<Self> {
         let progress = Progress::new();
         let (tx, rx) = channel();
@@ -122,6 +160,7 @@ impl<T: Send + 'static> Job<T> {
             .spawn(move || {
                 let result = work(&p);
                 let _ = tx.send(result);
+                done();
             })
             .map_err(|e| Error::invalid(format!("cannot start background job '{name}': {e}")))?;
         Ok(Job {
@@ -129,11 +168,15 @@ impl<T: Send + 'static> Job<T> {
             progress,
             rx,
             done: None,
+            taken: false,
         })
     }
 
-    /// The result, once the job has finished (taken once).
+    /// The result, once the job has finished (taken once; None after that).
     pub fn try_result(&mut self) -> Option<Result<T>> {
+        if self.taken {
+            return None;
+        }
         if self.done.is_none() {
             match self.rx.try_recv() {
                 Ok(r) => self.done = Some(r),
@@ -146,7 +189,9 @@ impl<T: Send + 'static> Job<T> {
                 }
             }
         }
-        self.done.take()
+        let result = self.done.take();
+        self.taken = result.is_some();
+        result
     }
 
     /// Blocks until the job finishes.
@@ -164,6 +209,17 @@ impl<T: Send + 'static> Job<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_job_notifies_and_hands_its_result_once() {
+        let (tx, rx) = channel();
+        let mut job =
+            Job::spawn_notify("test-job", |_| Ok(7), move || tx.send(()).unwrap()).unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the job said it was done");
+        assert_eq!(job.try_result().unwrap().unwrap(), 7);
+        assert!(job.try_result().is_none());
+    }
 
     #[test]
     fn a_part_reports_within_its_share_and_shares_cancellation() {

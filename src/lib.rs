@@ -2,8 +2,10 @@
 //! buys by simulating it on a densely labelled pilot set.
 //!
 //! Compute lives in the library modules (`io`, `dataset`, `plan`, `interp`, `train`, `sim`,
-//! `export`); the GUI (`app`) and the command line only call them.
+//! `export`); the GUI (`app`, behind the default `gui` feature) and the command line only call
+//! them.
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod dataset;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod jobs;
 pub mod plan;
 pub mod rng;
 pub mod sim;
+pub mod study;
 pub mod train;
 
 pub use error::{Error, Result};

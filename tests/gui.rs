@@ -1,24 +1,39 @@
-//! The GUI, headless (egui_kittest): it opens on the demo cohort, plans, and shows the plan.
+//! The GUI, headless (egui_kittest): it opens on the demo cohort, plans, previews, exports,
+//! simulates and cancels, and switches datasets without results landing on the wrong one.
 
+mod common;
+
+use common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sliceplan::app::{Settings, SliceplanApp};
 use sliceplan::dataset::demo;
+use sliceplan::io::Plane;
 
-fn harness() -> Harness<'static, SliceplanApp> {
-    let settings = Settings {
-        budget_slices: 30,
-        holdout: 0,
-        ..Settings::default()
-    };
-    let app = SliceplanApp::new(demo::dataset(), settings);
+fn harness_with(settings: Settings) -> Harness<'static, SliceplanApp> {
+    let mut app = SliceplanApp::new(demo::dataset(), settings);
+    // Simulations keep their runs in a store: a temporary one, never the user's.
+    let store = std::env::temp_dir().join(format!(
+        "sliceplan-gui-test-store-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    app.store_dir = Some(store);
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut SliceplanApp| app.show_ui(ui), app)
 }
 
+fn harness() -> Harness<'static, SliceplanApp> {
+    harness_with(Settings {
+        budget_slices: 30,
+        holdout: 0,
+        ..Settings::default()
+    })
+}
+
 fn run_until_idle(h: &mut Harness<'static, SliceplanApp>) {
-    for _ in 0..600 {
+    for _ in 0..1500 {
         h.step();
         if !h.state().busy() {
             h.step();
@@ -26,7 +41,14 @@ fn run_until_idle(h: &mut Harness<'static, SliceplanApp>) {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    panic!("the app stayed busy");
+    panic!("the app stayed busy: {}", h.state().status);
+}
+
+fn make_plan(h: &mut Harness<'static, SliceplanApp>) -> sliceplan::plan::Plan {
+    h.get_by_label("Make plan").click();
+    h.step();
+    run_until_idle(h);
+    h.state().plan.clone().expect("a plan")
 }
 
 #[test]
@@ -38,10 +60,7 @@ fn opens_on_the_demo_and_plans_from_the_button() {
         h.state().loaded.is_some(),
         "first case loaded in the viewer"
     );
-    h.get_by_label("Make plan").click();
-    h.step();
-    run_until_idle(&mut h);
-    let plan = h.state().plan.clone().expect("a plan");
+    let plan = make_plan(&mut h);
     assert_eq!(plan.total_slices(), 30);
     assert!(
         h.state().status.contains("plan: 30 slices in 24 volumes"),
@@ -62,7 +81,7 @@ fn a_bad_typed_path_is_reported_not_fatal() {
     let mut h = harness();
     run_until_idle(&mut h);
     h.state_mut().open_path("/definitely/not/here");
-    h.step();
+    run_until_idle(&mut h);
     assert!(
         h.state()
             .status
@@ -74,17 +93,149 @@ fn a_bad_typed_path_is_reported_not_fatal() {
 }
 
 #[test]
-fn the_simulation_panel_offers_all_three_comparisons() {
+fn switching_datasets_drops_the_jobs_of_the_old_one() {
+    let dir = tempdir();
+    let raw = dir.path().join("Dataset900_other");
+    demo::write_nnunet(&raw).unwrap();
     let mut h = harness();
     run_until_idle(&mut h);
-    // Claim 1 (volumes vs slices) is the button itself; claims 2 and 3 are options.
-    h.get_by_label("Simulate volumes vs slices");
-    h.get_by_label("Seeds per plan");
-    h.get_by_label("Compare slice strategies (fixed, random, ual)")
-        .click();
-    h.get_by_label("Also train on interpolated masks (sdf)")
-        .click();
+    // A simulation and a plan start on the demo; then another dataset is opened.
+    h.state_mut().start_simulation();
+    h.state_mut().start_plan();
     h.step();
-    assert!(h.state().settings.sim_compare_strategies);
-    assert!(h.state().settings.sim_interpolation);
+    assert!(h.state().busy());
+    h.state_mut().open_path(raw.to_str().unwrap());
+    run_until_idle(&mut h);
+    let app = h.state();
+    assert_eq!(app.dataset.id, "Dataset900_other", "{}", app.status);
+    assert!(
+        app.plan.is_none(),
+        "the demo's plan landed on the new dataset"
+    );
+    assert!(app.sim_results.is_empty() && app.sim_skipped.is_empty());
+    assert!(
+        app.status.starts_with("opened 'Dataset900_other'"),
+        "{}",
+        app.status
+    );
+    assert_eq!(app.settings.data_path.as_deref(), raw.to_str());
+}
+
+#[test]
+fn the_simulation_options_shape_the_run_and_cancel_is_not_an_error() {
+    let mut h = harness_with(Settings {
+        budget_slices: 30,
+        holdout: 4,
+        sim_compare_strategies: true,
+        sim_interpolation: true,
+        steps: 10_000,
+        ..Settings::default()
+    });
+    run_until_idle(&mut h);
+    h.get_by_label("Simulate volumes vs slices").click();
+    h.step();
+    // 3 strategies × (with, without sdf) × 4 volume counts.
+    let mut message = String::new();
+    for _ in 0..500 {
+        h.step();
+        message = h
+            .state()
+            .status_of_jobs()
+            .into_iter()
+            .find(|(name, _)| *name == "simulating")
+            .map(|(_, m)| m)
+            .unwrap_or_default();
+        if message.contains("run 1 of 24") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(message.contains("run 1 of 24"), "{message}");
+    h.get_by_label("Cancel simulating").click();
+    run_until_idle(&mut h);
+    assert!(
+        h.state()
+            .status
+            .starts_with("simulation cancelled; 0 finished run(s) kept"),
+        "{}",
+        h.state().status
+    );
+    // The app stays usable.
+    make_plan(&mut h);
+}
+
+#[test]
+fn interpolation_preview_and_worklist_export() {
+    let dir = tempdir();
+    let mut h = harness_with(Settings {
+        budget_slices: 24 * 4,
+        volumes: 24,
+        holdout: 0,
+        ..Settings::default()
+    });
+    run_until_idle(&mut h);
+    let plan = make_plan(&mut h);
+    // The first case (loaded) has 4 planned slices: preview the sdf masks between them.
+    h.get_by_label("Preview interpolation").click();
+    h.step();
+    run_until_idle(&mut h);
+    let (interp, report) = h.state().preview.clone().expect("a preview");
+    assert_eq!(report.case_id, "demo_000");
+    assert!(report.interpolated_slices > 0);
+    assert!(interp.labels.iter().any(|&l| l > 0));
+    assert!(
+        h.state().status.starts_with("interpolated"),
+        "{}",
+        h.state().status
+    );
+    // Without a file dialog the typed path is used.
+    let csv = dir.path().join("worklist.csv");
+    h.state_mut().export_path = csv.display().to_string();
+    h.get_by_label("Worklist CSV…").click();
+    h.step();
+    run_until_idle(&mut h);
+    let text = std::fs::read_to_string(&csv).expect("worklist written");
+    assert_eq!(text.lines().count(), plan.total_slices() + 1);
+    assert!(
+        h.state().status.contains("worklist of 96 slices"),
+        "{}",
+        h.state().status
+    );
+}
+
+#[test]
+fn a_planned_case_is_shown_along_its_plans_axis() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    make_plan(&mut h);
+    h.state_mut().settings.plane = Plane::Sagittal;
+    h.step();
+    h.get_by_label("Shown along the plan's axis (axial), not the sagittal plane chosen since.");
+}
+
+#[test]
+fn settings_round_trip_and_a_corrupt_file_is_reported() {
+    let dir = tempdir();
+    let path = dir.path().join("settings.json");
+    let custom = Settings {
+        budget_slices: 123,
+        plane: Plane::Coronal,
+        sim_seeds: 3,
+        data_path: Some("/data/pilot".into()),
+        ..Settings::default()
+    };
+    custom.save_to(&path).unwrap();
+    let (back, notice) = Settings::load_from(&path);
+    assert_eq!(back, custom);
+    assert!(notice.is_none());
+    std::fs::write(&path, "{ not json").unwrap();
+    let (back, notice) = Settings::load_from(&path);
+    assert_eq!(back, Settings::default());
+    let notice = notice.expect("a notice");
+    assert!(
+        notice.contains("corrupt") && notice.contains("settings.json"),
+        "{notice}"
+    );
+    let (back, notice) = Settings::load_from(&dir.path().join("absent.json"));
+    assert_eq!((back, notice), (Settings::default(), None));
 }

@@ -9,7 +9,6 @@ use sliceplan::export::{
 };
 use sliceplan::io::{self, VoxelData, read_nifti};
 use sliceplan::jobs::Progress;
-use sliceplan::plan::select::fixed_interval;
 use sliceplan::plan::{
     BodyRule, Budget, Plan, PlanRequest, Rounding, SliceStrategy, VolumeStrategy, make_plan,
 };
@@ -76,8 +75,13 @@ fn fixed_interval_plan_is_exactly_spaced_and_centred() {
     };
     let p = plan(&ds, &req);
     for v in &p.volumes {
-        let all: Vec<usize> = (0..v.slice_count).collect();
-        assert_eq!(v.slices, fixed_interval(&all, 4), "{}", v.case_id);
+        // Four slices, one in the middle of each quarter of the volume.
+        let d = v.slice_count;
+        let expected: Vec<usize> = (0..4).map(|m| (2 * m + 1) * d / 8).collect();
+        assert_eq!(v.slices, expected, "{} ({d} slices)", v.case_id);
+        // Centred: as far from the first slice as from the last (within one slice).
+        let (head, tail) = (v.slices[0], d - 1 - v.slices[3]);
+        assert!(head.abs_diff(tail) <= 1, "{head} vs {tail}");
         let gaps: Vec<usize> = v.slices.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(
             gaps.iter().max().unwrap() - gaps.iter().min().unwrap() <= 1,

@@ -10,7 +10,7 @@ use sliceplan::jobs::Progress;
 use sliceplan::plan::{Budget, PlanRequest, make_plan};
 use sliceplan::train::loss::masked_dice_ce;
 use sliceplan::train::{
-    BackendChoice, ModelKind, TrainConfig, UNet2d, UNetSpec, train_and_evaluate,
+    BackendChoice, ModelKind, TrainConfig, TrainJob, UNet2d, UNetSpec, train_and_evaluate,
 };
 
 #[test]
@@ -81,7 +81,7 @@ fn tiny_cpu() -> TrainConfig {
         backend: BackendChoice::Cpu,
         batch_size: Some(2),
         features: Some(vec![4, 8]),
-        max_in_plane: 32,
+        max_in_plane: Some(32),
         ..TrainConfig::default()
     }
 }
@@ -103,16 +103,7 @@ fn train_plain(
     target: &TargetLabels,
     config: &TrainConfig,
 ) -> sliceplan::Result<sliceplan::train::TrainReport> {
-    train_and_evaluate(
-        ds,
-        plan,
-        target,
-        config,
-        None,
-        false,
-        None,
-        &Progress::new(),
-    )
+    train_and_evaluate(&TrainJob::new(ds, plan, target, config), &Progress::new())
 }
 
 #[test]
@@ -149,29 +140,35 @@ fn small_2d_unet_on_cpu_reaches_dice_0_8_on_held_out_demo_volumes() {
 }
 
 #[test]
-fn small_3d_unet_trains_on_sparse_slices_and_improves() {
+fn small_3d_unet_learns_the_organ_from_interpolated_sparse_slices() {
+    // About 4 slices per volume; the 3D net trains on the sdf masks between them. (On the
+    // annotated slices alone, this small net and budget of steps learns nothing: Dice 0.)
     let ds = demo::dataset();
-    let plan = demo_plan(24, 2);
+    let plan = demo_plan(96, 2);
     let config = TrainConfig {
         model: ModelKind::ThreeD,
         backend: BackendChoice::Cpu,
-        steps: 40,
+        steps: 100,
         batch_size: Some(2),
-        features: Some(vec![4, 8, 16]),
+        features: Some(vec![8, 16, 32]),
         patch: Some(vec![8, 32, 32]),
         learning_rate: 3e-3,
-        max_in_plane: 48,
+        max_in_plane: Some(48),
+        interpolation: Some(sliceplan::interp::Method::Sdf),
         seed: 2,
         ..TrainConfig::default()
     };
     let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &config).unwrap();
     let losses: Vec<f32> = report.loss_curve.iter().map(|l| l.1).collect();
+    eprintln!("3D demo: Dice {:.3}, losses {losses:?}", report.mean_dice);
     assert!(
         losses.last().unwrap() < losses.first().unwrap(),
         "{losses:?}"
     );
     assert_eq!(report.test.len(), 2);
-    assert!(report.test.iter().all(|t| (0.0..=1.0).contains(&t.dice)));
+    // Measured 0.82 and 0.79 on the two held-out volumes.
+    assert!(report.mean_dice >= 0.6, "{:?}", report.test);
+    assert!(report.flags.is_empty(), "{:?}", report.flags);
 }
 
 #[test]
@@ -195,51 +192,50 @@ fn checkpoints_resume_and_cancellation_keeps_progress() {
     let job = {
         let (ds, plan, target, run) = (ds.clone(), plan.clone(), target.clone(), run.clone());
         sliceplan::jobs::Job::spawn("test-train", move |p| {
-            train_and_evaluate(&ds, &plan, &target, &long, Some(&run), false, None, p)
+            let job = TrainJob {
+                run_dir: Some(&run),
+                ..TrainJob::new(&ds, &plan, &target, &long)
+            };
+            train_and_evaluate(&job, p)
         })
         .unwrap()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while !job.progress.get().1.starts_with("step 3/")
-        && !job.progress.get().1.starts_with("step 4/")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "training never reached step 3: {:?}",
-            job.progress.get()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    // Woken by each progress report; any step from the 3rd on will do.
+    let past_step_3 = |_: f32, msg: &str| {
+        msg.strip_prefix("step ")
+            .and_then(|m| m.split('/').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n >= 3)
+    };
+    assert!(
+        job.progress
+            .wait_until(std::time::Duration::from_secs(300), past_step_3),
+        "training never reached step 3: {:?}",
+        job.progress.get()
+    );
     job.progress.cancel();
     assert!(matches!(job.wait(), Err(sliceplan::Error::Cancelled)));
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
     assert!(state["step"].as_u64().unwrap() >= 3, "{state}");
     assert!(run.join("model.bpk").is_file() && run.join("optim.bin").is_file());
-    let first = train_and_evaluate(
-        &ds,
-        &plan,
-        &target,
-        &config,
-        Some(&run),
-        false,
-        None,
-        &Progress::new(),
-    )
-    .unwrap();
+    let in_run = |config| TrainJob {
+        run_dir: Some(&run),
+        ..TrainJob::new(&ds, &plan, &target, config)
+    };
+    let first = train_and_evaluate(&in_run(&config), &Progress::new()).unwrap();
     assert_eq!(first.resumed_from, None);
     let longer = TrainConfig {
         steps: 9,
         ..config.clone()
     };
+    let pred = dir.path().join("pred");
     let resumed = train_and_evaluate(
-        &ds,
-        &plan,
-        &target,
-        &longer,
-        Some(&run),
-        true,
-        Some(&dir.path().join("pred")),
+        &TrainJob {
+            resume: true,
+            predict_out: Some(&pred),
+            ..in_run(&longer)
+        },
         &Progress::new(),
     )
     .unwrap();
@@ -261,16 +257,13 @@ fn checkpoints_resume_and_cancellation_keeps_progress() {
     // A checkpoint from other settings is refused, not silently mixed.
     let other = TrainConfig {
         features: Some(vec![4, 8, 16]),
-        ..longer
+        ..longer.clone()
     };
     let err = train_and_evaluate(
-        &ds,
-        &plan,
-        &target,
-        &other,
-        Some(&run),
-        true,
-        None,
+        &TrainJob {
+            resume: true,
+            ..in_run(&other)
+        },
         &Progress::new(),
     )
     .unwrap_err();
@@ -302,7 +295,7 @@ fn training_without_held_out_volumes_or_foreground_is_explained() {
     let target = TargetLabels::parse("7", &demo::label_names()).unwrap();
     let config = TrainConfig {
         steps: 2,
-        max_in_plane: 32,
+        max_in_plane: Some(32),
         batch_size: Some(2),
         ..config
     };
@@ -396,12 +389,17 @@ fn seeded_cpu_runs_are_reproducible() {
 
 /// Runs `sliceplan simulate ARGS --json` with `tiny` appended; its JSON output.
 fn simulate_json(args: &[&str], tiny: &[&str]) -> serde_json::Value {
-    let mut all = vec!["simulate"];
+    // A fresh result store per call, never the user's.
+    let store = tempdir();
+    let mut all = vec!["simulate", "--store", store.path().to_str().unwrap()];
     all.extend(args);
     all.push("--json");
     all.extend(tiny);
     let (code, out, err) = cli(&all);
     assert_eq!(code, 0, "{err}");
+    // Progress goes to stderr even with --json (a first line at once, then every 10 s);
+    // stdout holds the JSON alone.
+    assert!(err.contains("% run "), "no progress on stderr: {err}");
     serde_json::from_str(&out).unwrap()
 }
 

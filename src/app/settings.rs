@@ -82,21 +82,56 @@ impl Settings {
         Some(base.join("sliceplan").join("settings.json"))
     }
 
-    /// Loads saved settings, or the defaults.
-    pub fn load() -> Settings {
-        Self::path()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
+    /// Loads saved settings, or the defaults when there are none. A settings file that cannot
+    /// be read or parsed gives the defaults and a sentence saying so (it is left in place).
+    pub fn load() -> (Settings, Option<String>) {
+        match Self::path() {
+            Some(p) => Self::load_from(&p),
+            None => (Settings::default(), None),
+        }
+    }
+
+    /// Like `load`, from `path`.
+    pub fn load_from(path: &std::path::Path) -> (Settings, Option<String>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None);
+            }
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(format!(
+                        "cannot read the settings ({e}), using the defaults: {}",
+                        path.display()
+                    )),
+                );
+            }
+        };
+        match serde_json::from_str(&text) {
+            Ok(s) => (s, None),
+            Err(e) => (
+                Settings::default(),
+                Some(format!(
+                    "the settings file is corrupt ({e}), using the defaults: {}",
+                    path.display()
+                )),
+            ),
+        }
+    }
+
+    /// Saves the settings to `path` (atomically).
+    pub fn save_to(&self, path: &std::path::Path) -> crate::Result<()> {
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| crate::Error::invalid(e.to_string()))?;
+        crate::io::write_bytes_atomic(path, text.as_bytes())
     }
 
     /// Saves the settings (atomically); errors are returned for the status line.
     pub fn save(&self) -> crate::Result<()> {
-        let Some(path) = Self::path() else {
-            return Ok(());
-        };
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| crate::Error::invalid(e.to_string()))?;
-        crate::io::write_bytes_atomic(path, text.as_bytes())
+        match Self::path() {
+            Some(path) => self.save_to(&path),
+            None => Ok(()),
+        }
     }
 }

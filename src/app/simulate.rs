@@ -4,21 +4,17 @@
 use egui_plot::{Legend, Line, Plot, Points};
 
 use super::{SliceplanApp, request_from_settings};
-use crate::dataset::TargetLabels;
 use crate::interp::Method;
-use crate::jobs::Job;
 use crate::plan::SliceStrategy;
-use crate::sim::{plot_series, scenario_grid, simulate_seeds, summarize, volume_grid};
+use crate::sim::{SimulationSetup, SimulationSpec, plot_series, summarize};
+use crate::study::{ResultStore, dataset_fingerprint};
 use crate::train::{BackendChoice, ModelKind, TrainConfig};
 
 impl SliceplanApp {
     /// Starts a simulation of 4 volume counts at the current budget, for the chosen strategy
-    /// or all three, with or without interpolated masks.
+    /// or all three, with or without interpolated masks (set up as the CLI does:
+    /// `SimulationSpec`).
     pub fn start_simulation(&mut self) {
-        let ds = self.dataset.clone();
-        let mut base = request_from_settings(&self.settings);
-        base.volumes = None;
-        let max_volumes = ds.len().saturating_sub(self.settings.holdout).max(1);
         let strategies = if self.settings.sim_compare_strategies {
             vec![
                 SliceStrategy::Fixed,
@@ -33,26 +29,75 @@ impl SliceplanApp {
         } else {
             vec![None]
         };
-        let scenarios = scenario_grid(
-            &volume_grid(max_volumes, 4),
-            &strategies,
-            self.settings.model,
-            &interpolations,
-        );
-        let train = TrainConfig {
-            steps: self.settings.steps,
-            backend: self.settings.backend,
-            seed: self.settings.seed,
-            ..TrainConfig::default()
+        let spec = SimulationSpec {
+            base: request_from_settings(&self.settings),
+            volumes_grid: None,
+            strategies,
+            interpolations,
+            seeds: (0..self.settings.sim_seeds.max(1) as u64)
+                .map(|i| self.settings.seed + i)
+                .collect(),
+            train: TrainConfig {
+                model: self.settings.model,
+                steps: self.settings.steps,
+                backend: self.settings.backend,
+                seed: self.settings.seed,
+                ..TrainConfig::default()
+            },
         };
-        let target = TargetLabels::all_foreground();
-        let seeds: Vec<u64> = (0..self.settings.sim_seeds.max(1) as u64)
-            .map(|i| self.settings.seed + i)
-            .collect();
-        self.sim_job = Job::spawn("sliceplan-simulate", move |p| {
-            simulate_seeds(&ds, &base, &scenarios, &seeds, &target, &train, p)
-        })
-        .ok();
+        let setup = match spec.prepare(&self.dataset) {
+            Ok(setup) => setup,
+            Err(e) => {
+                self.status = format!("error: {e}");
+                return;
+            }
+        };
+        let store = match self.open_store() {
+            Ok(store) => store,
+            Err(e) => {
+                self.status = format!("error: {e}");
+                return;
+            }
+        };
+        self.sim_specs = Some((setup.specs(store.fingerprint()), store.clone()));
+        let ds = self.dataset.clone();
+        match self.jobs.spawn("sliceplan-simulate", move |p| {
+            setup.run_stored(&ds, &store, p)
+        }) {
+            Ok(job) => self.jobs.sim = Some(job),
+            Err(e) => self.status = format!("error: {e}"),
+        }
+    }
+
+    /// The result store simulations write to: `store_dir`, or the dataset's default.
+    pub fn open_store(&self) -> crate::Result<ResultStore> {
+        let dir = match &self.store_dir {
+            Some(d) => d.clone(),
+            None => ResultStore::default_dir(&self.dataset).ok_or_else(|| {
+                crate::Error::invalid("no folder for the result store (no HOME or XDG_DATA_HOME)")
+            })?,
+        };
+        ResultStore::open(dir, &self.dataset.id, &dataset_fingerprint(&self.dataset)?)
+    }
+
+    /// After a cancel: the runs that finished before it, read back from the store.
+    pub(super) fn keep_finished_runs(&mut self) {
+        let Some((specs, store)) = &self.sim_specs else {
+            return;
+        };
+        match store.load() {
+            Ok(contents) => {
+                let kept = SimulationSetup::collect(specs, &contents);
+                self.status = format!(
+                    "simulation cancelled; {} finished run(s) kept in {}",
+                    kept.results.len() + kept.skipped.len(),
+                    store.dir().display()
+                );
+                self.sim_results = kept.results;
+                self.sim_skipped = kept.skipped;
+            }
+            Err(e) => self.status = format!("simulation cancelled; {e}"),
+        }
     }
 
     pub(super) fn simulation_ui(&mut self, ui: &mut egui::Ui) {
@@ -87,7 +132,7 @@ impl SliceplanApp {
             ui.add(egui::DragValue::new(&mut s.sim_seeds).range(1..=10))
                 .labelled_by(label.id);
         });
-        let can = self.sim_job.is_none() && self.dataset.is_labelled();
+        let can = self.jobs.sim.is_none() && self.dataset.is_labelled();
         if ui
             .add_enabled(can, egui::Button::new("Simulate volumes vs slices"))
             .clicked()
@@ -99,7 +144,7 @@ impl SliceplanApp {
         }
         if !self.sim_results.is_empty() {
             egui::Grid::new("sim_results").striped(true).show(ui, |ui| {
-                for head in ["plan", "slices/vol", "ρ", "Dice", "± sd", "runs"] {
+                for head in ["plan", "slices/vol", "ρ", "Dice", "± sd", "runs", ""] {
                     ui.strong(head);
                 }
                 ui.end_row();
@@ -110,9 +155,20 @@ impl SliceplanApp {
                     ui.label(format!("{:.3}", r.mean_dice));
                     ui.label(format!("{:.3}", r.sd_dice));
                     ui.label(r.runs.to_string());
+                    if r.flagged > 0 {
+                        ui.colored_label(
+                            egui::Color32::YELLOW,
+                            format!("⚠ {} run(s) did not learn", r.flagged),
+                        );
+                    } else {
+                        ui.label("");
+                    }
                     ui.end_row();
                 }
             });
+        }
+        for warning in self.sim_results.iter().filter_map(|r| r.warning()) {
+            ui.colored_label(egui::Color32::YELLOW, warning);
         }
         for k in &self.sim_skipped {
             ui.label(format!(

@@ -68,6 +68,11 @@ impl Args {
         Some(self.items.remove(pos))
     }
 
+    /// The arguments not taken yet.
+    pub fn into_rest(self) -> Vec<String> {
+        self.items
+    }
+
     /// Fails on anything left over.
     pub fn finish(self) -> Result<()> {
         if let Some(first) = self.items.first() {

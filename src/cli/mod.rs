@@ -2,44 +2,24 @@
 
 mod args;
 mod commands;
+mod help;
 
 use anyhow::Result;
 
 pub use args::Args;
 
-const HELP: &str = "sliceplan — plan which slices to annotate, and predict the Dice each plan buys
-
-USAGE
-  sliceplan                          start the GUI on the built-in demo cohort
-  sliceplan gui [--data DIR]         start the GUI on a dataset
-  sliceplan info PATH [--json]       describe a NIfTI file or a dataset folder
-  sliceplan demo --out DIR           write the demo cohort as an nnU-Net raw dataset
-  sliceplan plan --data DIR (--budget-slices B | --budget-hours H) [--volumes S | --density RHO]
-                 [--strategy random|fixed|ual|coreset|foreground-random|foreground-fixed]
-                 [--volume-strategy random|representative] [--rounding fixed-k|density]
-                 [--min-slices K] [--plane axial|coronal|sagittal] [--seed N] [--holdout N]
-                 [--seconds-per-slice X] [--seconds-per-volume Y] [--label L]
-                 [--body-threshold V] [--body-min-fraction F]
-                 --out plan.json [--csv worklist.csv] [--json]
-  sliceplan export-nnunet --data DIR --plan plan.json --out DIR [--label L] [--masks DIR] [--json]
-  sliceplan status --data DIR --plan plan.json --masks DIR [--ignore V] [--remaining-csv F] [--json]
-  sliceplan interp --data DIR --plan plan.json [--method sdf|linear|nearest] --out DIR [--extrapolate]
-                   [--label L] [--json]
-  sliceplan train --data DIR --plan plan.json [--model 2d|3d] [--backend auto|wgpu|cpu] [--steps N]
-                  --out RUN [--resume] [--predict-out DIR] [--batch B] [--patch H,W|D,H,W]
-                  [--lr X] [--seed N] [--label L] [--interp sdf|linear|nearest]
-                  [--features 16,32,64,128,256] [--max-in-plane N] [--json]
-  sliceplan simulate --data DIR (--budget-slices B | --budget-hours H) [--holdout N]
-                  [--volumes-grid 1,4,8] [--strategies fixed,random] [--model 2d|3d]
-                  [--interp none,sdf] [--seeds 0,1,2] [--steps N] [--backend auto|wgpu|cpu] [--json]
-
---data demo uses the built-in synthetic cohort. Labels (--label) are names or values, comma-separated.";
-
 /// Runs the command line; returns the process exit code.
 pub fn run(argv: Vec<String>) -> i32 {
-    // `sliceplan COMMAND --help` shows the usage rather than a missing-option error.
+    let mut argv = argv;
+    let before = argv.len();
+    argv.retain(|a| a != "--quiet");
+    commands::set_quiet(argv.len() != before);
+    // `sliceplan COMMAND --help` shows that command's options rather than a missing-option error.
     if argv.len() > 1 && argv[1..].iter().any(|a| a == "--help" || a == "-h") {
-        println!("{HELP}");
+        match help::command_help(&argv[0]) {
+            Some(text) => println!("{text}"),
+            None => println!("{}", help::OVERVIEW),
+        }
         return 0;
     }
     let mut items = argv.into_iter();
@@ -49,7 +29,10 @@ pub fn run(argv: Vec<String>) -> i32 {
         None => commands::gui(Args::new(Vec::new())),
         Some("gui") => commands::gui(args),
         Some("help" | "--help" | "-h") => {
-            println!("{HELP}");
+            match args.into_rest().first().and_then(|c| help::command_help(c)) {
+                Some(text) => println!("{text}"),
+                None => println!("{}", help::OVERVIEW),
+            }
             Ok(())
         }
         Some("info") => commands::info(args),
@@ -60,6 +43,7 @@ pub fn run(argv: Vec<String>) -> i32 {
         Some("interp") => commands::interp(args),
         Some("train") => commands::train(args),
         Some("simulate") => commands::simulate(args),
+        Some("study") => commands::study(args),
         Some(other) => Err(anyhow::anyhow!(
             "unknown command '{other}' (see `sliceplan help`)"
         )),
@@ -67,7 +51,12 @@ pub fn run(argv: Vec<String>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("sliceplan: {e:#}");
+            let mut message = format!("{e:#}");
+            // The library names no flags (the GUI has none); here they are the remedy.
+            if message.contains("use a smaller patch or batch size") {
+                message.push_str(" (--patch, --batch)");
+            }
+            eprintln!("sliceplan: {message}");
             2
         }
     }

@@ -147,6 +147,12 @@ impl Dataset {
         self.cases.iter().position(|c| c.id == id)
     }
 
+    /// Index of the case named `id`, or an error naming the case and this dataset.
+    pub fn require_case(&self, id: &str) -> Result<usize> {
+        self.case_index(id)
+            .ok_or_else(|| Error::invalid(format!("case '{id}' is not in dataset '{}'", self.id)))
+    }
+
     /// Header facts of case `index` (no voxels read).
     pub fn geometry(&self, index: usize) -> Result<CaseGeometry> {
         let case = &self.cases[index];
@@ -168,6 +174,16 @@ impl Dataset {
     /// Geometry of every case.
     pub fn geometries(&self) -> Result<Vec<CaseGeometry>> {
         (0..self.len()).map(|i| self.geometry(i)).collect()
+    }
+
+    /// The label map of case `index` alone (None for an unlabelled case), without the image.
+    pub fn load_labels(&self, index: usize) -> Result<Option<Volume>> {
+        let case = &self.cases[index];
+        match (&case.image, &case.labels) {
+            (Source::Demo(i), _) => Ok(Some(demo::generate(*i).1)),
+            (_, Some(Source::File(path))) => read_nifti(path).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Loads case `index`: the image, its labels if any, with the grids checked to match and the

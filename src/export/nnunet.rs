@@ -10,7 +10,9 @@ use super::returned::find_mask;
 use super::sparse::{LabelMapping, sparse_labels};
 use crate::dataset::{Dataset, Source, TargetLabels, check_same_grid};
 use crate::error::{Error, Result};
-use crate::io::{read_nifti, write_atomic, write_bytes_atomic, write_labels_like, write_nifti};
+use crate::io::{
+    Volume, read_nifti, write_atomic, write_bytes_atomic, write_labels_like, write_nifti,
+};
 use crate::jobs::Progress;
 use crate::plan::Plan;
 
@@ -24,15 +26,27 @@ pub struct ExportSummary {
     pub labels: Vec<(String, u16)>,
 }
 
-fn copy_image(source: &Source, dataset: &Dataset, index: usize, dest: &Path) -> Result<()> {
+/// Copies a `.nii.gz` image byte for byte; writes others (and demo cases) from the loaded case.
+fn copy_image(source: &Source, image: &Volume, dest: &Path) -> Result<()> {
     match source {
         Source::File(path) if path.to_string_lossy().ends_with(".nii.gz") => {
             let mut file =
                 std::fs::File::open(path).map_err(|e| Error::io("cannot open image", path, e))?;
             write_atomic(dest, |w| std::io::copy(&mut file, w).map(|_| ()))
         }
-        _ => write_nifti(dest, &dataset.load(index)?.image),
+        _ => write_nifti(dest, image),
     }
+}
+
+fn returned_mask(dir: &Path, case_id: &str) -> Result<std::path::PathBuf> {
+    find_mask(dir, case_id)
+        .ok_or_else(|| Error::file(format!("no returned mask for case '{case_id}'"), dir))
+}
+
+fn no_labels(case_id: &str) -> Error {
+    Error::invalid(format!(
+        "case '{case_id}' has no labels: give the folder of the annotators' returned masks"
+    ))
 }
 
 /// Exports `plan` as a sparse nnU-Net v2 raw dataset in `out`. Labels come from the dataset's
@@ -47,35 +61,24 @@ pub fn export_nnunet(
     progress: &Progress,
 ) -> Result<ExportSummary> {
     plan.check_dataset(dataset)?;
-    // First pass: which label values exist (for "all foreground").
+    // Volumes are streamed: one case in memory at a time. First pass: which label values
+    // exist (for "all foreground"), reading the label maps alone.
     let mut present = BTreeSet::new();
-    let mut loaded = Vec::new();
+    let n_volumes = plan.volumes.len();
     for (n, v) in plan.volumes.iter().enumerate() {
         progress.check()?;
         progress.set(
-            0.5 * n as f32 / plan.volumes.len() as f32,
-            format!("reading {}", v.case_id),
+            0.3 * n as f32 / n_volumes as f32,
+            format!("reading the labels of {}", v.case_id),
         );
-        let index = dataset.case_index(&v.case_id).unwrap_or(0);
-        let case = dataset.load(index)?;
+        let index = dataset.require_case(&v.case_id)?;
         let labels = match masks {
-            Some(dir) => {
-                let p = find_mask(dir, &v.case_id).ok_or_else(|| {
-                    Error::file(format!("no returned mask for case '{}'", v.case_id), dir)
-                })?;
-                let m = read_nifti(&p)?;
-                check_same_grid(&case.image, &m, &p)?;
-                m
-            }
-            None => case.labels.clone().ok_or_else(|| {
-                Error::invalid(format!(
-                    "case '{}' has no labels: give the annotators' masks with --masks DIR",
-                    v.case_id
-                ))
-            })?,
+            Some(dir) => read_nifti(returned_mask(dir, &v.case_id)?)?,
+            None => dataset
+                .load_labels(index)?
+                .ok_or_else(|| no_labels(&v.case_id))?,
         };
         present.extend(labels.label_voxels().keys().copied());
-        loaded.push((index, case.image, labels));
     }
     let present: Vec<i64> = present.into_iter().collect();
     let mapping = LabelMapping::new(target, &present, &dataset.label_names);
@@ -84,24 +87,35 @@ pub fn export_nnunet(
             "no foreground label in the planned cases: nothing to export",
         ));
     }
+    // Second pass: each case loaded, checked, written and dropped.
     let mut annotated = 0;
-    for (n, ((index, image, labels), v)) in loaded.iter().zip(&plan.volumes).enumerate() {
+    for (n, v) in plan.volumes.iter().enumerate() {
         progress.check()?;
         progress.set(
-            0.5 + 0.5 * n as f32 / plan.volumes.len() as f32,
+            0.3 + 0.7 * n as f32 / n_volumes as f32,
             format!("writing {}", v.case_id),
         );
-        let sparse = sparse_labels(labels, v.axis, &v.slices, &mapping);
+        let index = dataset.require_case(&v.case_id)?;
+        let case = dataset.load(index)?;
+        let labels = match masks {
+            Some(dir) => {
+                let p = returned_mask(dir, &v.case_id)?;
+                let m = read_nifti(&p)?;
+                check_same_grid(&case.image, &m, &p)?;
+                m
+            }
+            None => case.labels.clone().ok_or_else(|| no_labels(&v.case_id))?,
+        };
+        let sparse = sparse_labels(&labels, v.axis, &v.slices, &mapping);
         copy_image(
-            &dataset.cases[*index].image,
-            dataset,
-            *index,
+            &dataset.cases[index].image,
+            &case.image,
             &out.join("imagesTr")
                 .join(format!("{}_0000.nii.gz", v.case_id)),
         )?;
         write_labels_like(
             out.join("labelsTr").join(format!("{}.nii.gz", v.case_id)),
-            image,
+            &case.image,
             &sparse,
         )?;
         annotated += v.slices.len();

@@ -238,8 +238,7 @@ pub fn run_interp(
             ));
             continue;
         }
-        let index = dataset.case_index(&planned.case_id).unwrap_or(0);
-        let case = dataset.load(index)?;
+        let case = dataset.load(dataset.require_case(&planned.case_id)?)?;
         let (result, mut report) =
             interpolate_case(&case, planned, target, method, extrapolate, &rules)?;
         if let Some(dir) = out {

@@ -82,7 +82,7 @@ pub fn allocate(
     let lo: usize = floor.iter().sum();
     let hi: usize = depths.iter().sum();
     if budget < lo || budget > hi {
-        return Err(Error::invalid(format!(
+        return Err(Error::infeasible(format!(
             "a budget of {budget} slices cannot be met with these {s} volumes: the feasible range is {lo}–{hi} slices"
         )));
     }

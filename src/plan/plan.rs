@@ -190,8 +190,7 @@ impl Plan {
             )));
         }
         for v in &self.volumes {
-            let i = dataset.case_index(&v.case_id).unwrap_or(0);
-            let g = dataset.geometry(i)?;
+            let g = dataset.geometry(dataset.require_case(&v.case_id)?)?;
             if g.shape[v.axis] != v.slice_count {
                 return Err(Error::invalid(format!(
                     "case '{}' has {} slices along axis {} but the plan (dataset '{}') expects {}: the plan is from another dataset",
@@ -274,7 +273,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         return Err(Error::invalid("the dataset is empty: no volume to plan"));
     }
     if req.holdout >= total {
-        return Err(Error::invalid(format!(
+        return Err(Error::infeasible(format!(
             "cannot hold out {} of {total} volumes: at least one must remain to plan",
             req.holdout
         )));
@@ -301,7 +300,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
     if let Some(s) = req.volumes
         && (s == 0 || s > n)
     {
-        return Err(Error::invalid(format!(
+        return Err(Error::infeasible(format!(
             "{s} volumes requested, but dataset '{}' has {n} volumes to plan (after {} held out)",
             dataset.id, req.holdout
         )));
@@ -361,7 +360,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
                     Budget::Slices(b) => format!("a budget of {b} slices"),
                     Budget::Seconds(t) => format!("a budget of {:.1} h (≈ {b} slices)", t / 3600.0),
                 };
-                return Err(Error::invalid(format!(
+                return Err(Error::infeasible(format!(
                     "{what} cannot be met{}: the feasible range is {lo}–{hi} slices (at least {min_k} per volume, at most every slice)",
                     req.volumes
                         .map(|s| format!(" with {s} volumes"))
@@ -394,7 +393,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
                 (Some(s), None) => (s, DEFAULT_DENSITY),
                 (None, None) => {
                     return Err(Error::invalid(
-                        "give a budget (--budget-slices or --budget-hours), a density or a volume count",
+                        "give a budget (in slices or hours), a density or a volume count",
                     ));
                 }
             };

@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 use crate::interp::Method;
 use crate::jobs::Progress;
 use crate::plan::{PlanRequest, SliceStrategy, make_plan};
-use crate::train::{ModelKind, TrainConfig, train_and_evaluate};
+use crate::train::{ModelKind, TrainConfig, TrainJob, train_and_evaluate};
+
+mod setup;
+pub use setup::{SimulationSetup, SimulationSpec, default_holdout};
 
 /// One plan variant to simulate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +78,23 @@ pub struct SimResult {
     pub mean_dice: f64,
     pub dice_per_case: Vec<(String, f64)>,
     pub train_seconds: f64,
+    /// Why this run's Dice is not an estimate of the plan (see `train::quality`).
+    #[serde(default)]
+    pub flags: Vec<String>,
+}
+
+impl SimResult {
+    /// "⚠ s=4 fixed 2d (seed 1) is not an estimate of its plan: …" for a flagged run.
+    pub fn warning(&self) -> Option<String> {
+        (!self.flags.is_empty()).then(|| {
+            format!(
+                "⚠ {} (seed {}) is not an estimate of its plan: {}",
+                self.scenario.label(),
+                self.seed,
+                self.flags.join("; ")
+            )
+        })
+    }
 }
 
 /// A scenario that could not be planned for a seed (e.g. its volumes hold too few slices for
@@ -134,7 +154,7 @@ pub fn simulate(
         request.slice_strategy = scenario.strategy;
         let plan = match make_plan(dataset, &request, &Progress::new()) {
             Ok(plan) => plan,
-            Err(Error::Invalid(reason)) => {
+            Err(Error::Infeasible(reason)) => {
                 out.skipped.push(SkippedRun {
                     scenario: scenario.clone(),
                     seed: base.seed,
@@ -147,7 +167,7 @@ pub fn simulate(
         let mut config = train.clone();
         config.model = scenario.model;
         config.interpolation = scenario.interpolation;
-        let report = train_and_evaluate(dataset, &plan, target, &config, None, false, None, &part)?;
+        let report = train_and_evaluate(&TrainJob::new(dataset, &plan, target, &config), &part)?;
         out.results.push(SimResult {
             scenario: scenario.clone(),
             seed: base.seed,
@@ -161,6 +181,7 @@ pub fn simulate(
                 .map(|t| (t.case_id.clone(), t.dice))
                 .collect(),
             train_seconds: report.train_seconds,
+            flags: report.flags,
         });
     }
     progress.set(1.0, "simulation done");
@@ -208,6 +229,8 @@ pub struct SimSummary {
     pub mean_dice: f64,
     /// Sample standard deviation over the runs (0 for one run).
     pub sd_dice: f64,
+    /// Runs flagged as not having learned the target (their Dice is not an estimate).
+    pub flagged: usize,
 }
 
 /// Groups `results` by scenario (in first-seen order): mean and spread of Dice over seeds.
@@ -239,6 +262,7 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
                 density: runs.iter().map(|r| r.density).sum::<f64>() / n,
                 mean_dice: mean,
                 sd_dice: var.sqrt(),
+                flagged: runs.iter().filter(|r| !r.flags.is_empty()).count(),
             }
         })
         .collect()
@@ -303,6 +327,7 @@ mod tests {
             mean_dice: dice,
             dice_per_case: Vec::new(),
             train_seconds: 1.0,
+            flags: Vec::new(),
         };
         let results = [
             run(2, 0, 0.70, 0.10),

@@ -99,7 +99,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 /// wgpu adapters on this machine: (description, is a software/CPU adapter).
 pub fn gpu_adapters() -> Vec<(String, bool)> {
     let result = catch_device_panic(|| {
-        use eframe::wgpu;
+        use burn::backend::wgpu::wgpu;
         // The primary APIs (Vulkan, Metal, DX12), which burn's wgpu device uses; probing GL
         // would only add EGL noise on headless machines. WGPU_BACKEND still overrides.
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
@@ -210,7 +210,7 @@ pub(crate) fn map_device_panic(msg: String, device_name: &str) -> Error {
             })
             .unwrap_or(msg.lines().next().unwrap_or_default());
         Error::Train(format!(
-            "{device_name} ran out of memory ({detail}); use a smaller patch (--patch) or batch (--batch)"
+            "{device_name} ran out of memory ({detail}); use a smaller patch or batch size"
         ))
     } else {
         Error::Train(format!("training failed on {device_name}: {msg}"))
@@ -228,10 +228,7 @@ mod tests {
                      4831838208\nNo backtrace available\nAsked at:\nNo backtrace available";
         let message = map_device_panic(panic.into(), "wgpu: NVIDIA H100").to_string();
         assert!(message.contains("ran out of memory"), "{message}");
-        assert!(
-            message.contains("--patch") && message.contains("--batch"),
-            "{message}"
-        );
+        assert!(message.contains("smaller patch or batch size"), "{message}");
         assert!(!message.contains("backtrace"), "{message}");
         let other = map_device_panic("index out of bounds".into(), "cpu").to_string();
         assert!(other.starts_with("training failed on cpu"), "{other}");

@@ -82,11 +82,79 @@ fn normalise(volume: &Volume, modality: Modality) -> (Vec<f32>, f32) {
     }
 }
 
+/// Pixels of padding value kept around every image in training patches (by the default 2D
+/// patch size) and at inference. Pixels next to the network's zero padding never carry loss
+/// when an image sits centred inside a larger patch, so at inference no image pixel may sit
+/// there either: that mismatch drew false-positive stripes along the first row and column.
+pub const BORDER_MARGIN: usize = 8;
+
+/// Where a side of `size` starts inside a patch of `patch` when it fits: centred. Training and
+/// inference (2D and 3D) place images by this one rule.
+pub fn placement(size: usize, patch: usize) -> isize {
+    -((patch.saturating_sub(size) / 2) as isize)
+}
+
 /// In-plane downsampling factor so that neither in-plane side exceeds `max_in_plane`.
 pub fn in_plane_factor(shape: [usize; 3], axis: usize, max_in_plane: usize) -> usize {
     let (a, b) = Volume::in_plane_axes(axis);
     let side = shape[a].max(shape[b]);
     side.div_ceil(max_in_plane.max(8)).max(1)
+}
+
+/// The smallest in-plane side (px) a target should keep after downsampling.
+pub const MIN_TARGET_PX: f64 = 24.0;
+/// The largest in-plane side (px) trained at, whatever the target.
+pub const MAX_IN_PLANE_PX: usize = 512;
+/// The in-plane side (px) aimed at when the target is large enough.
+pub const DEFAULT_IN_PLANE_PX: usize = 128;
+
+/// The target's typical in-plane size in pixels on `slices` of `case` along `axis`: the median
+/// over the slices that hold it of the shorter side of its bounding box. None without labels or
+/// when no listed slice holds the target.
+pub fn target_extent(
+    case: &LoadedCase,
+    axis: usize,
+    slices: &[usize],
+    target: &TargetLabels,
+) -> Option<f64> {
+    let labels = case.labels.as_ref()?;
+    let mut sides: Vec<usize> = slices
+        .iter()
+        .filter(|&&s| s < labels.shape[axis])
+        .filter_map(|&s| {
+            let slice = labels.slice_f32(axis, s);
+            let (mut lo, mut hi) = ([usize::MAX; 2], [0usize; 2]);
+            for v in 0..slice.height {
+                for u in 0..slice.width {
+                    if target.is_foreground(slice.data[u + slice.width * v].round() as i64) {
+                        lo = [lo[0].min(u), lo[1].min(v)];
+                        hi = [hi[0].max(u), hi[1].max(v)];
+                    }
+                }
+            }
+            (lo[0] != usize::MAX).then(|| (hi[0] - lo[0] + 1).min(hi[1] - lo[1] + 1))
+        })
+        .collect();
+    if sides.is_empty() {
+        return None;
+    }
+    sides.sort_unstable();
+    Some(sides[sides.len() / 2] as f64)
+}
+
+/// The in-plane downsampling factor when none is set: down to about `DEFAULT_IN_PLANE_PX` per
+/// side, but never so far that the target (of `target_px` pixels across) falls under
+/// `MIN_TARGET_PX`, and always enough to stay within `MAX_IN_PLANE_PX`.
+pub fn auto_in_plane_factor(shape: [usize; 3], axis: usize, target_px: Option<f64>) -> usize {
+    let (a, b) = Volume::in_plane_axes(axis);
+    let side = shape[a].max(shape[b]);
+    let mut factor = side.div_ceil(DEFAULT_IN_PLANE_PX).max(1);
+    if let Some(t) = target_px {
+        while factor > 1 && t / (factor as f64) < MIN_TARGET_PX {
+            factor -= 1;
+        }
+    }
+    factor.max(side.div_ceil(MAX_IN_PLANE_PX)).max(1)
 }
 
 /// Prepares `case` for training: slice axis `axis` moved last, in-plane downsampled by `factor`
@@ -237,7 +305,7 @@ pub fn sample_batch(cases: &[TrainCase], sampling: &Sampling, rng: &mut Rng) -> 
         // fits; a patch larger than the image is centred on it.
         let corner = |c: usize, p: usize, size: usize, rng: &mut Rng| -> isize {
             if size <= p {
-                return -(((p - size) / 2) as isize);
+                return placement(size, p);
             }
             let jitter = rng.below(p / 2 + 1) as isize - (p / 4) as isize;
             (c as isize - (p / 2) as isize + jitter).clamp(0, (size - p) as isize)
@@ -302,5 +370,66 @@ pub fn sample_batch(cases: &[TrainCase], sampling: &Sampling, rng: &mut Rng) -> 
         mask,
         spatial,
         batch: b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::VoxelData;
+
+    fn case_with_square(side: usize, target_side: usize) -> LoadedCase {
+        let shape = [side, side, 3];
+        let mut labels = vec![0u8; side * side * 3];
+        for k in 0..3 {
+            for j in 10..10 + target_side {
+                for i in 20..20 + target_side {
+                    labels[i + side * (j + side * k)] = 1;
+                }
+            }
+        }
+        let spacing = [1.0, 1.0, 3.0];
+        let affine = [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 3.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let image = Volume {
+            shape,
+            spacing_mm: spacing,
+            world_from_voxel: affine,
+            data: VoxelData::I16(vec![0; side * side * 3]),
+            scaling: None,
+            source_dtype: None,
+            header: crate::io::header_for_geometry(shape, spacing, &affine),
+        };
+        LoadedCase {
+            id: "c".into(),
+            labels: Some(image.derived(VoxelData::U8(labels))),
+            image,
+            modality: Modality::Mr,
+        }
+    }
+
+    #[test]
+    fn small_targets_keep_their_resolution_and_large_images_are_capped() {
+        let small = case_with_square(256, 30);
+        let extent = target_extent(&small, 2, &[0, 1], &TargetLabels::all_foreground());
+        assert_eq!(extent, Some(30.0));
+        // 256 px would go down 2× to 128, but a 30-px target would fall under 24 px.
+        assert_eq!(auto_in_plane_factor([256, 256, 3], 2, extent), 1);
+        // A 60-px target can take the 2×.
+        assert_eq!(auto_in_plane_factor([256, 256, 3], 2, Some(60.0)), 2);
+        // No target seen: down to about 128 px per side.
+        assert_eq!(auto_in_plane_factor([256, 256, 3], 2, None), 2);
+        // Never above 512 px, whatever the target.
+        assert_eq!(auto_in_plane_factor([1024, 1024, 3], 2, Some(10.0)), 2);
+        assert_eq!(auto_in_plane_factor([100, 90, 3], 2, Some(10.0)), 1);
+        // Only the listed slices count.
+        assert_eq!(
+            target_extent(&small, 2, &[], &TargetLabels::all_foreground()),
+            None
+        );
     }
 }

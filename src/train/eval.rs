@@ -7,7 +7,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::data::TrainCase;
+use super::data::{BORDER_MARGIN, TrainCase, placement};
 use super::unet::{UNet2d, UNet3d};
 
 /// Dice of two binary masks (both empty → 1, one empty → 0).
@@ -31,15 +31,25 @@ fn read_f32(t: Tensor<1>) -> Vec<f32> {
 }
 
 /// Foreground probabilities `(w, h, d)` of a case with a 2D net, `chunk` slices at a time.
+///
+/// Each slice is placed as in training (see `data::placement`): centred on a canvas of at least
+/// the training `patch`, with at least `BORDER_MARGIN` pixels of the case's padding value on
+/// every side, so no image pixel meets the network's zero padding unless it did in training.
 pub fn predict_2d(
     model: &UNet2d,
     case: &TrainCase,
     divisor: [usize; 2],
+    patch: [usize; 2],
     chunk: usize,
     device: &Device,
 ) -> Vec<f32> {
     let [w, h, d] = case.dims;
-    let (ph, pw) = (round_up(h, divisor[0]), round_up(w, divisor[1]));
+    let canvas = |size: usize, p: usize, m: usize| p.max(round_up(size + 2 * BORDER_MARGIN, m));
+    let (ph, pw) = (
+        canvas(h, patch[0], divisor[0]),
+        canvas(w, patch[1], divisor[1]),
+    );
+    let (v0, u0) = ((ph - h) / 2, (pw - w) / 2);
     let mut out = vec![0f32; w * h * d];
     let mut s = 0;
     while s < d {
@@ -48,7 +58,7 @@ pub fn predict_2d(
         for z in 0..n {
             for v in 0..h {
                 for u in 0..w {
-                    x[(z * ph + v) * pw + u] = case.image[case.index(u, v, s + z)];
+                    x[(z * ph + v0 + v) * pw + u0 + u] = case.image[case.index(u, v, s + z)];
                 }
             }
         }
@@ -59,7 +69,7 @@ pub fn predict_2d(
         for z in 0..n {
             for v in 0..h {
                 for u in 0..w {
-                    out[case.index(u, v, s + z)] = probs[(z * ph + v) * pw + u];
+                    out[case.index(u, v, s + z)] = probs[(z * ph + v0 + v) * pw + u0 + u];
                 }
             }
         }
@@ -68,14 +78,18 @@ pub fn predict_2d(
     out
 }
 
-/// Window starts covering `size` with windows of `patch` at `step`.
-fn starts(size: usize, patch: usize, step: usize) -> Vec<usize> {
+/// Window starts covering `size` with windows of `patch` at `step`. A side shorter than the
+/// patch is centred in one window, as training places it (`data::placement`).
+fn starts(size: usize, patch: usize, step: usize) -> Vec<isize> {
     if size <= patch {
-        return vec![0];
+        return vec![placement(size, patch)];
     }
-    let mut v: Vec<usize> = (0..=size - patch).step_by(step.max(1)).collect();
-    if *v.last().unwrap_or(&0) != size - patch {
-        v.push(size - patch);
+    let mut v: Vec<isize> = (0..=size - patch)
+        .step_by(step.max(1))
+        .map(|s| s as isize)
+        .collect();
+    if *v.last().unwrap_or(&0) != (size - patch) as isize {
+        v.push((size - patch) as isize);
     }
     v
 }
@@ -96,12 +110,21 @@ pub fn predict_3d(
         for &v0 in &starts(h, ph, ph / 2) {
             for &u0 in &starts(w, pw, pw / 2) {
                 let mut x = vec![case.pad_value; pd * ph * pw];
+                let inside = |z: usize, y: usize, xx: usize| {
+                    let (s, v, u) = (s0 + z as isize, v0 + y as isize, u0 + xx as isize);
+                    let ok = s >= 0
+                        && v >= 0
+                        && u >= 0
+                        && (s as usize) < d
+                        && (v as usize) < h
+                        && (u as usize) < w;
+                    ok.then(|| case.index(u as usize, v as usize, s as usize))
+                };
                 for z in 0..pd {
                     for y in 0..ph {
                         for xx in 0..pw {
-                            let (s, v, u) = (s0 + z, v0 + y, u0 + xx);
-                            if s < d && v < h && u < w {
-                                x[(z * ph + y) * pw + xx] = case.image[case.index(u, v, s)];
+                            if let Some(i) = inside(z, y, xx) {
+                                x[(z * ph + y) * pw + xx] = case.image[i];
                             }
                         }
                     }
@@ -113,9 +136,7 @@ pub fn predict_3d(
                 for z in 0..pd {
                     for y in 0..ph {
                         for xx in 0..pw {
-                            let (s, v, u) = (s0 + z, v0 + y, u0 + xx);
-                            if s < d && v < h && u < w {
-                                let i = case.index(u, v, s);
+                            if let Some(i) = inside(z, y, xx) {
                                 sum[i] += probs[(z * ph + y) * pw + xx];
                                 count[i] += 1.0;
                             }
@@ -147,4 +168,69 @@ pub fn to_source_grid(mask: &[u8], case: &TrainCase) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use crate::train::data::{Sampling, sample_batch};
+
+    /// A case of `dims` (w, h, d) whose image is 1 everywhere, padding -1.
+    fn ones(dims: [usize; 3]) -> TrainCase {
+        let n = dims[0] * dims[1] * dims[2];
+        TrainCase {
+            id: "c".into(),
+            dims,
+            image: vec![1.0; n],
+            target: vec![0; n],
+            supervised: vec![true; dims[2]],
+            fg_slices: Vec::new(),
+            pad_value: -1.0,
+            source_shape: dims,
+            axis: 2,
+            factor: 1,
+        }
+    }
+
+    /// First index along each axis where the image (value 1) starts in a `[d, h, w]` patch.
+    fn origin(x: &[f32], [_, ph, pw]: [usize; 3]) -> [usize; 3] {
+        let i = x
+            .iter()
+            .position(|&v| v == 1.0)
+            .expect("image in the patch");
+        [i / (ph * pw), (i / pw) % ph, i % pw]
+    }
+
+    #[test]
+    fn training_and_sliding_windows_centre_small_volumes_alike() {
+        let case = ones([21, 13, 5]);
+        let patch = [8, 16, 32];
+        let sampling = Sampling {
+            batch: 1,
+            patch: patch.to_vec(),
+            fg_fraction: 0.0,
+            augment: false,
+        };
+        let batch = sample_batch(std::slice::from_ref(&case), &sampling, &mut Rng::new(1));
+        let trained = origin(&batch.image, patch);
+        // The sliding window's single start per axis, negated, is where the volume lands.
+        let windows = [
+            starts(5, patch[0], patch[0] / 2),
+            starts(13, patch[1], patch[1] / 2),
+            starts(21, patch[2], patch[2] / 2),
+        ];
+        let inferred = windows.map(|w| {
+            assert_eq!(w.len(), 1, "one window per axis");
+            (-w[0]) as usize
+        });
+        assert_eq!(trained, inferred);
+        assert_eq!(trained, [1, 1, 5]);
+    }
+
+    #[test]
+    fn a_larger_volume_is_covered_edge_to_edge() {
+        assert_eq!(starts(40, 16, 8), [0, 8, 16, 24]);
+        assert_eq!(starts(37, 16, 8), [0, 8, 16, 21]);
+    }
 }

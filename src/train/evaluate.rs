@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::backend::{catch_device_panic, map_device_panic, panic_message};
 use super::data::prepare_case;
 use super::eval::{dice, predict_2d, predict_3d, to_source_grid};
-use super::unet::{UNet2d, UNet3d};
+use super::trainer::TrainedNet;
 use crate::dataset::{Dataset, LoadedCase, TargetLabels};
 use crate::error::{Error, Result};
 use crate::io::write_labels_like;
@@ -45,8 +45,7 @@ impl Evaluation<'_> {
     /// Dice of the 2D or 3D net on each of `test_ids`, and how many had no target voxel.
     pub fn run(
         &self,
-        model2d: Option<&UNet2d>,
-        model3d: Option<&UNet3d>,
+        net: &TrainedNet,
         test_ids: &[String],
         progress: &Progress,
     ) -> Result<(Vec<CaseDice>, usize)> {
@@ -58,12 +57,7 @@ impl Evaluation<'_> {
                 1.0,
                 format!("evaluating {id} ({}/{})", n + 1, test_ids.len()),
             );
-            let index = self.dataset.case_index(id).ok_or_else(|| {
-                Error::invalid(format!(
-                    "test case '{id}' is not in dataset '{}'",
-                    self.dataset.id
-                ))
-            })?;
+            let index = self.dataset.require_case(id)?;
             let case: LoadedCase = self.dataset.load(index)?;
             let axis = self
                 .dataset
@@ -71,10 +65,11 @@ impl Evaluation<'_> {
                 .axis_for_plane(self.plan.request.plane);
             let prepared = prepare_case(&case, axis, self.target, None, None, self.factor)?;
             let (d, p) = (self.divisor, self.patch);
-            let evaluated = catch_device_panic(|| match (model2d, model3d) {
-                (Some(m), _) => predict_2d(m, &prepared, [d[0], d[1]], 16, self.device),
-                (_, Some(m)) => predict_3d(m, &prepared, [p[0], p[1], p[2]], self.device),
-                _ => Vec::new(),
+            let evaluated = catch_device_panic(|| match net {
+                TrainedNet::TwoD(m) => {
+                    predict_2d(m, &prepared, [d[0], d[1]], [p[0], p[1]], 16, self.device)
+                }
+                TrainedNet::ThreeD(m) => predict_3d(m, &prepared, [p[0], p[1], p[2]], self.device),
             });
             let probs = evaluated
                 .map_err(|e| map_device_panic(panic_message(e.as_ref()), self.device_name))?;

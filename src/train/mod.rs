@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod evaluate;
 pub mod loss;
+pub mod quality;
 pub mod trainer;
 pub mod unet;
 
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendChoice, OpenedDevice, open_device};
 pub use evaluate::CaseDice;
-pub use trainer::{TrainReport, train_and_evaluate};
+pub use trainer::{TrainJob, TrainReport, TrainedNet, train_and_evaluate};
 pub use unet::{UNet2d, UNet3d, UNetSpec};
 
 use crate::interp::Method;
@@ -62,8 +63,9 @@ pub struct TrainConfig {
     pub features: Option<Vec<usize>>,
     /// Patch: `[h, w]` (2D) or `[d, h, w]` (3D); None: chosen from the data.
     pub patch: Option<Vec<usize>>,
-    /// In-plane sides above this are downsampled by an integer factor.
-    pub max_in_plane: usize,
+    /// In-plane sides above this are downsampled by an integer factor (None: chosen from the
+    /// image and the target's size, see `data::auto_in_plane_factor`).
+    pub max_in_plane: Option<usize>,
     pub seed: u64,
     /// Fraction of samples centred on annotated foreground.
     pub fg_fraction: f64,
@@ -72,6 +74,52 @@ pub struct TrainConfig {
     pub interpolation: Option<Method>,
     /// Save a checkpoint every this many steps (0: only at the end or on cancel).
     pub checkpoint_every: usize,
+}
+
+impl TrainConfig {
+    /// Refuses settings no run can use (an empty or zero feature list, zero steps or batch, a
+    /// learning rate that is not a positive number, a zero patch side), in one sentence.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: String| Err(crate::Error::invalid(what));
+        if let Some(f) = &self.features {
+            if f.len() < 2 {
+                return bad(format!(
+                    "a U-Net needs at least two feature counts (one per level), got {}",
+                    f.len()
+                ));
+            }
+            if f.contains(&0) {
+                return bad("feature counts must be positive, got 0".into());
+            }
+        }
+        if self.steps == 0 {
+            return bad("training needs at least one step".into());
+        }
+        if self.batch_size == Some(0) {
+            return bad("the batch size must be at least 1".into());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(format!(
+                "the learning rate must be a positive number, got {}",
+                self.learning_rate
+            ));
+        }
+        if let Some(p) = &self.patch
+            && p.contains(&0)
+        {
+            return bad("patch sides must be positive".into());
+        }
+        if self.max_in_plane == Some(0) {
+            return bad("the largest in-plane side must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&self.fg_fraction) {
+            return bad(format!(
+                "the foreground fraction must lie in [0, 1], got {}",
+                self.fg_fraction
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for TrainConfig {
@@ -84,7 +132,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             features: None,
             patch: None,
-            max_in_plane: 128,
+            max_in_plane: None,
             seed: 0,
             fg_fraction: 0.33,
             augment: true,

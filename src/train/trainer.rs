@@ -13,9 +13,13 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
 use super::backend::{catch_device_panic, map_device_panic, panic_message};
-use super::data::{Batch, Sampling, in_plane_factor, prepare_case, sample_batch};
+use super::data::{
+    BORDER_MARGIN, Batch, Sampling, TrainCase, auto_in_plane_factor, in_plane_factor, prepare_case,
+    sample_batch, target_extent,
+};
 use super::evaluate::{CaseDice, Evaluation};
 use super::loss::masked_dice_ce;
+use super::quality::run_flags;
 use super::unet::{UNet2d, UNet3d, UNetSpec};
 use super::{ModelKind, TrainConfig};
 use crate::dataset::{Dataset, TargetLabels};
@@ -51,6 +55,13 @@ pub struct TrainReport {
     pub mean_dice: f64,
     /// Test volumes with no target voxel (scored by the empty-truth rule).
     pub empty_truth_cases: usize,
+    /// The in-plane downsampling factor used (1: full resolution).
+    #[serde(default)]
+    pub in_plane_factor: usize,
+    /// Why this run's Dice is not an estimate of the plan (it did not learn the target,
+    /// over-segments, or its loss did not fall); empty for a usable run.
+    #[serde(default)]
+    pub flags: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -66,14 +77,8 @@ struct RunState {
 /// (step, loss) pairs.
 type LossCurve = Vec<(usize, f32)>;
 
-/// The trained net (2D or 3D), the step resumed from, the loss curve and the step timing.
-type Trained = (
-    Option<UNet2d>,
-    Option<UNet3d>,
-    Option<usize>,
-    Vec<(usize, f32)>,
-    StepTiming,
-);
+/// The trained net, the step resumed from, the loss curve and the step timing.
+type Trained = (TrainedNet, Option<usize>, Vec<(usize, f32)>, StepTiming);
 
 /// Warm-up time and the rate after it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -316,56 +321,81 @@ fn try_resume<M: Module>(
     Ok((model, optim, Some(state)))
 }
 
-/// Trains the configured model on `plan`'s annotated slices and evaluates it on the held-out
-/// cases (`plan.test_cases`, or every dataset case outside the plan). With `run_dir`, keeps
-/// checkpoints there and resumes from one when `resume` is set. With `predict_out`, writes the
-/// test predictions as NIfTI on their source grids.
-#[allow(clippy::too_many_arguments)]
-pub fn train_and_evaluate(
-    dataset: &Dataset,
-    plan: &Plan,
-    target: &TargetLabels,
-    config: &TrainConfig,
-    run_dir: Option<&Path>,
-    resume: bool,
-    predict_out: Option<&Path>,
-    progress: &Progress,
-) -> Result<TrainReport> {
-    plan.check_dataset(dataset)?;
-    let mut warnings = Vec::new();
-    let test_ids: Vec<String> = if plan.test_cases.is_empty() {
-        dataset
-            .cases
-            .iter()
-            .filter(|c| plan.volume(&c.id).is_none())
-            .map(|c| c.id.clone())
-            .collect()
-    } else {
-        plan.test_cases.clone()
-    };
-    if test_ids.is_empty() {
-        return Err(Error::invalid(
-            "no held-out volume to evaluate on: every case is in the plan; plan with --holdout N to keep test volumes aside",
-        ));
+/// One training run: what it trains on, how, and where its files go.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainJob<'a> {
+    pub dataset: &'a Dataset,
+    /// The annotated slices to train on; its test cases (or every case outside it) are scored.
+    pub plan: &'a Plan,
+    pub target: &'a TargetLabels,
+    pub config: &'a TrainConfig,
+    /// Where checkpoints are kept (None: nowhere).
+    pub run_dir: Option<&'a Path>,
+    /// Continue from the checkpoint in `run_dir`.
+    pub resume: bool,
+    /// Where to write the test predictions as NIfTI on their source grids.
+    pub predict_out: Option<&'a Path>,
+}
+
+impl<'a> TrainJob<'a> {
+    /// A run without checkpoints or written predictions.
+    pub fn new(
+        dataset: &'a Dataset,
+        plan: &'a Plan,
+        target: &'a TargetLabels,
+        config: &'a TrainConfig,
+    ) -> Self {
+        TrainJob {
+            dataset,
+            plan,
+            target,
+            config,
+            run_dir: None,
+            resume: false,
+            predict_out: None,
+        }
     }
-    if plan.volumes.is_empty() {
-        return Err(Error::invalid(
-            "the plan has no annotated volume to train on",
-        ));
-    }
-    // Prepare training cases.
-    let geometry0 = dataset.geometry(dataset.case_index(&plan.volumes[0].case_id).unwrap_or(0))?;
+}
+
+/// A trained net.
+pub enum TrainedNet {
+    TwoD(UNet2d),
+    ThreeD(UNet3d),
+}
+
+/// The training volumes prepared at one in-plane resolution.
+struct Prepared {
+    cases: Vec<TrainCase>,
+    factor: usize,
+    /// The target's typical in-plane size (px, source grid) on the annotated slices.
+    target_extent_px: Option<f64>,
+    geometry0: crate::dataset::CaseGeometry,
+}
+
+/// Loads and prepares the plan's volumes (interpolated masks when asked), choosing the in-plane
+/// factor from the first volume and the target's size.
+fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared> {
+    let (dataset, plan, config) = (job.dataset, job.plan, job.config);
+    let first = dataset.require_case(&plan.volumes[0].case_id)?;
+    let geometry0 = dataset.geometry(first)?;
     let axis0 = plan.volumes[0].axis;
-    let factor = in_plane_factor(geometry0.shape, axis0, config.max_in_plane);
-    let mut train_cases = Vec::new();
+    let mut cases = Vec::new();
+    let mut factor = 1;
+    let mut target_extent_px = None;
     for (n, v) in plan.volumes.iter().enumerate() {
         progress.check()?;
         progress.set(
             0.0,
             format!("preparing {} ({}/{})", v.case_id, n + 1, plan.volumes.len()),
         );
-        let index = dataset.case_index(&v.case_id).unwrap_or(0);
-        let case = dataset.load(index)?;
+        let case = dataset.load(dataset.require_case(&v.case_id)?)?;
+        if n == 0 {
+            target_extent_px = target_extent(&case, v.axis, &v.slices, job.target);
+            factor = match config.max_in_plane {
+                Some(max) => in_plane_factor(geometry0.shape, axis0, max),
+                None => auto_in_plane_factor(geometry0.shape, axis0, target_extent_px),
+            };
+        }
         let prepared = match config.interpolation {
             Some(method) if v.slices.len() >= 2 => {
                 let truth = labels_u16(&case)?;
@@ -384,15 +414,85 @@ pub fn train_and_evaluate(
                 prepare_case(
                     &case,
                     v.axis,
-                    target,
+                    job.target,
                     Some(&covered),
                     Some(&interp.labels),
                     factor,
                 )?
             }
-            _ => prepare_case(&case, v.axis, target, Some(&v.slices), None, factor)?,
+            _ => prepare_case(&case, v.axis, job.target, Some(&v.slices), None, factor)?,
         };
-        train_cases.push(prepared);
+        cases.push(prepared);
+    }
+    Ok(Prepared {
+        cases,
+        factor,
+        target_extent_px,
+        geometry0,
+    })
+}
+
+/// Trains the configured model on `job.plan`'s annotated slices and evaluates it on the held-out
+/// cases (`plan.test_cases`, or every dataset case outside the plan). With `run_dir`, keeps
+/// checkpoints there and resumes from one when `resume` is set. With `predict_out`, writes the
+/// test predictions as NIfTI on their source grids.
+pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainReport> {
+    let TrainJob {
+        dataset,
+        plan,
+        target,
+        config,
+        run_dir,
+        resume,
+        predict_out,
+    } = *job;
+    config.validate()?;
+    plan.check_dataset(dataset)?;
+
+    let mut warnings = Vec::new();
+    let test_ids: Vec<String> = if plan.test_cases.is_empty() {
+        dataset
+            .cases
+            .iter()
+            .filter(|c| plan.volume(&c.id).is_none())
+            .map(|c| c.id.clone())
+            .collect()
+    } else {
+        plan.test_cases.clone()
+    };
+    if test_ids.is_empty() {
+        return Err(Error::invalid(
+            "no held-out volume to evaluate on: every case is in the plan; plan with held-out test volumes",
+        ));
+    }
+    if plan.volumes.is_empty() {
+        return Err(Error::invalid(
+            "the plan has no annotated volume to train on",
+        ));
+    }
+    let Prepared {
+        cases: train_cases,
+        factor,
+        target_extent_px,
+        geometry0,
+    } = prepare_training(job, progress)?;
+    let axis0 = plan.volumes[0].axis;
+    if factor > 1 {
+        let (a, b) = crate::io::Volume::in_plane_axes(axis0);
+        warnings.push(format!(
+            "in-plane resolution reduced {factor}× for training ({}×{} → {}×{} px){}",
+            geometry0.shape[a],
+            geometry0.shape[b],
+            geometry0.shape[a].div_ceil(factor),
+            geometry0.shape[b].div_ceil(factor),
+            target_extent_px
+                .map(|e| format!(
+                    "; the target spans about {:.0} px, {:.0} after",
+                    e,
+                    e / factor as f64
+                ))
+                .unwrap_or_default()
+        ));
     }
     if !train_cases.iter().any(|c| c.has_supervised_foreground()) {
         warnings.push(format!(
@@ -434,7 +534,11 @@ pub fn train_and_evaluate(
             .zip(&divisor)
             .map(|(&x, &m)| round_up(x, m))
             .collect(),
-        (None, ModelKind::TwoD) => vec![round_up(max_h, divisor[0]), round_up(max_w, divisor[1])],
+        // The whole slice with a margin of padding around it (see `BORDER_MARGIN`).
+        (None, ModelKind::TwoD) => vec![
+            round_up(max_h + 2 * BORDER_MARGIN, divisor[0]),
+            round_up(max_w + 2 * BORDER_MARGIN, divisor[1]),
+        ],
         (None, ModelKind::ThreeD) => vec![
             round_up(max_d.min(16), divisor[0]),
             round_up(max_h.min(64), divisor[1]),
@@ -512,7 +616,7 @@ pub fn train_and_evaluate(
                     optim,
                     &spawn,
                 )?;
-                Ok((Some(m), None, resumed, curve, timing))
+                Ok((TrainedNet::TwoD(m.valid()), resumed, curve, timing))
             }
             ModelKind::ThreeD => {
                 let (m, resumed, curve, timing) = ctx.fit(
@@ -521,11 +625,11 @@ pub fn train_and_evaluate(
                     optim,
                     &spawn,
                 )?;
-                Ok((None, Some(m), resumed, curve, timing))
+                Ok((TrainedNet::ThreeD(m.valid()), resumed, curve, timing))
             }
         }
     });
-    let (model2d, model3d, resumed_from, loss_curve, timing) = match outcome {
+    let (net, resumed_from, loss_curve, timing) = match outcome {
         Ok(r) => r?,
         Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
     };
@@ -544,13 +648,9 @@ pub fn train_and_evaluate(
         device_name: &opened.name,
         predict_out,
     };
-    let (test, empty_truth_cases) = evaluation.run(
-        model2d.map(|m| m.valid()).as_ref(),
-        model3d.map(|m| m.valid()).as_ref(),
-        &test_ids,
-        progress,
-    )?;
+    let (test, empty_truth_cases) = evaluation.run(&net, &test_ids, progress)?;
     let mean_dice = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
+    let flags = run_flags(&test, &loss_curve);
     progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
     Ok(TrainReport {
         model: config.model,
@@ -569,6 +669,8 @@ pub fn train_and_evaluate(
         test,
         mean_dice,
         empty_truth_cases,
+        in_plane_factor: factor,
+        flags,
         warnings,
     })
 }

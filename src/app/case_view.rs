@@ -1,0 +1,109 @@
+//! The case view: the viewer with the plan's slices, the label overlay and the interpolation
+//! preview with its risk flags.
+
+use super::SliceplanApp;
+use super::viewer::{Overlay, viewer_ui};
+use crate::dataset::TargetLabels;
+use crate::interp::{FlagRules, Method, interpolate_case};
+
+impl SliceplanApp {
+    /// Starts an interpolation preview of the loaded case between its planned slices.
+    pub fn start_preview(&mut self) {
+        let (Some(case), Some(plan)) = (self.loaded.clone(), self.plan.as_ref()) else {
+            return;
+        };
+        let Some(planned) = plan.volume(&case.id).cloned() else {
+            self.status = format!("{} is not in the plan", case.id);
+            return;
+        };
+        let target = plan.request.target.clone();
+        let job = self.jobs.spawn("sliceplan-interp", move |progress| {
+            progress.set(0.0, format!("interpolating {}", case.id));
+            let result = interpolate_case(
+                &case,
+                &planned,
+                &target,
+                Method::Sdf,
+                false,
+                &FlagRules::default(),
+            )?;
+            // A preview cancelled meanwhile is not shown.
+            progress.check()?;
+            Ok(result)
+        });
+        match job {
+            Ok(job) => self.jobs.interp = Some(job),
+            Err(e) => self.status = format!("error: {e}"),
+        }
+    }
+
+    pub(super) fn viewer_panel_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(case) = &self.loaded else {
+            ui.label(if self.jobs.load.is_some() {
+                "loading…"
+            } else {
+                "no case loaded"
+            });
+            return;
+        };
+        // A planned case is shown along its plan's own axis (the settings' plane may have
+        // changed since the plan was made); other cases along the settings' plane.
+        let planned_volume = self.plan.as_ref().and_then(|p| p.volume(&case.id));
+        let settings_axis = case.image.axis_for_plane(self.settings.plane);
+        let axis = planned_volume.map_or(settings_axis, |v| v.axis);
+        let planned = planned_volume.map(|v| v.slices.clone()).unwrap_or_default();
+        if axis != settings_axis {
+            ui.label(format!(
+                "Shown along the plan's axis ({}), not the {} plane chosen since.",
+                self.plan.as_ref().map_or("", |p| p.request.plane.name()),
+                self.settings.plane.name()
+            ));
+        }
+        let preview_here = self.preview.as_ref().filter(|p| p.1.case_id == case.id);
+        let mut start_preview = false;
+        let mut clear_preview = false;
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.settings.show_labels, "Show labels");
+            let can = planned.len() >= 2 && case.labels.is_some() && self.jobs.interp.is_none();
+            if ui
+                .add_enabled(can, egui::Button::new("Preview interpolation"))
+                .on_hover_text(
+                    "Fill the slices between the planned ones (sdf) and compare with the labels",
+                )
+                .clicked()
+            {
+                start_preview = true;
+            }
+            if preview_here.is_some() && ui.button("Hide preview").clicked() {
+                clear_preview = true;
+            }
+        });
+        if let Some((_, report)) = preview_here {
+            for f in report.flags.iter().take(6) {
+                ui.colored_label(
+                    egui::Color32::YELLOW,
+                    format!(
+                        "slices {}-{}, label {}: {}",
+                        f.from_slice, f.to_slice, f.label, f.detail
+                    ),
+                );
+            }
+        }
+        let target = TargetLabels::all_foreground();
+        let overlay = match (
+            preview_here,
+            self.settings.show_labels && case.labels.is_some(),
+        ) {
+            (Some((interp, _)), _) => Overlay::Preview(&interp.labels),
+            (None, true) => Overlay::Labels(&target),
+            _ => Overlay::None,
+        };
+        viewer_ui(ui, &mut self.viewer, case, axis, &planned, overlay);
+        if start_preview {
+            self.start_preview();
+        }
+        if clear_preview {
+            self.preview = None;
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The export panel: plan JSON, worklist CSV and sparse nnU-Net dataset, each written by a
+//! background job to a path from a dialog or typed where no dialog exists.
+
+use std::path::PathBuf;
+
+use super::SliceplanApp;
+use crate::export::{export_nnunet, write_worklist};
+
+impl SliceplanApp {
+    pub(super) fn export_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Export");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.export_path)
+                .hint_text("output path (or use the dialog)"),
+        );
+        let Some(plan) = self.plan.clone() else {
+            ui.label("Make a plan first.");
+            return;
+        };
+        let typed = PathBuf::from(self.export_path.trim());
+        let pick_file = |name: &str| rfd::FileDialog::new().set_file_name(name).save_file();
+        let fallback = || (!typed.as_os_str().is_empty()).then(|| typed.clone());
+        let mut clicked: Option<&str> = None;
+        let mut chosen: Option<PathBuf> = None;
+        ui.horizontal(|ui| {
+            if ui.button("Plan JSON…").clicked() {
+                clicked = Some("plan");
+                chosen = pick_file("plan.json").or_else(fallback);
+            }
+            if ui.button("Worklist CSV…").clicked() {
+                clicked = Some("csv");
+                chosen = pick_file("worklist.csv").or_else(fallback);
+            }
+            if ui.button("nnU-Net dataset…").clicked() {
+                clicked = Some("nnunet");
+                chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
+            }
+        });
+        if let (Some(kind), Some(path)) = (clicked, chosen) {
+            let ds = self.dataset.clone();
+            let job =
+                self.jobs.spawn("sliceplan-export", move |progress| {
+                    match kind {
+                "plan" => plan
+                    .save(&path)
+                    .map(|_| format!("plan saved to {}", path.display())),
+                "csv" => write_worklist(&plan, &ds, &path)
+                    .map(|n| format!("worklist of {n} slices written to {}", path.display())),
+                _ => export_nnunet(
+                    &ds,
+                    &plan,
+                    &path,
+                    &plan.request.target,
+                    None,
+                    progress,
+                )
+                .map(|s| {
+                    format!(
+                        "nnU-Net dataset: {} cases, {} annotated slices, ignore label {} in {}",
+                        s.cases, s.annotated_slices, s.ignore_label, s.out
+                    )
+                }),
+            }
+                });
+            match job {
+                Ok(job) => self.jobs.export = Some(job),
+                Err(e) => self.status = format!("error: {e}"),
+            }
+        } else if clicked.is_some() {
+            self.status =
+                "no output path: no file dialog is available here, type the path above".into();
+        }
+    }
+}

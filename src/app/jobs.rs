@@ -1,0 +1,83 @@
+//! Every background job of the app in one place: what runs, its progress for the status bar,
+//! cancellation, and which dataset it belongs to. A job that finishes asks for a repaint itself.
+
+use crate::dataset::{Dataset, LoadedCase};
+use crate::error::Result;
+use crate::interp::{CaseInterp, Interpolation};
+use crate::jobs::{Job, Progress};
+use crate::plan::Plan;
+use crate::sim::Simulation;
+
+/// The app's jobs. Those tied to the open dataset (loading a case, planning, simulating, the
+/// interpolation preview) are cancelled and dropped when another dataset is opened, so their
+/// results never land on it; an export keeps running (it only writes files and a message).
+#[derive(Default)]
+pub struct AppJobs {
+    pub open: Option<Job<(Dataset, String)>>,
+    pub load: Option<Job<LoadedCase>>,
+    pub plan: Option<Job<Plan>>,
+    pub sim: Option<Job<Simulation>>,
+    pub export: Option<Job<String>>,
+    pub interp: Option<Job<(Interpolation, CaseInterp)>>,
+    /// Asked to repaint when a job finishes (None until the first frame, and in tests).
+    pub ctx: Option<egui::Context>,
+}
+
+impl AppJobs {
+    /// Starts `work` on a named thread that asks for a repaint when done; a thread that cannot
+    /// start is an error for the status line.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl FnOnce(&Progress) -> Result<T> + Send + 'static,
+    ) -> Result<Job<T>> {
+        let ctx = self.ctx.clone();
+        Job::spawn_notify(name, work, move || {
+            if let Some(ctx) = ctx {
+                ctx.request_repaint();
+            }
+        })
+    }
+
+    /// (what, progress) of every running job, for the status bar.
+    pub fn running(&self) -> Vec<(&'static str, &Progress)> {
+        let jobs: [(&'static str, Option<&Progress>); 6] = [
+            ("opening", self.open.as_ref().map(|j| &j.progress)),
+            ("loading", self.load.as_ref().map(|j| &j.progress)),
+            ("planning", self.plan.as_ref().map(|j| &j.progress)),
+            ("simulating", self.sim.as_ref().map(|j| &j.progress)),
+            ("exporting", self.export.as_ref().map(|j| &j.progress)),
+            ("interpolating", self.interp.as_ref().map(|j| &j.progress)),
+        ];
+        jobs.into_iter()
+            .filter_map(|(name, p)| p.map(|p| (name, p)))
+            .collect()
+    }
+
+    /// True while any job runs.
+    pub fn busy(&self) -> bool {
+        !self.running().is_empty()
+    }
+
+    /// Cancels and forgets the jobs tied to the open dataset.
+    pub fn cancel_dataset_jobs(&mut self) {
+        for p in [
+            self.load.take().map(|j| j.progress),
+            self.plan.take().map(|j| j.progress),
+            self.sim.take().map(|j| j.progress),
+            self.interp.take().map(|j| j.progress),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            p.cancel();
+        }
+    }
+}
+
+/// Takes a finished job's result out of its slot (None while it runs).
+pub fn finished<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<Result<T>> {
+    let result = slot.as_mut()?.try_result()?;
+    *slot = None;
+    Some(result)
+}

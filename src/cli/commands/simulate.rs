@@ -1,0 +1,93 @@
+//! `sliceplan simulate`: plans at one budget trained and scored side by side.
+
+use anyhow::Result;
+
+use super::{
+    Args, list, load_data, open_store, print_json, request_args, train_config, with_progress,
+};
+use sliceplan::interp::Method;
+use sliceplan::plan::SliceStrategy;
+use sliceplan::sim::{SimulationSpec, summarize};
+
+pub fn simulate(mut args: Args) -> Result<()> {
+    let ds = load_data(&args.req("--data")?)?;
+    let base = request_args(&mut args, &ds)?;
+    let volumes_grid = match args.opt("--volumes-grid")? {
+        Some(g) => Some(list::<usize>(&g, "--volumes-grid")?),
+        None => None,
+    };
+    let strategies: Vec<SliceStrategy> = match args.opt("--strategies")? {
+        Some(s) => s
+            .split(',')
+            .map(|x| SliceStrategy::parse(x.trim()))
+            .collect::<sliceplan::Result<_>>()?,
+        None => vec![base.slice_strategy],
+    };
+    // `--interp none,sdf` compares training with and without interpolated masks.
+    let interpolations: Vec<Option<Method>> = match args.opt("--interp")? {
+        Some(list) => list
+            .split(',')
+            .map(|m| match m.trim() {
+                "none" => Ok(None),
+                other => Method::parse(other).map(Some),
+            })
+            .collect::<sliceplan::Result<_>>()?,
+        None => vec![None],
+    };
+    // `--seeds 0,1,2` repeats every scenario per seed (plans, held-out volumes and training).
+    let seeds: Vec<u64> = match args.opt("--seeds")? {
+        Some(spec) => list::<u64>(&spec, "--seeds")?,
+        None => Vec::new(),
+    };
+    let train = train_config(&mut args)?;
+    let store_dir = args.opt("--store")?;
+    let json = args.flag("--json");
+    args.finish()?;
+    let setup = SimulationSpec {
+        base,
+        volumes_grid,
+        strategies,
+        interpolations,
+        seeds,
+        train,
+    }
+    .prepare(&ds)?;
+    let store = open_store(&ds, store_dir.as_deref())?;
+    let simulation = with_progress("sliceplan-simulate", move |p| {
+        setup.run_stored(&ds, &store, p)
+    })?;
+    if json {
+        return print_json(&simulation);
+    }
+    println!(
+        "{:<26} {:>9} {:>8} {:>10} {:>8} {:>5}",
+        "plan", "per vol", "density", "mean Dice", "± sd", "runs"
+    );
+    for s in summarize(&simulation.results) {
+        println!(
+            "{:<26} {:>9.2} {:>8.3} {:>10.4} {:>8.4} {:>5}{}",
+            s.scenario.label(),
+            s.slices_per_volume,
+            s.density,
+            s.mean_dice,
+            s.sd_dice,
+            s.runs,
+            match s.flagged {
+                0 => String::new(),
+                n => format!("  ⚠ {n} run(s) did not learn"),
+            }
+        );
+    }
+    for warning in simulation.results.iter().filter_map(|r| r.warning()) {
+        println!("{warning}");
+    }
+    for k in &simulation.skipped {
+        println!(
+            "skipped {} (seed {}): {}",
+            k.scenario.label(),
+            k.seed,
+            k.reason
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Calibration: do short trainings rank plans the way long ones do? The same study run under a
+//! quick and a reference preset; per scenario (seeds averaged) the two mean Dice, their
+//! Spearman rank correlation, the mean absolute error, and a fitted linear quick → reference
+//! correction with its leave-one-out error.
+
+use serde::Serialize;
+
+use super::key::RunSpec;
+use super::report::summarize_runs;
+use super::store::StoreContents;
+
+/// Quick against reference, per scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    /// (scenario, quick mean Dice, reference mean Dice) for scenarios measured in both.
+    pub scenarios: Vec<(String, f64, f64)>,
+    pub spearman: Option<f64>,
+    pub mean_absolute_error: Option<f64>,
+    /// reference ≈ intercept + slope · quick, fitted on every scenario.
+    pub correction: Option<(f64, f64)>,
+    /// Mean absolute error of the correction, each scenario predicted from a fit on the others.
+    pub corrected_mae_loo: Option<f64>,
+}
+
+/// Ranks with ties averaged (1-based).
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut out = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            out[k] = rank;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
+}
+
+/// Spearman's rank correlation (None with fewer than three pairs or no spread).
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() < 3 || a.len() != b.len() {
+        return None;
+    }
+    pearson(&ranks(a), &ranks(b))
+}
+
+fn line_fit(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxx: f64 = x.iter().map(|v| (v - mx).powi(2)).sum();
+    if sxx < 1e-12 {
+        return None;
+    }
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let slope = sxy / sxx;
+    Some((my - slope * mx, slope))
+}
+
+/// Compares the quick runs with the reference runs of the same scenarios.
+pub fn calibrate(
+    quick: &[RunSpec],
+    reference: &[RunSpec],
+    contents: &StoreContents,
+) -> Calibration {
+    let q = summarize_runs(quick, contents);
+    let r = summarize_runs(reference, contents);
+    let name = |s: &super::report::ScenarioSummary| {
+        format!("{} {} {} {}", s.budget, s.allocation, s.strategy, s.model)
+    };
+    let mut scenarios = Vec::new();
+    for a in q.iter().filter(|s| s.runs > 0) {
+        if let Some(b) = r.iter().find(|b| b.runs > 0 && name(b) == name(a)) {
+            scenarios.push((name(a), a.dice.mean, b.dice.mean));
+        }
+    }
+    let xs: Vec<f64> = scenarios.iter().map(|s| s.1).collect();
+    let ys: Vec<f64> = scenarios.iter().map(|s| s.2).collect();
+    let mae = (!xs.is_empty())
+        .then(|| xs.iter().zip(&ys).map(|(a, b)| (a - b).abs()).sum::<f64>() / xs.len() as f64);
+    let correction = if xs.len() >= 2 {
+        line_fit(&xs, &ys)
+    } else {
+        None
+    };
+    let corrected_mae_loo = if xs.len() >= 3 {
+        let errors: Vec<f64> = (0..xs.len())
+            .filter_map(|i| {
+                let (x, y): (Vec<f64>, Vec<f64>) = xs
+                    .iter()
+                    .zip(&ys)
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, (a, b))| (*a, *b))
+                    .unzip();
+                line_fit(&x, &y).map(|(c, m)| (c + m * xs[i] - ys[i]).abs())
+            })
+            .collect();
+        (!errors.is_empty()).then(|| errors.iter().sum::<f64>() / errors.len() as f64)
+    } else {
+        None
+    };
+    Calibration {
+        spearman: spearman(&xs, &ys),
+        mean_absolute_error: mae,
+        correction,
+        corrected_mae_loo,
+        scenarios,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_statistics_match_known_values() {
+        assert_eq!(ranks(&[0.3, 0.1, 0.3, 0.2]), [3.5, 1.0, 3.5, 2.0]);
+        let a = [0.1, 0.2, 0.3, 0.4, 0.5];
+        assert!((spearman(&a, &[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((spearman(&a, &[5.0, 4.0, 3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        // d = (0, 0, 1, -1, 0): 1 - 6·2 / (5·24) = 0.9.
+        assert!((spearman(&a, &[1.0, 2.0, 4.0, 3.0, 5.0]).unwrap() - 0.9).abs() < 1e-12);
+        assert!(spearman(&a[..2], &[1.0, 2.0]).is_none());
+        let (c, m) = line_fit(&[0.5, 0.6, 0.7], &[0.8, 0.85, 0.9]).unwrap();
+        assert!((m - 0.5).abs() < 1e-12 && (c - 0.55).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,132 @@
+//! Runs what a study or simulation still misses: each run is planned, trained, scored and
+//! appended to the store as soon as it ends, so a cancel, a crash or a closed window keeps every
+//! finished run, and a rerun picks up where it stopped.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::key::RunSpec;
+use super::store::{ResultStore, RunOutcome, RunResult, StoredRun};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::jobs::Progress;
+use crate::plan::make_plan;
+use crate::train::{TrainJob, train_and_evaluate};
+
+/// How a study stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StudyProgress {
+    /// Runs in the study.
+    pub total: usize,
+    /// Runs in the store (measured or skipped).
+    pub done: usize,
+    /// Of those, skipped because their plan cannot be made.
+    pub skipped: usize,
+    /// Runs this call ran.
+    pub ran: usize,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Plans, trains and scores `spec` on `dataset`: its stored line.
+pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result<StoredRun> {
+    progress.set(0.0, "planning");
+    let outcome = match make_plan(dataset, &spec.request, &Progress::new()) {
+        Err(Error::Infeasible(reason)) => RunOutcome::Skipped { reason },
+        Err(e) => return Err(e),
+        Ok(plan) => {
+            let report = train_and_evaluate(
+                &TrainJob::new(dataset, &plan, &spec.target, &spec.train),
+                progress,
+            )?;
+            RunOutcome::Done(RunResult {
+                slices: plan.total_slices(),
+                volumes: plan.volumes.len(),
+                slices_per_volume: plan.accounting.slices_per_volume,
+                density: plan.accounting.density,
+                annotation_hours: plan.accounting.estimated_seconds / 3600.0,
+                mean_dice: report.mean_dice,
+                cases: report.test,
+                loss_curve: report.loss_curve,
+                train_seconds: report.train_seconds,
+                warmup_seconds: report.warmup_seconds,
+                eval_seconds: report.eval_seconds,
+                device: report.backend,
+                flags: report.flags,
+            })
+        }
+    };
+    Ok(StoredRun {
+        key: spec.key(),
+        spec: spec.clone(),
+        outcome,
+        finished_unix: now_unix(),
+    })
+}
+
+/// Where `specs` stand in `store`.
+pub fn status(specs: &[RunSpec], store: &ResultStore) -> Result<StudyProgress> {
+    let contents = store.load()?;
+    let mut p = StudyProgress {
+        total: specs.len(),
+        ..StudyProgress::default()
+    };
+    for spec in specs {
+        if let Some(run) = contents.get(&spec.key()) {
+            p.done += 1;
+            if run.result().is_none() {
+                p.skipped += 1;
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Runs every spec not yet in `store`, appending each as it ends; progress says which run of
+/// how many and the time left from the runs measured so far. Cancelling stops after the current
+/// step: every finished run is already stored.
+pub fn run_missing(
+    dataset: &Dataset,
+    specs: &[RunSpec],
+    store: &ResultStore,
+    progress: &Progress,
+) -> Result<StudyProgress> {
+    let contents = store.load()?;
+    let mut seen = std::collections::HashSet::new();
+    let missing: Vec<&RunSpec> = specs
+        .iter()
+        .filter(|s| contents.get(&s.key()).is_none() && seen.insert(s.key()))
+        .collect();
+    let started = Instant::now();
+    let mut measured = 0usize;
+    for (i, spec) in missing.iter().enumerate() {
+        progress.check()?;
+        let eta = if measured > 0 {
+            let per_run = started.elapsed().as_secs_f64() / measured as f64;
+            format!(", about {:.0} s left", per_run * (missing.len() - i) as f64)
+        } else {
+            String::new()
+        };
+        let part = progress.part(
+            i,
+            missing.len(),
+            format!("run {} of {} ({}){eta}", i + 1, missing.len(), spec.label()),
+        );
+        let run = run_one(dataset, spec, &part)?;
+        if run.result().is_some() {
+            measured += 1;
+        }
+        store.append(&run)?;
+    }
+    progress.set(1.0, "all runs stored");
+    status(specs, store).map(|s| StudyProgress {
+        ran: missing.len(),
+        ..s
+    })
+}

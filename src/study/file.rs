@@ -1,0 +1,461 @@
+//! Study files (TOML): which budgets, allocations, strategies, interpolation, models, seeds and
+//! training preset to run on a dataset. Unknown keys, impossible budgets and labels the dataset
+//! lacks are refused before any training, naming the file and the key.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::key::RunSpec;
+use crate::dataset::{Dataset, TargetLabels};
+use crate::error::{Error, Result};
+use crate::interp::Method;
+use crate::plan::{Budget, CostModel, PlanRequest, SliceStrategy};
+use crate::sim::{default_holdout, volume_grid};
+use crate::train::{BackendChoice, ModelKind, TrainConfig};
+
+/// How a budget is spread over volumes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum AllocationRule {
+    /// As many volumes as the budget allows at one slice each (the recommendation).
+    Spread,
+    /// A fixed number of volumes.
+    Volumes(usize),
+    /// A fixed fraction of each volume's slices.
+    Density(f64),
+}
+
+impl AllocationRule {
+    /// Parses `spread`, `volumes:S` or `density:RHO`.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        if s == "spread" {
+            return Ok(AllocationRule::Spread);
+        }
+        if let Some(v) = s.strip_prefix("volumes:") {
+            return match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(AllocationRule::Volumes(n)),
+                _ => Err(format!(
+                    "'{s}': the volume count must be a whole number ≥ 1"
+                )),
+            };
+        }
+        if let Some(v) = s.strip_prefix("density:") {
+            return match v.trim().parse::<f64>() {
+                Ok(r) if r > 0.0 && r <= 1.0 => Ok(AllocationRule::Density(r)),
+                _ => Err(format!("'{s}': the density must lie in (0, 1]")),
+            };
+        }
+        Err(format!(
+            "unknown allocation '{s}' (use spread, volumes:S or density:RHO)"
+        ))
+    }
+
+    /// The rule a plan request follows.
+    pub fn of(request: &PlanRequest) -> Self {
+        match (request.volumes, request.density) {
+            (Some(s), _) => AllocationRule::Volumes(s),
+            (None, Some(r)) => AllocationRule::Density(r),
+            (None, None) => AllocationRule::Spread,
+        }
+    }
+
+    /// e.g. "spread", "s=4", "ρ=0.1".
+    pub fn name(&self) -> String {
+        match self {
+            AllocationRule::Spread => "spread".into(),
+            AllocationRule::Volumes(s) => format!("s={s}"),
+            AllocationRule::Density(r) => format!("ρ={r}"),
+        }
+    }
+}
+
+/// Training presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Seconds per run on a CPU: for tests and smoke runs, not estimates.
+    Tiny,
+    /// Minutes per plan on a laptop CPU.
+    Quick,
+    /// Long runs with the default nets.
+    Full,
+}
+
+impl Preset {
+    /// Parses `tiny`, `quick` or `full`.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "tiny" => Ok(Preset::Tiny),
+            "quick" => Ok(Preset::Quick),
+            "full" => Ok(Preset::Full),
+            _ => Err(format!("unknown preset '{s}' (choose tiny, quick or full)")),
+        }
+    }
+
+    /// The preset's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Tiny => "tiny",
+            Preset::Quick => "quick",
+            Preset::Full => "full",
+        }
+    }
+
+    /// Its training settings for `model`.
+    pub fn config(self, model: ModelKind) -> TrainConfig {
+        let base = TrainConfig {
+            model,
+            ..TrainConfig::default()
+        };
+        match self {
+            Preset::Tiny => TrainConfig {
+                steps: 12,
+                batch_size: Some(2),
+                features: Some(vec![4, 8]),
+                max_in_plane: Some(32),
+                learning_rate: 3e-3,
+                checkpoint_every: 0,
+                ..base
+            },
+            Preset::Quick => TrainConfig {
+                steps: 150,
+                batch_size: Some(if model == ModelKind::TwoD { 6 } else { 2 }),
+                features: Some(if model == ModelKind::TwoD {
+                    vec![8, 16, 32, 64]
+                } else {
+                    vec![4, 8, 16, 32]
+                }),
+                learning_rate: 3e-3,
+                checkpoint_every: 0,
+                ..base
+            },
+            Preset::Full => TrainConfig {
+                steps: 1000,
+                checkpoint_every: 0,
+                ..base
+            },
+        }
+    }
+}
+
+fn default_strategies() -> Vec<String> {
+    vec!["fixed".into()]
+}
+fn default_interpolation() -> Vec<String> {
+    vec!["none".into()]
+}
+fn default_models() -> Vec<String> {
+    vec!["2d".into()]
+}
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+fn default_preset() -> String {
+    "quick".into()
+}
+fn default_seconds_per_slice() -> f64 {
+    CostModel::default().seconds_per_slice
+}
+fn default_seconds_per_volume() -> f64 {
+    CostModel::default().seconds_per_volume
+}
+
+/// A study file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Study {
+    /// A title for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Target labels, names or values, comma-separated (default: every non-zero label).
+    #[serde(default)]
+    pub labels: Option<String>,
+    /// Budgets in annotated slices.
+    #[serde(default)]
+    pub budgets_slices: Vec<usize>,
+    /// Budgets in hours of annotation (with the cost model below).
+    #[serde(default)]
+    pub budgets_hours: Vec<f64>,
+    #[serde(default = "default_seconds_per_slice")]
+    pub seconds_per_slice: f64,
+    #[serde(default = "default_seconds_per_volume")]
+    pub seconds_per_volume: f64,
+    /// `spread`, `volumes:S`, `density:RHO` (default: four volume counts from 1 to all).
+    #[serde(default)]
+    pub allocations: Vec<String>,
+    #[serde(default = "default_strategies")]
+    pub strategies: Vec<String>,
+    /// `none` and/or interpolation methods (`sdf`, `linear`, `nearest`).
+    #[serde(default = "default_interpolation")]
+    pub interpolation: Vec<String>,
+    #[serde(default = "default_models")]
+    pub models: Vec<String>,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// `tiny`, `quick` (default) or `full`.
+    #[serde(default = "default_preset")]
+    pub preset: String,
+    /// Training steps instead of the preset's.
+    #[serde(default)]
+    pub steps: Option<usize>,
+    /// `auto` (default), `wgpu` or `cpu`.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// Held-out test volumes per seed (0 or absent: a quarter of the volumes).
+    #[serde(default)]
+    pub holdout: usize,
+}
+
+impl Study {
+    /// Reads a study file; a syntax error or an unknown key names the file and the key.
+    pub fn load(path: impl AsRef<Path>) -> Result<Study> {
+        let path = path.as_ref();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read study", path, e))?;
+        toml::from_str(&text).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            Error::file(format!("invalid study file ({msg})"), path)
+        })
+    }
+
+    /// Every run of the study on `dataset` (fingerprint `fingerprint`), checked: budgets,
+    /// allocations, strategies, interpolation, models, preset and labels. `path` names the
+    /// study file in messages.
+    pub fn runs(&self, dataset: &Dataset, fingerprint: &str, path: &Path) -> Result<Vec<RunSpec>> {
+        let bad = |key: &str, why: String| Error::file(format!("study key '{key}': {why}"), path);
+        if !dataset.is_labelled() {
+            return Err(Error::invalid(format!(
+                "a study trains on dense labels, but not every case of dataset '{}' has a label map",
+                dataset.id
+            )));
+        }
+        let target = match &self.labels {
+            Some(spec) => TargetLabels::parse(spec, &dataset.label_names)
+                .map_err(|e| bad("labels", e.to_string()))?,
+            None => TargetLabels::all_foreground(),
+        };
+        if let Some(v) = target
+            .values
+            .iter()
+            .find(|v| !dataset.label_names.is_empty() && !dataset.label_names.contains_key(v))
+        {
+            return Err(bad(
+                "labels",
+                format!("label {v} is not among the dataset's labels"),
+            ));
+        }
+        let total = dataset.len();
+        let holdout = match self.holdout {
+            0 => default_holdout(total),
+            h => h,
+        };
+        if holdout >= total {
+            return Err(bad(
+                "holdout",
+                format!("cannot hold out {holdout} of {total} volumes"),
+            ));
+        }
+        let left = total - holdout;
+        let mut budgets: Vec<Budget> = Vec::new();
+        for &b in &self.budgets_slices {
+            if b == 0 {
+                return Err(bad(
+                    "budgets_slices",
+                    "a budget must be at least 1 slice".into(),
+                ));
+            }
+            budgets.push(Budget::Slices(b));
+        }
+        for &h in &self.budgets_hours {
+            if !(h.is_finite() && h > 0.0) {
+                return Err(bad(
+                    "budgets_hours",
+                    format!("{h} is not a positive number of hours"),
+                ));
+            }
+            budgets.push(Budget::Seconds(h * 3600.0));
+        }
+        if budgets.is_empty() {
+            return Err(bad(
+                "budgets_slices",
+                "give at least one budget (budgets_slices or budgets_hours)".into(),
+            ));
+        }
+        if !(self.seconds_per_slice > 0.0 && self.seconds_per_volume >= 0.0) {
+            return Err(bad(
+                "seconds_per_slice",
+                "annotation costs must be positive".into(),
+            ));
+        }
+        let allocations: Vec<AllocationRule> = if self.allocations.is_empty() {
+            volume_grid(left, 4)
+                .into_iter()
+                .map(AllocationRule::Volumes)
+                .collect()
+        } else {
+            self.allocations
+                .iter()
+                .map(|a| AllocationRule::parse(a).map_err(|e| bad("allocations", e)))
+                .collect::<Result<_>>()?
+        };
+        if let Some(AllocationRule::Volumes(s)) = allocations
+            .iter()
+            .find(|a| matches!(a, AllocationRule::Volumes(s) if *s > left))
+        {
+            return Err(bad(
+                "allocations",
+                format!("{s} volumes, but {left} remain after holding out {holdout}"),
+            ));
+        }
+        let strategies: Vec<SliceStrategy> = self
+            .strategies
+            .iter()
+            .map(|s| SliceStrategy::parse(s).map_err(|e| bad("strategies", e.to_string())))
+            .collect::<Result<_>>()?;
+        let interpolations: Vec<Option<Method>> = self
+            .interpolation
+            .iter()
+            .map(|m| match m.as_str() {
+                "none" => Ok(None),
+                other => Method::parse(other)
+                    .map(Some)
+                    .map_err(|e| bad("interpolation", e.to_string())),
+            })
+            .collect::<Result<_>>()?;
+        let models: Vec<ModelKind> = self
+            .models
+            .iter()
+            .map(|m| ModelKind::parse(m).map_err(|e| bad("models", e.to_string())))
+            .collect::<Result<_>>()?;
+        let preset = Preset::parse(&self.preset).map_err(|e| bad("preset", e))?;
+        let backend = match &self.backend {
+            Some(b) => BackendChoice::parse(b).map_err(|e| bad("backend", e.to_string()))?,
+            None => BackendChoice::Auto,
+        };
+        for (key, empty) in [
+            ("strategies", strategies.is_empty()),
+            ("interpolation", interpolations.is_empty()),
+            ("models", models.is_empty()),
+            ("seeds", self.seeds.is_empty()),
+        ] {
+            if empty {
+                return Err(bad(key, "the list is empty".into()));
+            }
+        }
+        let cost_model = CostModel {
+            seconds_per_slice: self.seconds_per_slice,
+            seconds_per_volume: self.seconds_per_volume,
+        };
+        let mut runs = Vec::new();
+        for &budget in &budgets {
+            for &allocation in &allocations {
+                for &strategy in &strategies {
+                    for &interpolation in &interpolations {
+                        for &model in &models {
+                            for &seed in &self.seeds {
+                                let (volumes, density) = match allocation {
+                                    AllocationRule::Spread => (None, None),
+                                    AllocationRule::Volumes(s) => (Some(s), None),
+                                    AllocationRule::Density(r) => (None, Some(r)),
+                                };
+                                let mut train = preset.config(model);
+                                train.seed = seed;
+                                train.backend = backend;
+                                train.interpolation = interpolation;
+                                if let Some(steps) = self.steps {
+                                    train.steps = steps;
+                                }
+                                train.validate().map_err(|e| bad("steps", e.to_string()))?;
+                                runs.push(RunSpec {
+                                    dataset: fingerprint.to_string(),
+                                    target: target.clone(),
+                                    request: PlanRequest {
+                                        budget: Some(budget),
+                                        volumes,
+                                        density,
+                                        slice_strategy: strategy,
+                                        seed,
+                                        holdout,
+                                        cost_model,
+                                        target: target.clone(),
+                                        ..PlanRequest::default()
+                                    },
+                                    interpolation,
+                                    train,
+                                    preset: preset.name().to_string(),
+                                    version: env!("CARGO_PKG_VERSION").to_string(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::demo;
+
+    fn runs(text: &str) -> Result<Vec<RunSpec>> {
+        let study: Study = toml::from_str(text).map_err(|e| Error::invalid(e.to_string()))?;
+        study.runs(&demo::dataset(), "f", Path::new("study.toml"))
+    }
+
+    #[test]
+    fn a_study_expands_into_every_combination() {
+        let r = runs(
+            "budgets_slices = [30, 60]\nallocations = [\"spread\", \"volumes:4\"]\n\
+             strategies = [\"fixed\", \"random\"]\ninterpolation = [\"none\", \"sdf\"]\nseeds = [0, 1]\nholdout = 4\n",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 2 * 2 * 2 * 2 * 2);
+        let keys: std::collections::HashSet<String> = r.iter().map(RunSpec::key).collect();
+        assert_eq!(keys.len(), r.len(), "every run has its own key");
+        assert!(
+            r.iter()
+                .all(|s| s.request.holdout == 4 && s.preset == "quick")
+        );
+        // Order: budget, allocation, strategy, interpolation, model, seed.
+        assert_eq!(AllocationRule::of(&r[7].request), AllocationRule::Spread);
+        assert_eq!(
+            AllocationRule::of(&r[8].request),
+            AllocationRule::Volumes(4)
+        );
+        // Default allocations: four volume counts from 1 to the 18 volumes left.
+        let r = runs("budgets_slices = [60]\n").unwrap();
+        let counts: Vec<Option<usize>> = r.iter().map(|s| s.request.volumes).collect();
+        assert_eq!(counts, [Some(1), Some(6), Some(12), Some(18)]);
+    }
+
+    #[test]
+    fn bad_studies_name_the_key() {
+        let err = toml::from_str::<Study>("budgets_slices = [10]\nbudget = 3\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `budget`"), "{err}");
+        for (text, key) in [
+            ("budgets_slices = []", "budgets_slices"),
+            ("budgets_slices = [10]\nlabels = \"spleen\"", "labels"),
+            ("budgets_slices = [10]\nlabels = \"9\"", "labels"),
+            (
+                "budgets_slices = [10]\nallocations = [\"volumes:40\"]",
+                "allocations",
+            ),
+            (
+                "budgets_slices = [10]\nstrategies = [\"smart\"]",
+                "strategies",
+            ),
+            ("budgets_slices = [10]\npreset = \"huge\"", "preset"),
+            ("budgets_slices = [10]\nholdout = 24", "holdout"),
+            ("budgets_slices = [10]\nsteps = 0", "steps"),
+        ] {
+            let err = runs(text).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("study key '{key}'")) && err.ends_with("study.toml"),
+                "{text}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! What identifies a run, and its stable key: the same inputs give the same key on every
+//! machine and build of the same sliceplan version, so a stored run is never run again.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{Dataset, TargetLabels};
+use crate::error::Result;
+use crate::interp::Method;
+use crate::plan::PlanRequest;
+use crate::train::TrainConfig;
+
+/// Everything that decides a run's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// `dataset_fingerprint` of the dataset it ran on.
+    pub dataset: String,
+    pub target: TargetLabels,
+    /// Budget, allocation (volumes or density), strategies, seed, hold-out, plane, body rule.
+    pub request: PlanRequest,
+    /// Train on masks interpolated between the annotated slices.
+    pub interpolation: Option<Method>,
+    /// Model and training settings (the preset, resolved), seed included.
+    pub train: TrainConfig,
+    /// The preset's name ("quick", "full", …) the settings came from.
+    pub preset: String,
+    /// The sliceplan version that ran it.
+    pub version: String,
+}
+
+/// FNV-1a over `bytes` from `offset` (64 bits).
+fn fnv1a(bytes: &[u8], offset: u64) -> u64 {
+    bytes.iter().fold(offset, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+/// A 128-bit hex digest of `text` (two FNV-1a passes with different offsets): stable across
+/// platforms and builds, enough to tell runs apart (not a cryptographic hash).
+pub fn digest(text: &str) -> String {
+    let a = fnv1a(text.as_bytes(), 0xCBF2_9CE4_8422_2325);
+    let b = fnv1a(text.as_bytes(), 0x6C62_272E_07BB_0142);
+    format!("{a:016x}{b:016x}")
+}
+
+impl RunSpec {
+    /// The run's key: a digest of its canonical JSON (fields in declaration order, maps sorted).
+    pub fn key(&self) -> String {
+        digest(&serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// A short label such as "60 slices, s=12, fixed, 2d+sdf, seed 1".
+    pub fn label(&self) -> String {
+        let budget = match self.request.budget {
+            Some(crate::plan::Budget::Slices(b)) => format!("{b} slices"),
+            Some(crate::plan::Budget::Seconds(t)) => format!("{:.1} h", t / 3600.0),
+            None => "no budget".into(),
+        };
+        let allocation = match (self.request.volumes, self.request.density) {
+            (Some(s), _) => format!("s={s}"),
+            (None, Some(rho)) => format!("ρ={rho}"),
+            (None, None) => "spread".into(),
+        };
+        let interp = self
+            .interpolation
+            .map(|m| format!("+{}", m.name()))
+            .unwrap_or_default();
+        format!(
+            "{budget}, {allocation}, {}, {}{interp}, seed {}",
+            self.request.slice_strategy.name(),
+            self.train.model.name(),
+            self.request.seed
+        )
+    }
+}
+
+/// A digest of the dataset's cases: ids, grids and label presence (headers only). A store or
+/// run from another dataset has another fingerprint.
+pub fn dataset_fingerprint(dataset: &Dataset) -> Result<String> {
+    let mut text = String::new();
+    for (i, case) in dataset.cases.iter().enumerate() {
+        let g = dataset.geometry(i)?;
+        text.push_str(&format!(
+            "{}|{:?}|{:?}|{:?}|{}\n",
+            case.id,
+            g.shape,
+            g.spacing_mm,
+            g.world_from_voxel,
+            case.labels.is_some()
+        ));
+    }
+    Ok(digest(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::demo;
+    use crate::plan::Budget;
+
+    fn spec() -> RunSpec {
+        RunSpec {
+            dataset: "d".into(),
+            target: TargetLabels::all_foreground(),
+            request: PlanRequest {
+                budget: Some(Budget::Slices(60)),
+                volumes: Some(12),
+                ..PlanRequest::default()
+            },
+            interpolation: None,
+            train: TrainConfig::default(),
+            preset: "quick".into(),
+            version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn keys_are_stable_and_tell_runs_apart() {
+        // FNV-1a reference values (64-bit offset basis): "" → the basis, "a" → af63dc4c8601ec8c.
+        assert_eq!(fnv1a(b"", 0xCBF2_9CE4_8422_2325), 0xCBF2_9CE4_8422_2325);
+        assert_eq!(fnv1a(b"a", 0xCBF2_9CE4_8422_2325), 0xAF63_DC4C_8601_EC8C);
+        let a = spec();
+        assert_eq!(a.key(), spec().key());
+        assert_eq!(a.key().len(), 32);
+        let mut b = spec();
+        b.request.seed = 1;
+        assert_ne!(a.key(), b.key());
+        let mut c = spec();
+        c.interpolation = Some(Method::Sdf);
+        assert_ne!(a.key(), c.key());
+        assert_eq!(a.label(), "60 slices, s=12, fixed, 2d, seed 0");
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_cases() {
+        let ds = demo::dataset();
+        let f = dataset_fingerprint(&ds).unwrap();
+        assert_eq!(f, dataset_fingerprint(&demo::dataset()).unwrap());
+        let mut fewer = ds.clone();
+        fewer.cases.pop();
+        assert_ne!(f, dataset_fingerprint(&fewer).unwrap());
+    }
+}

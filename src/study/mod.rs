@@ -1,0 +1,19 @@
+//! The study engine: every training run of a simulation or a study is a `RunSpec` with a stable
+//! key, kept in a result store as it finishes, and never run twice; studies (TOML) expand into
+//! runs over budgets, allocations, strategies, interpolation, models and seeds; summaries carry
+//! 95 % intervals and budget curves fitted to the stored runs.
+
+pub mod calibrate;
+pub mod curve;
+pub mod engine;
+pub mod file;
+pub mod key;
+pub mod report;
+pub mod slurm;
+pub mod stats;
+pub mod store;
+
+pub use engine::{StudyProgress, run_missing};
+pub use file::{AllocationRule, Preset, Study};
+pub use key::{RunSpec, dataset_fingerprint};
+pub use store::{ResultStore, RunOutcome, RunResult, StoredRun};

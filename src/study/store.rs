@@ -1,0 +1,323 @@
+//! The result store: one JSON line per finished run in `results.jsonl`, appended under a file
+//! lock, flushed and fsynced, so a killed process loses at most the run in progress and two
+//! processes writing one store never interleave. `store.json` records the dataset it belongs to.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::key::RunSpec;
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::io::write_bytes_atomic;
+use crate::train::CaseDice;
+
+const RESULTS: &str = "results.jsonl";
+const META: &str = "store.json";
+const LOCK: &str = "results.lock";
+const FORMAT: &str = "sliceplan-store/1";
+
+/// What a finished run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub slices: usize,
+    pub volumes: usize,
+    pub slices_per_volume: f64,
+    /// Mean fraction of each planned volume's slices annotated.
+    pub density: f64,
+    /// Annotation time of the plan under the request's cost model.
+    pub annotation_hours: f64,
+    pub mean_dice: f64,
+    /// Dice per held-out volume.
+    pub cases: Vec<CaseDice>,
+    /// (step, loss) every few steps.
+    pub loss_curve: Vec<(usize, f32)>,
+    pub train_seconds: f64,
+    pub warmup_seconds: f64,
+    pub eval_seconds: f64,
+    /// The device it trained on, e.g. "cpu: flex".
+    pub device: String,
+    /// Why its Dice is not an estimate of the plan (empty for a usable run).
+    pub flags: Vec<String>,
+}
+
+/// A run's outcome: measured, or skipped because its plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum RunOutcome {
+    Done(RunResult),
+    Skipped { reason: String },
+}
+
+/// One line of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRun {
+    pub key: String,
+    pub spec: RunSpec,
+    pub outcome: RunOutcome,
+    /// Seconds since the Unix epoch when it finished.
+    pub finished_unix: u64,
+}
+
+impl StoredRun {
+    /// The measured result, if the run was not skipped.
+    pub fn result(&self) -> Option<&RunResult> {
+        match &self.outcome {
+            RunOutcome::Done(r) => Some(r),
+            RunOutcome::Skipped { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoreMeta {
+    format: String,
+    dataset_id: String,
+    dataset_fingerprint: String,
+}
+
+/// A result store in a folder.
+#[derive(Debug, Clone)]
+pub struct ResultStore {
+    dir: PathBuf,
+    fingerprint: String,
+}
+
+/// The runs read from a store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreContents {
+    /// One per key, in the order they finished.
+    pub runs: Vec<StoredRun>,
+    /// Lines that could not be read (a run cut off by a kill), ignored.
+    pub unreadable_lines: usize,
+}
+
+impl StoreContents {
+    /// The stored run with `key`.
+    pub fn get(&self, key: &str) -> Option<&StoredRun> {
+        self.runs.iter().find(|r| r.key == key)
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes a new file's name durable; not every platform can open a folder for that.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+impl ResultStore {
+    /// Where a dataset's store lives by default: `<dataset>/.sliceplan`, or for datasets
+    /// without a folder (the demo) `$XDG_DATA_HOME/sliceplan/stores/<id>`.
+    pub fn default_dir(dataset: &Dataset) -> Option<PathBuf> {
+        if let Some(root) = &dataset.root {
+            return Some(root.join(".sliceplan"));
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
+            })?;
+        Some(base.join("sliceplan").join("stores").join(&dataset.id))
+    }
+
+    /// Opens (creating) the store in `dir` for the dataset with `fingerprint`; a store written
+    /// for another dataset is refused.
+    pub fn open(dir: impl AsRef<Path>, dataset_id: &str, fingerprint: &str) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io("cannot create the result store", &dir, e))?;
+        let meta_path = dir.join(META);
+        if meta_path.is_file() {
+            let text = std::fs::read_to_string(&meta_path)
+                .map_err(|e| Error::io("cannot read the result store", &meta_path, e))?;
+            let meta: StoreMeta = serde_json::from_str(&text).map_err(|e| {
+                Error::file(format!("not a sliceplan result store ({e})"), &meta_path)
+            })?;
+            if meta.format != FORMAT {
+                return Err(Error::file(
+                    format!(
+                        "unsupported result store format '{}' (expected {FORMAT})",
+                        meta.format
+                    ),
+                    &meta_path,
+                ));
+            }
+            if meta.dataset_fingerprint != fingerprint {
+                return Err(Error::file(
+                    format!(
+                        "this result store holds runs of another dataset ('{}', or its cases changed); use another store folder",
+                        meta.dataset_id
+                    ),
+                    &dir,
+                ));
+            }
+        } else {
+            let meta = StoreMeta {
+                format: FORMAT.into(),
+                dataset_id: dataset_id.into(),
+                dataset_fingerprint: fingerprint.into(),
+            };
+            let text =
+                serde_json::to_string_pretty(&meta).map_err(|e| Error::invalid(e.to_string()))?;
+            write_bytes_atomic(&meta_path, text.as_bytes())?;
+        }
+        Ok(ResultStore {
+            dir,
+            fingerprint: fingerprint.into(),
+        })
+    }
+
+    /// The store's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The dataset fingerprint the store belongs to.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Every stored run (the first line of each key wins; unreadable lines are counted).
+    pub fn load(&self) -> Result<StoreContents> {
+        let path = self.dir.join(RESULTS);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io("cannot read the result store", &path, e)),
+        };
+        let mut out = StoreContents::default();
+        let mut seen = HashSet::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<StoredRun>(line) {
+                Ok(run) if run.spec.dataset == self.fingerprint => {
+                    if seen.insert(run.key.clone()) {
+                        out.runs.push(run);
+                    }
+                }
+                _ => out.unreadable_lines += 1,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends `run` as one line, under an exclusive lock, and fsyncs it before returning.
+    pub fn append(&self, run: &StoredRun) -> Result<()> {
+        let lock_path = self.dir.join(LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("cannot open the store's lock", &lock_path, e))?;
+        lock.lock()
+            .map_err(|e| Error::io("cannot lock the result store", &lock_path, e))?;
+        let path = self.dir.join(RESULTS);
+        let created = !path.exists();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open the result store", &path, e))?;
+        let mut line = serde_json::to_string(run).map_err(|e| Error::invalid(e.to_string()))?;
+        line.push('\n');
+        // A line cut off by a kill is closed first, so this run starts a line of its own.
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("cannot read the result store", &path, e))?
+            .len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::End(-1))
+                .and_then(|_| file.read_exact(&mut last))
+                .map_err(|e| Error::io("cannot read the result store", &path, e))?;
+            if last[0] != b'\n' {
+                line.insert(0, '\n');
+            }
+        }
+        file.write_all(line.as_bytes())
+            .and_then(|_| file.sync_data())
+            .map_err(|e| Error::io("cannot write to the result store", &path, e))?;
+        if created {
+            sync_dir(&self.dir);
+        }
+        let _ = lock.unlock();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::TargetLabels;
+    use crate::plan::PlanRequest;
+    use crate::train::TrainConfig;
+
+    fn run(fingerprint: &str, seed: u64) -> StoredRun {
+        let spec = RunSpec {
+            dataset: fingerprint.into(),
+            target: TargetLabels::all_foreground(),
+            request: PlanRequest {
+                seed,
+                ..PlanRequest::default()
+            },
+            interpolation: None,
+            train: TrainConfig::default(),
+            preset: "tiny".into(),
+            version: "test".into(),
+        };
+        StoredRun {
+            key: spec.key(),
+            spec,
+            outcome: RunOutcome::Skipped {
+                reason: "test".into(),
+            },
+            finished_unix: 0,
+        }
+    }
+
+    #[test]
+    fn runs_survive_a_torn_line_and_other_datasets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), "ds", "f1").unwrap();
+        store.append(&run("f1", 0)).unwrap();
+        // A kill in the middle of a write leaves half a line.
+        let path = dir.path().join(RESULTS);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"key\":\"cut").unwrap();
+        drop(f);
+        store.append(&run("f1", 1)).unwrap();
+        store.append(&run("f1", 0)).unwrap();
+        let back = store.load().unwrap();
+        assert_eq!(back.runs.len(), 2, "one per key");
+        assert_eq!(back.unreadable_lines, 1);
+        assert_eq!(back.runs[1].spec.request.seed, 1);
+        let again = ResultStore::open(dir.path(), "ds", "f1").unwrap();
+        assert_eq!(again.load().unwrap().runs.len(), 2);
+        let err = ResultStore::open(dir.path(), "other", "f2").unwrap_err();
+        assert!(err.to_string().contains("another dataset ('ds'"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_writers_never_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), "ds", "f").unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let store = store.clone();
+                s.spawn(move || {
+                    for i in 0..25 {
+                        store.append(&run("f", t * 100 + i)).unwrap();
+                    }
+                });
+            }
+        });
+        let back = store.load().unwrap();
+        assert_eq!(back.runs.len(), 100);
+        assert_eq!(back.unreadable_lines, 0);
+    }
+}

@@ -1,0 +1,179 @@
+//! The study engine end to end: a tiny study on the demo cohort runs into a result store, is
+//! never rerun, survives a kill, gives the same store whatever the concurrency, and reports.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::*;
+
+const STUDY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/studies/demo-tiny.toml"
+);
+
+fn study(action: &str, store: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "study",
+        action,
+        STUDY,
+        "--data",
+        "demo",
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    cli(&args)
+}
+
+/// Starts `sliceplan study run` on the tiny study into `store`, quietly, in the background.
+fn spawn_run(store: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sliceplan"))
+        .args([
+            "study",
+            "run",
+            STUDY,
+            "--data",
+            "demo",
+            "--store",
+            store.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// key → (count of complete lines, mean Dice or NaN when skipped).
+fn lines(store: &Path) -> HashMap<String, (usize, f64)> {
+    let text = std::fs::read_to_string(store.join("results.jsonl")).unwrap_or_default();
+    let mut out: HashMap<String, (usize, f64)> = HashMap::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let key = v["key"].as_str().unwrap().to_string();
+        let dice = v["outcome"]["mean_dice"].as_f64().unwrap_or(f64::NAN);
+        let e = out.entry(key).or_insert((0, dice));
+        e.0 += 1;
+    }
+    out
+}
+
+#[test]
+fn a_study_runs_once_reports_and_resumes_after_a_kill() {
+    let dir = tempdir();
+    let store = dir.path().join("store");
+    let (code, out, err) = study("status", &store, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (status["total"].as_u64(), status["done"].as_u64()),
+        (Some(4), Some(0))
+    );
+
+    // Killed once its first run is stored; the rerun completes the rest.
+    let mut child = spawn_run(&store);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while lines(&store).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no run was stored");
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let before = lines(&store).len();
+    assert!(before >= 1);
+    let (code, out, err) = study("run", &store, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["done"], 4);
+    assert_eq!(run["ran"].as_u64().unwrap() as usize, 4 - before);
+    let stored = lines(&store);
+    assert_eq!(stored.len(), 4);
+    assert!(
+        stored.values().all(|(n, _)| *n == 1),
+        "each run once: {stored:?}"
+    );
+    // Nothing left to run.
+    let (_, out, _) = study("run", &store, &["--json"]);
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["ran"], 0);
+    let (_, out, _) = study("status", &store, &["--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (status["total"].as_u64(), status["done"].as_u64()),
+        (Some(4), Some(4))
+    );
+
+    // The same study run by two processes at once on a fresh store gives the same results.
+    let other = dir.path().join("concurrent");
+    let (mut a, mut b) = (spawn_run(&other), spawn_run(&other));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let concurrent = lines(&other);
+    assert_eq!(concurrent.len(), 4);
+    for (key, (_, dice)) in &stored {
+        let (_, d2) = concurrent[key];
+        assert!(
+            (dice.is_nan() && d2.is_nan()) || dice == &d2,
+            "{key}: {dice} vs {d2}"
+        );
+    }
+
+    // The report.
+    let report = dir.path().join("report");
+    let (code, _, err) = study("report", &store, &["--out", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Ranking") && md.contains("## Budget curves"),
+        "{md}"
+    );
+    assert!(md.contains("4 of 4 runs stored"), "{md}");
+    assert!(report.join("report.html").is_file());
+    assert!(report.join("budget-curves-slices.svg").is_file());
+}
+
+#[test]
+fn a_bad_study_or_a_foreign_store_is_refused_before_training() {
+    let dir = tempdir();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "budgets_slices = [12]\nbudget_hours = [1.0]\n").unwrap();
+    let (code, _, err) = cli(&[
+        "study",
+        "run",
+        bad.to_str().unwrap(),
+        "--data",
+        "demo",
+        "--store",
+        dir.path().join("s").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown field `budget_hours`") && err.contains("bad.toml"),
+        "{err}"
+    );
+    // A store made for another dataset.
+    let raw = dir.path().join("raw");
+    sliceplan::dataset::demo::write_nnunet(&raw).unwrap();
+    let store = dir.path().join("store");
+    let (code, _, err) = study("status", &store, &[]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_file(raw.join("imagesTr").join("demo_023_0000.nii.gz")).unwrap();
+    std::fs::remove_file(raw.join("labelsTr").join("demo_023.nii.gz")).unwrap();
+    let (code, _, err) = cli(&[
+        "study",
+        "status",
+        STUDY,
+        "--data",
+        raw.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("another dataset ('demo'"), "{err}");
+}
