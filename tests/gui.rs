@@ -13,11 +13,14 @@ use sliceplan::io::Plane;
 fn harness_with(settings: Settings) -> Harness<'static, SliceplanApp> {
     let mut app = SliceplanApp::new(demo::dataset(), settings);
     // Simulations keep their runs in a store: a temporary one, never the user's.
-    let store = std::env::temp_dir().join(format!(
-        "sliceplan-gui-test-store-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
+    let store = std::env::temp_dir()
+        .join("sliceplan-gui-tests")
+        .join(format!(
+            "{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+    let _ = std::fs::remove_dir_all(&store);
     app.store_dir = Some(store);
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))

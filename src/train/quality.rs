@@ -17,10 +17,23 @@ pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> 
     let mut flags = Vec::new();
     let truth: u64 = test.iter().map(|t| t.truth_voxels).sum();
     let predicted: u64 = test.iter().map(|t| t.predicted_voxels).sum();
-    let mean = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
-    if truth > 0 && mean < NEAR_ZERO_DICE {
+    // Volumes without the target score 1 for an empty prediction: a model that predicts
+    // nothing looks good on them, so only volumes holding the target tell whether it learned.
+    let with_target: Vec<f64> = test
+        .iter()
+        .filter(|t| t.truth_voxels > 0)
+        .map(|t| t.dice)
+        .collect();
+    let mean = with_target.iter().sum::<f64>() / with_target.len().max(1) as f64;
+    if !with_target.is_empty() && mean < NEAR_ZERO_DICE {
         flags.push(format!(
-            "Dice {mean:.3} is near zero: the model did not learn the target"
+            "Dice {mean:.3} on the {} volume(s) holding the target is near zero: the model did not learn it{}",
+            with_target.len(),
+            if predicted == 0 {
+                " (it predicts nothing)"
+            } else {
+                ""
+            }
         ));
     }
     if truth > 0 && predicted as f64 > OVER_SEGMENTATION_RATIO * truth as f64 {
@@ -65,7 +78,11 @@ mod tests {
         let flags = run_flags(&[case(0.5, 100, 100)], &flat);
         assert_eq!(flags.len(), 1);
         assert!(flags[0].contains("did not fall"));
-        // Volumes without the target (empty-truth rule) flag nothing by themselves.
+        // Volumes without the target (empty-truth rule) flag nothing by themselves, and do not
+        // hide a model that predicts nothing on the others.
         assert!(run_flags(&[case(1.0, 0, 0)], &falling).is_empty());
+        let flags = run_flags(&[case(1.0, 0, 0), case(0.0, 200, 0)], &falling);
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert!(flags[0].contains("predicts nothing"), "{flags:?}");
     }
 }
