@@ -104,12 +104,15 @@ pub fn run_missing(
         .filter(|s| contents.get(&s.key()).is_none() && seen.insert(s.key()))
         .collect();
     let started = Instant::now();
-    let mut measured = 0usize;
+    // The time left is estimated per training step, so runs of other lengths (a calibration's
+    // quick and long runs) are weighed by their steps.
+    let mut steps_done = 0usize;
     for (i, spec) in missing.iter().enumerate() {
         progress.check()?;
-        let eta = if measured > 0 {
-            let per_run = started.elapsed().as_secs_f64() / measured as f64;
-            format!(", about {:.0} s left", per_run * (missing.len() - i) as f64)
+        let eta = if steps_done > 0 {
+            let per_step = started.elapsed().as_secs_f64() / steps_done as f64;
+            let steps_left: usize = missing[i..].iter().map(|s| s.train.steps).sum();
+            format!(", about {:.0} s left", per_step * steps_left as f64)
         } else {
             String::new()
         };
@@ -120,7 +123,7 @@ pub fn run_missing(
         );
         let run = run_one(dataset, spec, &part)?;
         if run.result().is_some() {
-            measured += 1;
+            steps_done += spec.train.steps;
         }
         store.append(&run)?;
     }

@@ -120,12 +120,15 @@ pub fn study(mut args: Args) -> Result<()> {
             if json {
                 return print_json(&c);
             }
-            println!(
-                "{:<40} {:>8} {:>10}",
-                "scenario", study.preset, reference.preset
+            let steps =
+                |specs: &[sliceplan::study::RunSpec]| specs.first().map_or(0, |s| s.train.steps);
+            let (quick_name, reference_name) = (
+                format!("{} {} steps", study.preset, steps(&specs)),
+                format!("{} {} steps", reference.preset, steps(&reference_specs)),
             );
+            println!("{:<40} {quick_name:>18} {reference_name:>18}", "scenario");
             for (name, q, r) in &c.scenarios {
-                println!("{name:<40} {q:>8.3} {r:>10.3}");
+                println!("{name:<40} {q:>18.3} {r:>18.3}");
             }
             let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
             println!(
