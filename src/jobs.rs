@@ -131,7 +131,6 @@ pub struct Job<T> {
     pub name: String,
     pub progress: Progress,
     rx: Receiver<Result<T>>,
-    done: Option<Result<T>>,
     /// The result was handed out.
     taken: bool,
 }
@@ -167,7 +166,6 @@ impl<T: Send + 'static> Job<T> {
             name: name.to_string(),
             progress,
             rx,
-            done: None,
             taken: false,
         })
     }
@@ -177,21 +175,16 @@ impl<T: Send + 'static> Job<T> {
         if self.taken {
             return None;
         }
-        if self.done.is_none() {
-            match self.rx.try_recv() {
-                Ok(r) => self.done = Some(r),
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => {
-                    self.done = Some(Err(Error::invalid(format!(
-                        "background job '{}' stopped unexpectedly",
-                        self.name
-                    ))))
-                }
-            }
-        }
-        let result = self.done.take();
-        self.taken = result.is_some();
-        result
+        let result = match self.rx.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => Err(Error::invalid(format!(
+                "background job '{}' stopped unexpectedly",
+                self.name
+            ))),
+        };
+        self.taken = true;
+        Some(result)
     }
 
     /// Blocks until the job finishes.

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::interp::{CaseInterp, Interpolation};
 use crate::jobs::{Job, Progress};
 use crate::plan::Plan;
-use crate::sim::Simulation;
+use crate::sim::StoredSimulation;
 
 /// The app's jobs. Those tied to the open dataset (loading a case, planning, simulating, the
 /// interpolation preview) are cancelled and dropped when another dataset is opened, so their
@@ -16,7 +16,7 @@ pub struct AppJobs {
     pub open: Option<Job<(Dataset, String)>>,
     pub load: Option<Job<LoadedCase>>,
     pub plan: Option<Job<Plan>>,
-    pub sim: Option<Job<Simulation>>,
+    pub sim: Option<Job<StoredSimulation>>,
     pub export: Option<Job<String>>,
     pub interp: Option<Job<(Interpolation, CaseInterp)>>,
     /// Asked to repaint when a job finishes (None until the first frame, and in tests).

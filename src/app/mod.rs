@@ -46,8 +46,6 @@ pub struct SliceplanApp {
     persist_settings: bool,
     /// Where simulations keep their runs (None: the dataset's default store).
     pub store_dir: Option<std::path::PathBuf>,
-    /// The runs of the last simulation and its store (to keep finished runs on cancel).
-    sim_specs: Option<(Vec<crate::study::RunSpec>, crate::study::ResultStore)>,
 }
 
 /// "cancelled" is information, not an error.
@@ -78,7 +76,6 @@ impl SliceplanApp {
             viewer: ViewerState::default(),
             persist_settings: false,
             store_dir: None,
-            sim_specs: None,
         };
         app.load_selected();
         app
@@ -122,7 +119,6 @@ impl SliceplanApp {
         self.preview = None;
         self.sim_results.clear();
         self.sim_skipped.clear();
-        self.sim_specs = None;
         self.load_selected();
     }
 
@@ -207,19 +203,27 @@ impl SliceplanApp {
         }
         if let Some(r) = finished(&mut self.jobs.sim) {
             match r {
-                Ok(simulation) => {
-                    self.status = format!(
-                        "simulated {} plans{}",
-                        simulation.results.len(),
-                        match simulation.skipped.len() {
-                            0 => String::new(),
-                            n => format!(", {n} skipped (see the Simulate panel)"),
-                        }
-                    );
+                Ok(stored) => {
+                    let simulation = stored.simulation;
+                    self.status = if stored.cancelled {
+                        format!(
+                            "simulation cancelled; {} finished run(s) kept in {}",
+                            simulation.results.len() + simulation.skipped.len(),
+                            stored.store.display()
+                        )
+                    } else {
+                        format!(
+                            "simulated {} plans{}",
+                            simulation.results.len(),
+                            match simulation.skipped.len() {
+                                0 => String::new(),
+                                n => format!(", {n} skipped (see the Simulate panel)"),
+                            }
+                        )
+                    };
                     self.sim_results = simulation.results;
                     self.sim_skipped = simulation.skipped;
                 }
-                Err(Error::Cancelled) => self.keep_finished_runs(),
                 Err(e) => self.status = describe_error("simulation", &e),
             }
         }

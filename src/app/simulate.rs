@@ -6,8 +6,8 @@ use egui_plot::{Legend, Line, Plot, Points};
 use super::{SliceplanApp, request_from_settings};
 use crate::interp::Method;
 use crate::plan::SliceStrategy;
-use crate::sim::{SimulationSetup, SimulationSpec, plot_series, summarize};
-use crate::study::{ResultStore, dataset_fingerprint};
+use crate::sim::{SimulationSpec, plot_series, summarize};
+use crate::study::ResultStore;
 use crate::train::{BackendChoice, ModelKind, TrainConfig};
 
 impl SliceplanApp {
@@ -52,51 +52,15 @@ impl SliceplanApp {
                 return;
             }
         };
-        let store = match self.open_store() {
-            Ok(store) => store,
-            Err(e) => {
-                self.status = format!("error: {e}");
-                return;
-            }
-        };
-        self.sim_specs = Some((setup.specs(store.fingerprint()), store.clone()));
         let ds = self.dataset.clone();
+        let store_dir = self.store_dir.clone();
+        // The store is opened on the job's thread: its fingerprint reads every case's header.
         match self.jobs.spawn("sliceplan-simulate", move |p| {
+            let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
             setup.run_stored(&ds, &store, p)
         }) {
             Ok(job) => self.jobs.sim = Some(job),
             Err(e) => self.status = format!("error: {e}"),
-        }
-    }
-
-    /// The result store simulations write to: `store_dir`, or the dataset's default.
-    pub fn open_store(&self) -> crate::Result<ResultStore> {
-        let dir = match &self.store_dir {
-            Some(d) => d.clone(),
-            None => ResultStore::default_dir(&self.dataset).ok_or_else(|| {
-                crate::Error::invalid("no folder for the result store (no HOME or XDG_DATA_HOME)")
-            })?,
-        };
-        ResultStore::open(dir, &self.dataset.id, &dataset_fingerprint(&self.dataset)?)
-    }
-
-    /// After a cancel: the runs that finished before it, read back from the store.
-    pub(super) fn keep_finished_runs(&mut self) {
-        let Some((specs, store)) = &self.sim_specs else {
-            return;
-        };
-        match store.load() {
-            Ok(contents) => {
-                let kept = SimulationSetup::collect(specs, &contents);
-                self.status = format!(
-                    "simulation cancelled; {} finished run(s) kept in {}",
-                    kept.results.len() + kept.skipped.len(),
-                    store.dir().display()
-                );
-                self.sim_results = kept.results;
-                self.sim_skipped = kept.skipped;
-            }
-            Err(e) => self.status = format!("simulation cancelled; {e}"),
         }
     }
 

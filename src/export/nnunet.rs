@@ -61,21 +61,27 @@ pub fn export_nnunet(
     progress: &Progress,
 ) -> Result<ExportSummary> {
     plan.check_dataset(dataset)?;
-    // Volumes are streamed: one case in memory at a time. First pass: which label values
-    // exist (for "all foreground"), reading the label maps alone.
+    // Volumes are streamed: one case in memory at a time. First pass, only for "all
+    // foreground": which label values exist, reading the label maps alone. Either way every
+    // returned mask must exist before anything is written.
     let mut present = BTreeSet::new();
     let n_volumes = plan.volumes.len();
     for (n, v) in plan.volumes.iter().enumerate() {
         progress.check()?;
+        let mask = masks
+            .map(|dir| returned_mask(dir, &v.case_id))
+            .transpose()?;
+        if !target.values.is_empty() {
+            continue;
+        }
         progress.set(
             0.3 * n as f32 / n_volumes as f32,
             format!("reading the labels of {}", v.case_id),
         );
-        let index = dataset.require_case(&v.case_id)?;
-        let labels = match masks {
-            Some(dir) => read_nifti(returned_mask(dir, &v.case_id)?)?,
+        let labels = match mask {
+            Some(path) => read_nifti(path)?,
             None => dataset
-                .load_labels(index)?
+                .load_labels(dataset.require_case(&v.case_id)?)?
                 .ok_or_else(|| no_labels(&v.case_id))?,
         };
         present.extend(labels.label_voxels().keys().copied());

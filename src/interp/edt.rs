@@ -140,7 +140,7 @@ pub fn signed_distance(mask: &[bool], width: usize, height: usize, sx: f32, sy: 
 }
 
 /// Bounding box (x0, y0, x1, y1), exclusive ends, of the true pixels of a `width`-wide mask.
-fn tight_box(mask: &[bool], width: usize) -> Option<(usize, usize, usize, usize)> {
+pub(crate) fn tight_box(mask: &[bool], width: usize) -> Option<(usize, usize, usize, usize)> {
     let mut b: Option<(usize, usize, usize, usize)> = None;
     for (y, row) in mask.chunks_exact(width).enumerate() {
         let (Some(first), Some(last)) = (row.iter().position(|&m| m), row.iter().rposition(|&m| m))

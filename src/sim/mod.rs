@@ -4,15 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{Dataset, TargetLabels};
-use crate::error::{Error, Result};
 use crate::interp::Method;
-use crate::jobs::Progress;
-use crate::plan::{PlanRequest, SliceStrategy, make_plan};
-use crate::train::{ModelKind, TrainConfig, TrainJob, train_and_evaluate};
+use crate::plan::SliceStrategy;
+use crate::train::ModelKind;
 
 mod setup;
-pub use setup::{SimulationSetup, SimulationSpec, default_holdout};
+pub use setup::{SimulationSetup, SimulationSpec, StoredSimulation, default_holdout};
 
 /// One plan variant to simulate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,98 +121,6 @@ pub fn volume_grid(max: usize, points: usize) -> Vec<usize> {
         .collect();
     v.dedup();
     v
-}
-
-/// Runs every scenario with `base` (budget, seed, hold-out, plane) and `train`.
-pub fn simulate(
-    dataset: &Dataset,
-    base: &PlanRequest,
-    scenarios: &[Scenario],
-    target: &TargetLabels,
-    train: &TrainConfig,
-    progress: &Progress,
-) -> Result<Simulation> {
-    let mut out = Simulation::default();
-    for (n, scenario) in scenarios.iter().enumerate() {
-        progress.check()?;
-        let part = progress.part(
-            n,
-            scenarios.len(),
-            format!(
-                "scenario {} of {} ({})",
-                n + 1,
-                scenarios.len(),
-                scenario.label()
-            ),
-        );
-        part.set(0.0, "planning");
-        let mut request = base.clone();
-        request.volumes = Some(scenario.volumes);
-        request.slice_strategy = scenario.strategy;
-        let plan = match make_plan(dataset, &request, &Progress::new()) {
-            Ok(plan) => plan,
-            Err(Error::Infeasible(reason)) => {
-                out.skipped.push(SkippedRun {
-                    scenario: scenario.clone(),
-                    seed: base.seed,
-                    reason,
-                });
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let mut config = train.clone();
-        config.model = scenario.model;
-        config.interpolation = scenario.interpolation;
-        let report = train_and_evaluate(&TrainJob::new(dataset, &plan, target, &config), &part)?;
-        out.results.push(SimResult {
-            scenario: scenario.clone(),
-            seed: base.seed,
-            slices: plan.total_slices(),
-            slices_per_volume: plan.accounting.slices_per_volume,
-            density: plan.accounting.density,
-            mean_dice: report.mean_dice,
-            dice_per_case: report
-                .test
-                .iter()
-                .map(|t| (t.case_id.clone(), t.dice))
-                .collect(),
-            train_seconds: report.train_seconds,
-            flags: report.flags,
-        });
-    }
-    progress.set(1.0, "simulation done");
-    Ok(out)
-}
-
-/// Runs the scenarios once per seed (each seed draws its own plans, held-out volumes and
-/// training), so differences between scenarios can be told from noise.
-pub fn simulate_seeds(
-    dataset: &Dataset,
-    base: &PlanRequest,
-    scenarios: &[Scenario],
-    seeds: &[u64],
-    target: &TargetLabels,
-    train: &TrainConfig,
-    progress: &Progress,
-) -> Result<Simulation> {
-    let mut out = Simulation::default();
-    for (i, &seed) in seeds.iter().enumerate() {
-        let part = progress.part(i, seeds.len(), format!("seed {seed}"));
-        let base = PlanRequest {
-            seed,
-            ..base.clone()
-        };
-        let train = TrainConfig {
-            seed,
-            ..train.clone()
-        };
-        let one = simulate(dataset, &base, scenarios, target, &train, &part)?;
-        out.results.extend(one.results);
-        out.skipped.extend(one.skipped);
-    }
-    progress.set(1.0, "simulation done");
-    Ok(out)
 }
 
 /// A scenario's Dice over its seeds.

@@ -7,9 +7,7 @@ use crate::interp::Method;
 use crate::plan::{PlanRequest, SliceStrategy};
 use crate::train::TrainConfig;
 
-use super::{
-    Scenario, SimResult, Simulation, SkippedRun, scenario_grid, simulate_seeds, volume_grid,
-};
+use super::{Scenario, SimResult, Simulation, SkippedRun, scenario_grid, volume_grid};
 use crate::jobs::Progress;
 use crate::study::store::StoreContents;
 use crate::study::{ResultStore, RunOutcome, RunSpec, run_missing};
@@ -28,6 +26,17 @@ pub struct SimulationSpec {
     /// Each scenario runs once per seed (empty: the base request's seed).
     pub seeds: Vec<u64>,
     pub train: TrainConfig,
+}
+
+/// A simulation read back from its store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSimulation {
+    /// Every stored run of the simulation (all of them, unless cancelled).
+    pub simulation: Simulation,
+    /// The simulation was cancelled; `simulation` holds the runs that finished before.
+    pub cancelled: bool,
+    /// The store's folder.
+    pub store: std::path::PathBuf,
 }
 
 /// A simulation ready to run: every check passed.
@@ -77,17 +86,26 @@ impl SimulationSetup {
         out
     }
 
-    /// Runs what `store` lacks (each run stored as it ends, so a cancel keeps the finished
-    /// ones), then reads the simulation back from the store.
+    /// Runs what `store` lacks (each run stored as it ends), then reads the simulation back
+    /// from the store. A cancel is no error here: the runs that finished before it come back,
+    /// with `cancelled` set.
     pub fn run_stored(
         &self,
         dataset: &Dataset,
         store: &ResultStore,
         progress: &Progress,
-    ) -> Result<Simulation> {
+    ) -> Result<StoredSimulation> {
         let specs = self.specs(store.fingerprint());
-        run_missing(dataset, &specs, store, progress)?;
-        Ok(Self::collect(&specs, &store.load()?))
+        let cancelled = match run_missing(dataset, &specs, store, progress) {
+            Ok(_) => false,
+            Err(Error::Cancelled) => true,
+            Err(e) => return Err(e),
+        };
+        Ok(StoredSimulation {
+            simulation: Self::collect(&specs, &store.load()?),
+            cancelled,
+            store: store.dir().to_path_buf(),
+        })
     }
 
     /// The simulation `specs` amount to in `contents` (runs not stored yet are left out).
@@ -127,19 +145,6 @@ impl SimulationSetup {
             }
         }
         out
-    }
-
-    /// Runs every scenario once per seed (see `simulate_seeds`).
-    pub fn run(&self, dataset: &Dataset, progress: &Progress) -> Result<Simulation> {
-        simulate_seeds(
-            dataset,
-            &self.base,
-            &self.scenarios,
-            &self.seeds,
-            &self.target,
-            &self.train,
-            progress,
-        )
     }
 }
 

@@ -2,7 +2,7 @@
 //! lock, flushed and fsynced, so a killed process loses at most the run in progress and two
 //! processes writing one store never interleave. `store.json` records the dataset it belongs to.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -93,12 +93,14 @@ pub struct StoreContents {
     pub runs: Vec<StoredRun>,
     /// Lines that could not be read (a run cut off by a kill), ignored.
     pub unreadable_lines: usize,
+    /// Key → position in `runs`.
+    index: HashMap<String, usize>,
 }
 
 impl StoreContents {
     /// The stored run with `key`.
     pub fn get(&self, key: &str) -> Option<&StoredRun> {
-        self.runs.iter().find(|r| r.key == key)
+        self.index.get(key).map(|&i| &self.runs[i])
     }
 }
 
@@ -122,6 +124,20 @@ impl ResultStore {
                 std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
             })?;
         Some(base.join("sliceplan").join("stores").join(&dataset.id))
+    }
+
+    /// The store of `dataset` at `dir`, or at its default folder (`default_dir`), opened for
+    /// the dataset's fingerprint (header reads of every case).
+    pub fn for_dataset(dataset: &Dataset, dir: Option<&Path>) -> Result<Self> {
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => Self::default_dir(dataset).ok_or_else(|| {
+                Error::invalid(
+                    "no folder for the result store (neither HOME nor XDG_DATA_HOME is set); name one",
+                )
+            })?,
+        };
+        Self::open(dir, &dataset.id, &super::key::dataset_fingerprint(dataset)?)
     }
 
     /// Opens (creating) the store in `dir` for the dataset with `fingerprint`; a store written
@@ -190,11 +206,11 @@ impl ResultStore {
             Err(e) => return Err(Error::io("cannot read the result store", &path, e)),
         };
         let mut out = StoreContents::default();
-        let mut seen = HashSet::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             match serde_json::from_str::<StoredRun>(line) {
                 Ok(run) if run.spec.dataset == self.fingerprint => {
-                    if seen.insert(run.key.clone()) {
+                    if !out.index.contains_key(&run.key) {
+                        out.index.insert(run.key.clone(), out.runs.len());
                         out.runs.push(run);
                     }
                 }

@@ -4,6 +4,7 @@
 
 use crate::dataset::{LoadedCase, Modality, TargetLabels};
 use crate::error::{Error, Result};
+use crate::interp::edt::tight_box;
 use crate::io::Volume;
 use crate::plan::BodyRule;
 use crate::plan::features::{body_threshold, sampled_quantile};
@@ -123,16 +124,13 @@ pub fn target_extent(
         .filter(|&&s| s < labels.shape[axis])
         .filter_map(|&s| {
             let slice = labels.slice_f32(axis, s);
-            let (mut lo, mut hi) = ([usize::MAX; 2], [0usize; 2]);
-            for v in 0..slice.height {
-                for u in 0..slice.width {
-                    if target.is_foreground(slice.data[u + slice.width * v].round() as i64) {
-                        lo = [lo[0].min(u), lo[1].min(v)];
-                        hi = [hi[0].max(u), hi[1].max(v)];
-                    }
-                }
-            }
-            (lo[0] != usize::MAX).then(|| (hi[0] - lo[0] + 1).min(hi[1] - lo[1] + 1))
+            let mask: Vec<bool> = slice
+                .data
+                .iter()
+                .map(|&v| target.is_foreground(v.round() as i64))
+                .collect();
+            let (x0, y0, x1, y1) = tight_box(&mask, slice.width)?;
+            Some((x1 - x0).min(y1 - y0))
         })
         .collect();
     if sides.is_empty() {

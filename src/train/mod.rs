@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod evaluate;
 pub mod loss;
+mod prepare;
 pub mod quality;
 pub mod trainer;
 pub mod unet;

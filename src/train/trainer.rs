@@ -13,18 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
 use super::backend::{catch_device_panic, map_device_panic, panic_message};
-use super::data::{
-    BORDER_MARGIN, Batch, Sampling, TrainCase, auto_in_plane_factor, in_plane_factor, prepare_case,
-    sample_batch, target_extent,
-};
+use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
 use super::loss::masked_dice_ce;
+use super::prepare::{Prepared, prepare_training};
 use super::quality::run_flags;
 use super::unet::{UNet2d, UNet3d, UNetSpec};
 use super::{ModelKind, TrainConfig};
 use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
-use crate::interp::{interpolate, labels_u16};
 use crate::io::write_bytes_atomic;
 use crate::jobs::Progress;
 use crate::plan::Plan;
@@ -361,75 +358,6 @@ impl<'a> TrainJob<'a> {
 pub enum TrainedNet {
     TwoD(UNet2d),
     ThreeD(UNet3d),
-}
-
-/// The training volumes prepared at one in-plane resolution.
-struct Prepared {
-    cases: Vec<TrainCase>,
-    factor: usize,
-    /// The target's typical in-plane size (px, source grid) on the annotated slices.
-    target_extent_px: Option<f64>,
-    geometry0: crate::dataset::CaseGeometry,
-}
-
-/// Loads and prepares the plan's volumes (interpolated masks when asked), choosing the in-plane
-/// factor from the first volume and the target's size.
-fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared> {
-    let (dataset, plan, config) = (job.dataset, job.plan, job.config);
-    let first = dataset.require_case(&plan.volumes[0].case_id)?;
-    let geometry0 = dataset.geometry(first)?;
-    let axis0 = plan.volumes[0].axis;
-    let mut cases = Vec::new();
-    let mut factor = 1;
-    let mut target_extent_px = None;
-    for (n, v) in plan.volumes.iter().enumerate() {
-        progress.check()?;
-        progress.set(
-            0.0,
-            format!("preparing {} ({}/{})", v.case_id, n + 1, plan.volumes.len()),
-        );
-        let case = dataset.load(dataset.require_case(&v.case_id)?)?;
-        if n == 0 {
-            target_extent_px = target_extent(&case, v.axis, &v.slices, job.target);
-            factor = match config.max_in_plane {
-                Some(max) => in_plane_factor(geometry0.shape, axis0, max),
-                None => auto_in_plane_factor(geometry0.shape, axis0, target_extent_px),
-            };
-        }
-        let prepared = match config.interpolation {
-            Some(method) if v.slices.len() >= 2 => {
-                let truth = labels_u16(&case)?;
-                let interp = interpolate(
-                    &truth,
-                    case.image.shape,
-                    case.image.spacing_mm,
-                    v.axis,
-                    &v.slices,
-                    method,
-                    false,
-                )?;
-                let covered: Vec<usize> = (0..interp.covered.len())
-                    .filter(|&s| interp.covered[s])
-                    .collect();
-                prepare_case(
-                    &case,
-                    v.axis,
-                    job.target,
-                    Some(&covered),
-                    Some(&interp.labels),
-                    factor,
-                )?
-            }
-            _ => prepare_case(&case, v.axis, job.target, Some(&v.slices), None, factor)?,
-        };
-        cases.push(prepared);
-    }
-    Ok(Prepared {
-        cases,
-        factor,
-        target_extent_px,
-        geometry0,
-    })
 }
 
 /// Trains the configured model on `job.plan`'s annotated slices and evaluates it on the held-out

@@ -110,22 +110,6 @@ fn with_progress<T: Send + 'static>(
     }
 }
 
-/// The result store at `dir`, or the dataset's default one (`<dataset>/.sliceplan`).
-fn open_store(ds: &Dataset, dir: Option<&str>) -> Result<sliceplan::study::ResultStore> {
-    let dir = match dir {
-        Some(d) => std::path::PathBuf::from(d),
-        None => sliceplan::study::ResultStore::default_dir(ds).context(
-            "no folder for the result store (no HOME or XDG_DATA_HOME): give --store DIR",
-        )?,
-    };
-    let fingerprint = sliceplan::study::dataset_fingerprint(ds)?;
-    Ok(sliceplan::study::ResultStore::open(
-        dir,
-        &ds.id,
-        &fingerprint,
-    )?)
-}
-
 fn budget_args(args: &mut Args) -> Result<(Option<Budget>, CostModel)> {
     let slices: Option<usize> = args.parsed("--budget-slices")?;
     let hours: Option<f64> = args.parsed("--budget-hours")?;

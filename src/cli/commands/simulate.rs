@@ -2,12 +2,11 @@
 
 use anyhow::Result;
 
-use super::{
-    Args, list, load_data, open_store, print_json, request_args, train_config, with_progress,
-};
+use super::{Args, list, load_data, print_json, request_args, train_config, with_progress};
 use sliceplan::interp::Method;
 use sliceplan::plan::SliceStrategy;
 use sliceplan::sim::{SimulationSpec, summarize};
+use sliceplan::study::ResultStore;
 
 pub fn simulate(mut args: Args) -> Result<()> {
     let ds = load_data(&args.req("--data")?)?;
@@ -52,9 +51,11 @@ pub fn simulate(mut args: Args) -> Result<()> {
         train,
     }
     .prepare(&ds)?;
-    let store = open_store(&ds, store_dir.as_deref())?;
+    let store = ResultStore::for_dataset(&ds, store_dir.as_deref().map(std::path::Path::new))?;
     let simulation = with_progress("sliceplan-simulate", move |p| {
-        setup.run_stored(&ds, &store, p)
+        setup
+            .run_stored(&ds, &store, p)
+            .map(|stored| stored.simulation)
     })?;
     if json {
         return print_json(&simulation);

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Args, load_data, open_store, print_json, with_progress};
+use super::{Args, load_data, print_json, with_progress};
 use sliceplan::study::calibrate::calibrate;
 use sliceplan::study::report::{summarize_runs, write_report};
 use sliceplan::study::slurm::{self, SlurmOptions};
-use sliceplan::study::{Study, dataset_fingerprint, engine};
+use sliceplan::study::{ResultStore, Study, dataset_fingerprint, engine};
 
 pub fn study(mut args: Args) -> Result<()> {
     let action = args.positional().context(
@@ -44,7 +44,7 @@ pub fn study(mut args: Args) -> Result<()> {
     let fingerprint = dataset_fingerprint(&ds)?;
     // Every run is checked before anything is trained.
     let specs = study.runs(&ds, &fingerprint, &file)?;
-    let store = open_store(&ds, store_dir.as_deref())?;
+    let store = ResultStore::for_dataset(&ds, store_dir.as_deref().map(std::path::Path::new))?;
     match action.as_str() {
         "run" => {
             let (ds2, specs2, store2) = (ds.clone(), specs.clone(), store.clone());
