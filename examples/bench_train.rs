@@ -17,7 +17,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use common::{BenchArgs, load_average, reference_script};
-use sliceplan::train::loss::masked_dice_ce;
+use sliceplan::train::loss::{DiceReduction, masked_dice_ce_with};
 use sliceplan::train::{BackendChoice, UNet2d, UNet3d, UNetSpec, open_device};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -104,7 +104,13 @@ fn run<M: Module, const D: usize>(
     let mut last = 0.0;
     for i in 0..timing.warmup + timing.steps {
         let t = Instant::now();
-        let loss = masked_dice_ce(forward(&model, xs.clone()), ys.clone(), ms.clone());
+        // The reference's loss: per-sample Dice (shared/bench/reference-unet.md).
+        let loss = masked_dice_ce_with(
+            forward(&model, xs.clone()),
+            ys.clone(),
+            ms.clone(),
+            DiceReduction::PerSample,
+        );
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(1e-3, model, grads);
         last = loss.into_scalar::<f32>();

@@ -39,6 +39,9 @@ fn spawn_run(store: &Path) -> std::process::Child {
             "--store",
             store.to_str().unwrap(),
             "--quiet",
+            // One process: killing it is the crash this test is about.
+            "--workers",
+            "1",
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -124,6 +127,27 @@ fn a_study_runs_once_reports_and_resumes_after_a_kill() {
         );
     }
 
+    // Two worker processes (one core each) share the runs out: each run stored once, with the
+    // Dice of the one-process run up to the summation order of one thread against two.
+    let workers = dir.path().join("workers");
+    let (code, out, err) = study("run", &workers, &["--workers", "2", "--json", "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (run["done"].as_u64(), run["ran"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let shared = lines(&workers);
+    assert_eq!(shared.len(), 4);
+    for (key, (_, dice)) in &stored {
+        let (n, d2) = shared[key];
+        assert_eq!(n, 1, "{key} stored {n} times");
+        assert!(
+            (dice.is_nan() && d2.is_nan()) || (dice - d2).abs() < 0.05,
+            "{key}: {dice} vs {d2}"
+        );
+    }
+
     // The report.
     let report = dir.path().join("report");
     let (code, _, err) = study("report", &store, &["--out", report.to_str().unwrap()]);
@@ -136,6 +160,9 @@ fn a_study_runs_once_reports_and_resumes_after_a_kill() {
     assert!(md.contains("4 of 4 runs stored"), "{md}");
     assert!(report.join("report.html").is_file());
     assert!(report.join("budget-curves-slices.svg").is_file());
+    let png = std::fs::read(report.join("budget-curves-slices.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG plot");
+    assert!(md.contains("(budget-curves-slices.png)"), "{md}");
 }
 
 #[test]

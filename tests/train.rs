@@ -9,6 +9,7 @@ use sliceplan::dataset::{TargetLabels, demo};
 use sliceplan::jobs::Progress;
 use sliceplan::plan::{Budget, PlanRequest, make_plan};
 use sliceplan::train::loss::masked_dice_ce;
+use sliceplan::train::validate::EarlyStopping;
 use sliceplan::train::{
     BackendChoice, ModelKind, TrainConfig, TrainJob, UNet2d, UNetSpec, train_and_evaluate,
 };
@@ -134,9 +135,63 @@ fn small_2d_unet_on_cpu_reaches_dice_0_8_on_held_out_demo_volumes() {
     );
     let first = report.loss_curve.first().unwrap().1;
     let last = report.loss_curve.last().unwrap().1;
-    // The per-sample soft Dice term stays near 1 on patches without foreground, so the loss
-    // floor is well above 0; Dice on the held-out volumes is the real criterion above.
+    // Dice on the held-out volumes is the real criterion above; the loss must fall too.
     assert!(last < first * 0.75, "loss {first} → {last}");
+}
+
+#[test]
+fn early_stopping_scores_a_split_of_the_plans_own_slices_and_keeps_the_best_net() {
+    let ds = demo::dataset();
+    let plan = demo_plan(40, 4);
+    let config = TrainConfig {
+        steps: 80,
+        learning_rate: 3e-3,
+        seed: 1,
+        early_stopping: Some(EarlyStopping {
+            every: 5,
+            patience: 2,
+        }),
+        ..tiny_cpu()
+    };
+    let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &config).unwrap();
+    let curve = &report.validation_curve;
+    eprintln!(
+        "early stopping: {curve:?}, best {:?}, stopped {:?}",
+        report.best_step, report.stopped_at
+    );
+    assert!(curve.len() >= 3, "{curve:?}");
+    assert!(
+        curve
+            .iter()
+            .all(|&(step, d)| step % 5 == 0 && (0.0..=1.0).contains(&d))
+    );
+    // The kept net is the best-scoring one.
+    let best = report.best_step.expect("a best step");
+    let best_score = curve.iter().find(|c| c.0 == best).unwrap().1;
+    assert!(curve.iter().all(|c| c.1 <= best_score + 1e-3), "{curve:?}");
+    // Training ends `patience` validations after the best, or at the last step.
+    let last = curve.last().unwrap().0;
+    match report.stopped_at {
+        Some(at) => {
+            assert_eq!(at, last);
+            assert_eq!(at - best, 2 * 5);
+            assert!(at < 80);
+        }
+        None => assert_eq!(last, 80),
+    }
+    assert!(
+        report.warnings.iter().any(|w| w.contains("validation on")),
+        "{:?}",
+        report.warnings
+    );
+    // Without early stopping nothing is validated.
+    let plain = TrainConfig {
+        steps: 5,
+        early_stopping: None,
+        ..config
+    };
+    let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &plain).unwrap();
+    assert!(report.validation_curve.is_empty() && report.stopped_at.is_none());
 }
 
 #[test]

@@ -71,7 +71,10 @@ const TRAIN_OPTIONS: &str = "  --model 2d|3d               the U-Net (default 2d
   --lr X                      learning rate (default 0.001)
   --features F1,F2,...        features per level (default 2D 16,32,64,128,256; 3D 8,...,128)
   --max-in-plane N            downsample in-plane sides above N (default: about 128, less
-                              downsampling when the target would fall under 24 px)";
+                              downsampling when the target would fall under 24 px)
+  --validate-every N          early stopping: score a validation split of the plan's own
+                              annotated slices every N steps, keep the best net (default: off)
+  --patience P                stop after P validations without improvement (default 5)";
 
 const EXPORT_NNUNET: &str =
     "sliceplan export-nnunet --data DIR --plan plan.json --out DIR [OPTIONS]
@@ -131,7 +134,7 @@ sliceplan study collect --manifest FILE
   run            run the study's runs that the store lacks (each stored as it ends; a rerun
                  after a cancel or crash picks up where it stopped)
   status         how many runs are done, skipped and missing
-  report         report.md, report.html and SVG plots: ranking with 95 % intervals, budget
+  report         report.md, report.html, PNG and SVG plots: ranking with 95 % intervals, budget
                  curves, the three questions answered for this data
   --data DIR     dataset folder, or `demo`
   --store DIR    result store (default: DATA/.sliceplan; for the demo,
@@ -145,6 +148,10 @@ sliceplan study collect --manifest FILE
   --out DIR      (report, export-slurm) where to write
   --partition P  --gpus-per-task N  --time T  --mem M  --cpus-per-task N
                  (export-slurm) the #SBATCH settings; absent ones keep the cluster's defaults
+  --workers N    (run) N worker processes, each with its share of the cores, all writing to
+                 the one store (default auto: one per core on the CPU, one on a GPU)
+  --worker K/N   (run) only every N-th run from the K-th (what each worker process runs)
+  --preset P     the study under preset P instead of its own (--steps N: that many steps)
   --manifest F   (run-task, collect) the manifest export-slurm wrote
   --index I      (run-task) the array task id, $SLURM_ARRAY_TASK_ID
   --json         machine-readable output

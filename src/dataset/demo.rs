@@ -58,6 +58,7 @@ pub fn dataset() -> Dataset {
                 modality: Modality::Ct,
             })
             .collect(),
+        cache: Default::default(),
     }
 }
 

@@ -204,6 +204,7 @@ fn open_nnunet(root: &Path, json: &Value) -> Result<Dataset> {
         layout: Layout::NnUnet,
         label_names: label_names_from_json(json.get("labels")),
         cases,
+        cache: Default::default(),
     })
 }
 
@@ -263,6 +264,7 @@ fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
         layout: Layout::Msd,
         label_names: label_names_from_json(json.get("labels")),
         cases,
+        cache: Default::default(),
     })
 }
 
@@ -331,5 +333,6 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
         layout: Layout::CaseFolders,
         label_names,
         cases,
+        cache: Default::default(),
     })
 }

@@ -1,6 +1,7 @@
 //! Datasets as users have them (nnU-Net v2 raw, Medical Segmentation Decathlon, folders of cases)
 //! and the built-in demo cohort. Volumes are loaded on demand; opening a dataset reads headers only.
 
+pub mod cache;
 pub mod demo;
 pub mod info;
 pub mod layout;
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::io::geometry::affine_max_diff;
 use crate::io::{Affine, Plane, Volume, read_nifti, read_nifti_info};
 
+pub use cache::CaseCache;
 pub use layout::open_dataset;
 pub use target::TargetLabels;
 
@@ -124,6 +126,8 @@ pub struct Dataset {
     /// Label value → name.
     pub label_names: BTreeMap<i64, String>,
     pub cases: Vec<Case>,
+    /// Loaded cases kept across runs (disabled unless `with_case_cache` turned it on).
+    pub cache: CaseCache,
 }
 
 impl Dataset {
@@ -189,6 +193,22 @@ impl Dataset {
     /// Loads case `index`: the image, its labels if any, with the grids checked to match and the
     /// image checked for NaN/Inf.
     pub fn load(&self, index: usize) -> Result<LoadedCase> {
+        if let Some(case) = self.cache.get(index) {
+            return Ok(case);
+        }
+        let loaded = self.load_uncached(index)?;
+        self.cache.put(index, &loaded);
+        Ok(loaded)
+    }
+
+    /// The same dataset keeping up to `max_bytes` of loaded cases in memory, shared by its
+    /// clones: a study reads each volume once, not once per run.
+    pub fn with_case_cache(mut self, max_bytes: usize) -> Self {
+        self.cache = CaseCache::with_capacity(max_bytes);
+        self
+    }
+
+    fn load_uncached(&self, index: usize) -> Result<LoadedCase> {
         let case = &self.cases[index];
         let (image, labels) = match (&case.image, &case.labels) {
             (Source::Demo(i), _) => {

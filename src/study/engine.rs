@@ -14,6 +14,9 @@ use crate::jobs::Progress;
 use crate::plan::make_plan;
 use crate::train::{TrainJob, train_and_evaluate};
 
+/// Voxel data kept in memory across a study's runs.
+pub const STUDY_CACHE_BYTES: usize = 2 << 30;
+
 /// How a study stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StudyProgress {
@@ -54,6 +57,8 @@ pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result
                 mean_dice: report.mean_dice,
                 cases: report.test,
                 loss_curve: report.loss_curve,
+                validation_curve: report.validation_curve,
+                steps_trained: report.stopped_at.unwrap_or(report.steps),
                 train_seconds: report.train_seconds,
                 warmup_seconds: report.warmup_seconds,
                 eval_seconds: report.eval_seconds,
@@ -68,6 +73,40 @@ pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result
         outcome,
         finished_unix: now_unix(),
     })
+}
+
+/// How many worker processes a study's missing runs get, and why.
+///
+/// On the CPU, burn's `flex` gains little from a second thread: measured on the 2-core machine
+/// (README, "Study throughput"), two single-threaded worker processes finished the demo
+/// throughput study 1.67× sooner than one process on both cores, with the same Dice. So a CPU
+/// study gets one worker per core (at most one per missing run); on a GPU one process keeps its
+/// compiled kernels across runs, so it gets one worker.
+pub fn choose_workers(specs: &[RunSpec], missing: usize, cores: usize) -> (usize, String) {
+    use crate::train::BackendChoice;
+    let all_cpu = specs.iter().all(|s| s.train.backend == BackendChoice::Cpu);
+    let wants_gpu = specs.iter().any(|s| s.train.backend == BackendChoice::Wgpu);
+    let hardware_gpu = || {
+        crate::train::backend::gpu_adapters()
+            .iter()
+            .any(|(_, software)| !software)
+    };
+    let on_cpu = all_cpu || (!wants_gpu && !hardware_gpu());
+    if !on_cpu {
+        return (
+            1,
+            "one process on the GPU (its compiled kernels are reused across runs)".into(),
+        );
+    }
+    let n = cores.min(missing).max(1);
+    let why = if n > 1 {
+        format!(
+            "{n} worker processes of one thread each on the CPU (faster than one process on {cores} threads)"
+        )
+    } else {
+        "one process".to_string()
+    };
+    (n, why)
 }
 
 /// Where `specs` stand in `store`.
@@ -103,6 +142,14 @@ pub fn run_missing(
         .iter()
         .filter(|s| contents.get(&s.key()).is_none() && seen.insert(s.key()))
         .collect();
+    // Each volume is read once for all the runs below (up to the cache's bound).
+    let cached;
+    let dataset = if dataset.cache.is_enabled() {
+        dataset
+    } else {
+        cached = dataset.clone().with_case_cache(STUDY_CACHE_BYTES);
+        &cached
+    };
     let started = Instant::now();
     // The time left is estimated per training step, so runs of other lengths (a calibration's
     // quick and long runs) are weighed by their steps.

@@ -8,6 +8,7 @@ pub mod curve;
 pub mod engine;
 pub mod file;
 pub mod key;
+pub mod raster;
 pub mod render;
 pub mod report;
 pub mod slurm;

@@ -1,27 +1,87 @@
-//! Rendering for study reports: line plots as SVG (no font stack needed) and the report's
-//! Markdown as a plain HTML page.
+//! Rendering for study reports: line plots as SVG (the PNG twins are drawn by `raster`) and the
+//! report's Markdown as a plain HTML page.
 
 use std::fmt::Write as _;
 
 /// A plotted series: its name, its points, and (budget, lower, fitted, upper) band rows.
 pub type Series = (String, Vec<(f64, f64)>, Vec<(f64, f64, f64, f64)>);
 
+/// Size, margin and axis ranges of a plot, shared by the SVG and the PNG renderings.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    pub width: f64,
+    pub height: f64,
+    pub margin: f64,
+    pub x0: f64,
+    pub x1: f64,
+}
+
+/// Series colours, in order.
+pub const COLOURS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+];
+
+impl Frame {
+    /// A 640×400 frame whose x axis runs from 0 (or below) to the largest x of `series`.
+    pub fn for_series(series: &[Series]) -> Self {
+        let xs: Vec<f64> = series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.0).chain(s.2.iter().map(|b| b.0)))
+            .collect();
+        Frame {
+            width: 640.0,
+            height: 400.0,
+            margin: 50.0,
+            x0: xs.iter().copied().fold(f64::INFINITY, f64::min).min(0.0),
+            x1: xs.iter().copied().fold(0.0, f64::max).max(1e-9),
+        }
+    }
+
+    /// Horizontal position of `x`.
+    pub fn px(&self, x: f64) -> f64 {
+        self.margin
+            + (x - self.x0) / (self.x1 - self.x0).max(1e-9) * (self.width - 2.0 * self.margin)
+    }
+
+    /// Vertical position of a Dice `y` (clamped to [0, 1]).
+    pub fn py(&self, y: f64) -> f64 {
+        self.height - self.margin - y.clamp(0.0, 1.0) * (self.height - 2.0 * self.margin)
+    }
+
+    /// An x tick's label, with as many decimals as the axis range needs.
+    pub fn x_label(&self, x: f64) -> String {
+        match self.x1 - self.x0 {
+            span if span >= 10.0 => format!("{x:.0}"),
+            span if span >= 1.0 => format!("{x:.1}"),
+            _ => format!("{x:.3}"),
+        }
+    }
+
+    /// The six ticks of each axis: (x value, Dice value).
+    pub fn ticks(&self) -> Vec<(f64, f64)> {
+        (0..=5)
+            .map(|t| {
+                let f = t as f64 / 5.0;
+                (self.x0 + (self.x1 - self.x0) * f, f)
+            })
+            .collect()
+    }
+}
+
+/// A series' points sorted by x.
+pub fn sorted_points(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut sorted = points.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    sorted
+}
+
 /// A line plot as SVG: one polyline (and points) per series, a band per series where given.
 pub fn svg_plot(title: &str, x_label: &str, series: &[Series]) -> String {
-    let (w, h, m) = (640.0, 400.0, 50.0);
-    let xs: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.1.iter().map(|p| p.0).chain(s.2.iter().map(|b| b.0)))
-        .collect();
-    let (x0, x1) = (
-        xs.iter().copied().fold(f64::INFINITY, f64::min).min(0.0),
-        xs.iter().copied().fold(0.0, f64::max).max(1e-9),
-    );
-    let px = |x: f64| m + (x - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * m);
-    let py = |y: f64| h - m - y.clamp(0.0, 1.0) * (h - 2.0 * m);
-    let colours = [
-        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
-    ];
+    let f = Frame::for_series(series);
+    let (w, h, m) = (f.width, f.height, f.margin);
+    let px = |x: f64| f.px(x);
+    let py = |y: f64| f.py(y);
+    let colours = COLOURS;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">{title}</text>\n<line x1=\"{m}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{}\" stroke=\"black\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{x_label}</text>\n<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">Dice</text>\n",
         w / 2.0,
@@ -34,20 +94,19 @@ pub fn svg_plot(title: &str, x_label: &str, series: &[Series]) -> String {
         h / 2.0,
         h / 2.0
     );
-    for tick in 0..=5 {
-        let y = tick as f64 / 5.0;
+    for (x, y) in f.ticks() {
         let _ = writeln!(
             s,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{y:.1}</text>",
             m - 4.0,
             py(y) + 4.0
         );
-        let x = x0 + (x1 - x0) * tick as f64 / 5.0;
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{x:.3}</text>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
             px(x),
-            h - m + 14.0
+            h - m + 14.0,
+            f.x_label(x)
         );
     }
     for (i, (name, points, band)) in series.iter().enumerate() {
@@ -80,9 +139,7 @@ pub fn svg_plot(title: &str, x_label: &str, series: &[Series]) -> String {
                 mid.join(" ")
             );
         } else {
-            let mut sorted = points.clone();
-            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let line: Vec<String> = sorted
+            let line: Vec<String> = sorted_points(points)
                 .iter()
                 .map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1)))
                 .collect();

@@ -11,8 +11,9 @@ use serde::Serialize;
 use super::curve::{BudgetAnswer, FittedCurve};
 use super::file::AllocationRule;
 use super::key::RunSpec;
+use super::raster::png_plot;
 use super::render::{Series, markdown_to_html, svg_plot};
-use super::stats::{Interval, mean_interval};
+use super::stats::{Interval, dice_interval};
 use super::store::StoreContents;
 use crate::error::Result;
 use crate::io::write_bytes_atomic;
@@ -128,8 +129,8 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
                 volumes: mean(&|r| r.volumes as f64),
                 density: mean(&|r| r.density),
                 annotation_hours: mean(&|r| r.annotation_hours),
-                dice: mean_interval(&seed_dice),
-                dice_over_cases: mean_interval(&case_dice),
+                dice: dice_interval(&seed_dice),
+                dice_over_cases: dice_interval(&case_dice),
             })
         })
         .collect()
@@ -309,6 +310,23 @@ pub struct ReportFiles {
     pub plots: Vec<PathBuf>,
 }
 
+/// Writes `stem.svg` and `stem.png` of one plot into `out`; returns the PNG's file name.
+fn write_plot(
+    out: &Path,
+    stem: &str,
+    title: &str,
+    x_label: &str,
+    series: &[Series],
+) -> Result<String> {
+    write_bytes_atomic(
+        out.join(format!("{stem}.svg")),
+        svg_plot(title, x_label, series).as_bytes(),
+    )?;
+    let png = format!("{stem}.png");
+    write_bytes_atomic(out.join(&png), &png_plot(title, x_label, series)?)?;
+    Ok(png)
+}
+
 /// Writes `report.md`, `report.html` and SVG plots (Dice against volumes per budget, budget
 /// curves with bands) to `out`, atomically, from the stored runs of `specs`.
 pub fn write_report(
@@ -398,12 +416,15 @@ pub fn write_report(
                 None => series.push((name, vec![(s.volumes, s.dice.mean)], Vec::new())),
             }
         }
-        let file = format!("dice-vs-volumes-{}.svg", n + 1);
-        write_bytes_atomic(
-            out.join(&file),
-            svg_plot(&format!("Dice vs volumes at {budget}"), "volumes", &series).as_bytes(),
+        let title = format!("Dice vs volumes at {budget}");
+        let file = write_plot(
+            out,
+            &format!("dice-vs-volumes-{}", n + 1),
+            &title,
+            "volumes",
+            &series,
         )?;
-        let _ = writeln!(md, "![Dice vs volumes at {budget}]({file})\n");
+        let _ = writeln!(md, "![{title}]({file})\n");
         plots.push(out.join(file));
     }
     md.push_str("## Budget curves\n\nFitted saturating curves (inverse power law or exponential plateau, chosen by leave-one-out error) with 95 % bootstrap bands; budgets beyond the largest simulated one are extrapolated.\n\n");
@@ -423,11 +444,8 @@ pub fn write_report(
                 )
             })
             .collect();
-        let file = format!("budget-curves-{unit}.svg");
-        write_bytes_atomic(
-            out.join(&file),
-            svg_plot(&format!("Dice vs budget ({unit})"), unit, &series).as_bytes(),
-        )?;
+        let title = format!("Dice vs budget ({unit})");
+        let file = write_plot(out, &format!("budget-curves-{unit}"), &title, unit, &series)?;
         let _ = writeln!(md, "![Dice vs budget in {unit}]({file})\n");
         plots.push(out.join(file));
     }

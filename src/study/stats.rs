@@ -43,6 +43,17 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
     (mean, sd)
 }
 
+/// `mean_interval` of Dice values, its bounds kept within [0, 1] (a t interval over a few
+/// seeds can reach past either end).
+pub fn dice_interval(values: &[f64]) -> Interval {
+    let i = mean_interval(values);
+    Interval {
+        lo: i.lo.max(0.0),
+        hi: i.hi.min(1.0),
+        ..i
+    }
+}
+
 /// The mean of `values` with its 95 % t interval (one value: an unbounded interval, shown as
 /// the value itself with `n` = 1 so readers can tell).
 pub fn mean_interval(values: &[f64]) -> Interval {
@@ -96,5 +107,11 @@ mod tests {
         assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.5) - 2.5).abs() < 1e-12);
         assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.0), 1.0);
         assert_eq!(quantile(&[3.0, 1.0, 2.0], 1.0), 3.0);
+        // Dice intervals stop at 0 and 1; the mean is untouched.
+        let d = dice_interval(&[0.9, 1.0]);
+        let t = mean_interval(&[0.9, 1.0]);
+        assert_eq!((d.mean, d.lo, d.hi), (t.mean, t.lo.max(0.0), 1.0));
+        assert!(t.hi > 1.0);
+        assert_eq!(dice_interval(&[0.0, 0.1]).lo, 0.0);
     }
 }

@@ -35,6 +35,12 @@ pub struct RunResult {
     pub cases: Vec<CaseDice>,
     /// (step, loss) every few steps.
     pub loss_curve: Vec<(usize, f32)>,
+    /// (step, Dice on the validation split of the plan's own slices), with early stopping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_curve: Vec<(usize, f64)>,
+    /// Steps trained (fewer than the preset's when early stopping ended the run).
+    #[serde(default)]
+    pub steps_trained: usize,
     pub train_seconds: f64,
     pub warmup_seconds: f64,
     pub eval_seconds: f64,

@@ -45,6 +45,52 @@ impl TrainCase {
     pub fn has_supervised_foreground(&self) -> bool {
         !self.fg_slices.is_empty()
     }
+
+    /// The same case with the loss on `slices` only.
+    pub fn with_supervised(&self, slices: &[usize]) -> TrainCase {
+        let [w, h, d] = self.dims;
+        let supervised: Vec<bool> = (0..d).map(|s| slices.contains(&s)).collect();
+        let fg_slices = (0..d)
+            .filter(|&s| supervised[s] && self.target[s * w * h..(s + 1) * w * h].contains(&1))
+            .collect();
+        TrainCase {
+            supervised,
+            fg_slices,
+            ..self.clone()
+        }
+    }
+
+    /// A case made of `slices` only (in that order), all supervised.
+    pub fn only_slices(&self, slices: &[usize]) -> TrainCase {
+        let [w, h, _] = self.dims;
+        let per = w * h;
+        let pick = |v: &[u8]| -> Vec<u8> {
+            slices
+                .iter()
+                .flat_map(|&s| v[s * per..(s + 1) * per].iter().copied())
+                .collect()
+        };
+        let image = slices
+            .iter()
+            .flat_map(|&s| self.image[s * per..(s + 1) * per].iter().copied())
+            .collect();
+        let target = pick(&self.target);
+        let fg_slices = (0..slices.len())
+            .filter(|&k| target[k * per..(k + 1) * per].contains(&1))
+            .collect();
+        TrainCase {
+            id: self.id.clone(),
+            dims: [w, h, slices.len()],
+            image,
+            target,
+            supervised: vec![true; slices.len()],
+            fg_slices,
+            pad_value: self.pad_value,
+            source_shape: self.source_shape,
+            axis: self.axis,
+            factor: self.factor,
+        }
+    }
 }
 
 fn normalise(volume: &Volume, modality: Modality) -> (Vec<f32>, f32) {
@@ -73,14 +119,43 @@ fn normalise(volume: &Volume, modality: Modality) -> (Vec<f32>, f32) {
                 let hi = sampled_quantile(volume, 0.99) as f32;
                 (0.0, hi.max(1e-6))
             };
+            // Pad with the background as the volume shows it (the median of its outer faces when
+            // that is below the body threshold), so an image meets its padding without a step a
+            // net could take for an edge.
+            let background = faces_median(&raw, volume.shape)
+                .filter(|&m| m <= threshold)
+                .unwrap_or(threshold.min(0.0));
             let v: Vec<f32> = raw
                 .into_iter()
                 .map(|x| ((x - mean) / std).clamp(-5.0, 5.0))
                 .collect();
-            let pad = ((threshold.min(0.0) - mean) / std).clamp(-5.0, 5.0);
+            let pad = ((background - mean) / std).clamp(-5.0, 5.0);
             (v, pad)
         }
     }
+}
+
+/// The median of the voxels on the six outer faces of a volume (None for an empty one).
+fn faces_median(raw: &[f32], shape: [usize; 3]) -> Option<f32> {
+    let [nx, ny, nz] = shape;
+    let mut face = Vec::new();
+    for k in 0..nz {
+        for j in 0..ny {
+            let row = nx * (j + ny * k);
+            if k == 0 || j == 0 || k + 1 == nz || j + 1 == ny {
+                face.extend_from_slice(&raw[row..row + nx]);
+            } else if nx > 0 {
+                face.push(raw[row]);
+                face.push(raw[row + nx - 1]);
+            }
+        }
+    }
+    if face.is_empty() {
+        return None;
+    }
+    let mid = face.len() / 2;
+    face.select_nth_unstable_by(mid, f32::total_cmp);
+    Some(face[mid])
 }
 
 /// Pixels of padding value kept around every image in training patches (by the default 2D

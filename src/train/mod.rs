@@ -5,11 +5,13 @@ pub mod backend;
 pub mod data;
 pub mod eval;
 pub mod evaluate;
+mod fit;
 pub mod loss;
 mod prepare;
 pub mod quality;
 pub mod trainer;
 pub mod unet;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +77,10 @@ pub struct TrainConfig {
     pub interpolation: Option<Method>,
     /// Save a checkpoint every this many steps (0: only at the end or on cancel).
     pub checkpoint_every: usize,
+    /// Stop when the Dice on a validation split of the plan's own annotated slices stops
+    /// improving (`steps` is then the most it trains); None: train every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<validate::EarlyStopping>,
 }
 
 impl TrainConfig {
@@ -110,6 +116,13 @@ impl TrainConfig {
         {
             return bad("patch sides must be positive".into());
         }
+        if let Some(e) = &self.early_stopping
+            && (e.every == 0 || e.patience == 0)
+        {
+            return bad(
+                "early stopping needs a validation interval and a patience of at least 1".into(),
+            );
+        }
         if self.max_in_plane == Some(0) {
             return bad("the largest in-plane side must be positive".into());
         }
@@ -135,10 +148,11 @@ impl Default for TrainConfig {
             patch: None,
             max_in_plane: None,
             seed: 0,
-            fg_fraction: 0.33,
+            fg_fraction: 0.5,
             augment: true,
             interpolation: None,
             checkpoint_every: 100,
+            early_stopping: None,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The training loop: batches prepared on a background thread, masked loss, Adam with a poly
-//! learning-rate decay, progress, cancellation, checkpoints and resume, then evaluation.
+//! A training run: the plan's volumes prepared, the net chosen for them, batches sampled on a
+//! background thread and fed to the training loop (`fit`), then evaluation on held-out volumes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,22 +7,21 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::prelude::*;
+use burn::optim::AdamConfig;
 use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
 use super::backend::{catch_device_panic, map_device_panic, panic_message};
 use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
-use super::loss::masked_dice_ce;
+use super::fit::{FitContext, Fitted, Validator};
 use super::prepare::{Prepared, prepare_training};
 use super::quality::run_flags;
 use super::unet::{UNet2d, UNet3d, UNetSpec};
+use super::validate;
 use super::{ModelKind, TrainConfig};
 use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
-use crate::io::write_bytes_atomic;
 use crate::jobs::Progress;
 use crate::plan::Plan;
 use crate::rng::Rng;
@@ -48,6 +47,15 @@ pub struct TrainReport {
     pub eval_seconds: f64,
     /// (step, loss) every few steps.
     pub loss_curve: Vec<(usize, f32)>,
+    /// (step, Dice on the validation split) at every validation (early stopping only).
+    #[serde(default)]
+    pub validation_curve: Vec<(usize, f64)>,
+    /// The step whose net was kept (best validation Dice; early stopping only).
+    #[serde(default)]
+    pub best_step: Option<usize>,
+    /// The step early stopping ended training at (None: every configured step ran).
+    #[serde(default)]
+    pub stopped_at: Option<usize>,
     pub test: Vec<CaseDice>,
     pub mean_dice: f64,
     /// Test volumes with no target voxel (scored by the empty-truth rule).
@@ -60,28 +68,6 @@ pub struct TrainReport {
     #[serde(default)]
     pub flags: Vec<String>,
     pub warnings: Vec<String>,
-}
-
-/// Where a run keeps its checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct RunState {
-    step: usize,
-    config: TrainConfig,
-    plan_slices: usize,
-    loss_curve: Vec<(usize, f32)>,
-}
-
-/// (step, loss) pairs.
-type LossCurve = Vec<(usize, f32)>;
-
-/// The trained net, the step resumed from, the loss curve and the step timing.
-type Trained = (TrainedNet, Option<usize>, Vec<(usize, f32)>, StepTiming);
-
-/// Warm-up time and the rate after it.
-#[derive(Debug, Clone, Copy, Default)]
-struct StepTiming {
-    warmup_seconds: f64,
-    steady_steps_per_second: f64,
 }
 
 fn default_features(model: ModelKind) -> Vec<usize> {
@@ -110,212 +96,6 @@ pub fn anisotropic_strides(levels: usize, slice_mm: f64, in_plane_mm: f64) -> Ve
 
 fn round_up(x: usize, m: usize) -> usize {
     x.div_ceil(m.max(1)) * m.max(1)
-}
-
-struct Loop<'a> {
-    config: &'a TrainConfig,
-    device: &'a Device,
-    rx: Receiver<Batch>,
-    progress: &'a Progress,
-    run_dir: Option<&'a Path>,
-    start: usize,
-    loss_curve: Vec<(usize, f32)>,
-    plan_slices: usize,
-    started: Instant,
-    /// The step after which the warm-up ended, and when.
-    warm: Option<(usize, Instant)>,
-}
-
-/// Steps counted as warm-up (kernel compilation and autotuning on a GPU) in rates and ETAs.
-const WARMUP_STEPS: usize = 3;
-
-impl Loop<'_> {
-    fn save<M: Module>(
-        &self,
-        model: &M,
-        optim: &burn::optim::ModuleOptimizer,
-        step: usize,
-    ) -> Result<()> {
-        let Some(dir) = self.run_dir else {
-            return Ok(());
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run folder", dir, e))?;
-        let model_tmp = dir.join(".model.bpk.tmp");
-        model.clone().save_file(&model_tmp).map_err(|e| {
-            Error::file(format!("cannot save model checkpoint ({e:?})"), &model_tmp)
-        })?;
-        let optim_tmp = dir.join(".optim.bin.tmp");
-        optim
-            .save(&optim_tmp)
-            .map_err(|e| Error::file(format!("cannot save optimiser state ({e:?})"), &optim_tmp))?;
-        for (tmp, name) in [(&model_tmp, "model.bpk"), (&optim_tmp, "optim.bin")] {
-            std::fs::rename(tmp, dir.join(name))
-                .map_err(|e| Error::io("cannot move checkpoint into place", dir.join(name), e))?;
-        }
-        let state = RunState {
-            step,
-            config: self.config.clone(),
-            plan_slices: self.plan_slices,
-            loss_curve: self.loss_curve.clone(),
-        };
-        let text =
-            serde_json::to_string_pretty(&state).map_err(|e| Error::invalid(e.to_string()))?;
-        write_bytes_atomic(dir.join("state.json"), text.as_bytes())
-    }
-
-    fn run<M: Module, const D: usize>(
-        &mut self,
-        mut model: M,
-        forward: impl Fn(&M, Tensor<D>) -> Tensor<D>,
-        mut optim: burn::optim::ModuleOptimizer,
-    ) -> Result<M> {
-        let steps = self.config.steps;
-        for step in self.start..steps {
-            if self.progress.is_cancelled() {
-                self.save(&model, &optim, step)?;
-                return Err(Error::Cancelled);
-            }
-            let batch = self
-                .rx
-                .recv()
-                .map_err(|_| Error::Train("the batch preparation thread stopped".into()))?;
-            let mut shape = vec![batch.batch, 1];
-            shape.extend(&batch.spatial);
-            let mut shape2 = shape.clone();
-            shape2[1] = 2;
-            let x =
-                Tensor::<D>::from_data(TensorData::new(batch.image, shape.clone()), self.device);
-            let y = Tensor::<D>::from_data(TensorData::new(batch.onehot, shape2), self.device);
-            let m = Tensor::<D>::from_data(TensorData::new(batch.mask, shape), self.device);
-            let loss = masked_dice_ce(forward(&model, x), y, m);
-            let value: f32 = loss.clone().into_scalar();
-            if !value.is_finite() {
-                return Err(Error::Train(format!(
-                    "the loss became {value} at step {step}; try a lower learning rate"
-                )));
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr =
-                self.config.learning_rate * (1.0 - step as f64 / steps as f64).max(0.0).powf(0.9);
-            model = optim.step(lr, model, grads);
-            if step % 10 == 0 || step + 1 == steps {
-                self.loss_curve.push((step, value));
-            }
-            if self.warm.is_none() && step + 1 >= (self.start + WARMUP_STEPS).min(steps) {
-                self.warm = Some((step + 1, Instant::now()));
-            }
-            let status = match self.warm {
-                Some((at, when)) if step + 1 > at => {
-                    let rate = (step + 1 - at) as f64 / when.elapsed().as_secs_f64().max(1e-9);
-                    let eta = (steps - step - 1) as f64 / rate.max(1e-9);
-                    format!("{rate:.2} steps/s, ETA {eta:.0} s")
-                }
-                _ => "warming up".to_string(),
-            };
-            self.progress.set(
-                (step + 1) as f32 / steps as f32,
-                format!("step {}/{steps}, loss {value:.4}, {status}", step + 1),
-            );
-            let every = self.config.checkpoint_every;
-            if every > 0 && (step + 1) % every == 0 && step + 1 < steps {
-                self.save(&model, &optim, step + 1)?;
-            }
-        }
-        self.save(&model, &optim, steps)?;
-        Ok(model)
-    }
-}
-
-/// What training a net needs besides the net itself.
-struct FitContext<'a> {
-    config: &'a TrainConfig,
-    device: &'a Device,
-    progress: &'a Progress,
-    run_dir: Option<&'a Path>,
-    resume_dir: Option<&'a Path>,
-    plan_slices: usize,
-}
-
-impl FitContext<'_> {
-    /// Resumes from a checkpoint if asked, then trains `model` (the same steps for the 2D and
-    /// the 3D net); returns it, the step it resumed from, and the loss curve.
-    fn fit<M: Module, const D: usize>(
-        &self,
-        model: M,
-        forward: impl Fn(&M, Tensor<D>) -> Tensor<D>,
-        optim: burn::optim::ModuleOptimizer,
-        batches_from: &dyn Fn(usize) -> Result<Receiver<Batch>>,
-    ) -> Result<(M, Option<usize>, LossCurve, StepTiming)> {
-        let (model, optim, state) =
-            try_resume(self.resume_dir, self.config, self.plan_slices, model, optim)?;
-        let start = state.as_ref().map(|s| s.step).unwrap_or(0);
-        let mut lp = Loop {
-            config: self.config,
-            device: self.device,
-            rx: batches_from(start)?,
-            progress: self.progress,
-            run_dir: self.run_dir,
-            start,
-            loss_curve: state.map(|s| s.loss_curve).unwrap_or_default(),
-            plan_slices: self.plan_slices,
-            started: Instant::now(),
-            warm: None,
-        };
-        let model = lp.run(model, forward, optim)?;
-        let steps_after_warmup = self.config.steps.saturating_sub(lp.warm.map_or(0, |w| w.0));
-        let timing = StepTiming {
-            warmup_seconds: lp
-                .warm
-                .map_or(0.0, |(_, when)| (when - lp.started).as_secs_f64()),
-            steady_steps_per_second: lp.warm.map_or(0.0, |(_, when)| {
-                steps_after_warmup as f64 / when.elapsed().as_secs_f64().max(1e-9)
-            }),
-        };
-        Ok((model, (start > 0).then_some(start), lp.loss_curve, timing))
-    }
-}
-
-/// Loads a checkpoint from `dir` into `model`/`optim` if one matches `config`.
-fn try_resume<M: Module>(
-    dir: Option<&Path>,
-    config: &TrainConfig,
-    plan_slices: usize,
-    model: M,
-    optim: burn::optim::ModuleOptimizer,
-) -> Result<(M, burn::optim::ModuleOptimizer, Option<RunState>)> {
-    let Some(dir) = dir else {
-        return Ok((model, optim, None));
-    };
-    let state_path = dir.join("state.json");
-    if !state_path.is_file() {
-        return Ok((model, optim, None));
-    }
-    let text = std::fs::read_to_string(&state_path)
-        .map_err(|e| Error::io("cannot read checkpoint state", &state_path, e))?;
-    let state: RunState = serde_json::from_str(&text)
-        .map_err(|e| Error::file(format!("corrupt checkpoint state ({e})"), &state_path))?;
-    let mut same = state.config.clone();
-    same.steps = config.steps;
-    same.checkpoint_every = config.checkpoint_every;
-    if same != *config || state.plan_slices != plan_slices {
-        return Err(Error::file(
-            "the checkpoint was made with other settings or another plan; use a new run folder",
-            &state_path,
-        ));
-    }
-    let model = model.try_load_file(dir.join("model.bpk")).map_err(|e| {
-        Error::file(
-            format!("cannot load model checkpoint ({e:?})"),
-            dir.join("model.bpk"),
-        )
-    })?;
-    let optim = optim.load(dir.join("optim.bin")).map_err(|e| {
-        Error::file(
-            format!("cannot load optimiser state ({e:?})"),
-            dir.join("optim.bin"),
-        )
-    })?;
-    Ok((model, optim, Some(state)))
 }
 
 /// One training run: what it trains on, how, and where its files go.
@@ -504,12 +284,21 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         fg_fraction: config.fg_fraction,
         augment: config.augment,
     };
+    // Early stopping takes its validation slices out of the plan's own annotated slices.
+    let (train_cases, validation_cases, validation) = match config.early_stopping {
+        Some(_) => {
+            let split = validate::split(train_cases, config.seed);
+            let note = split.description.clone();
+            (split.train, split.validation, Some(note))
+        }
+        None => (train_cases, Vec::new(), None),
+    };
     let shared = Arc::new(train_cases);
     let run_dir: Option<PathBuf> = run_dir.map(Path::to_path_buf);
     let resume_dir = if resume { run_dir.as_deref() } else { None };
     let optim = AdamConfig::new().with_epsilon(1e-8).init();
     let started = Instant::now();
-    let outcome = catch_device_panic(|| -> Result<Trained> {
+    let outcome = catch_device_panic(|| -> Result<Fitted<TrainedNet>> {
         let spawn = |start: usize| -> Result<Receiver<Batch>> {
             let (tx, rx) = sync_channel::<Batch>(4);
             let cases = Arc::clone(&shared);
@@ -536,33 +325,49 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             resume_dir,
             plan_slices,
         };
+        let score = |net: &TrainedNet| {
+            validate::score(net, &validation_cases, &divisor, &patch, &opened.device)
+        };
+        let has_validation = !validation_cases.is_empty();
         match config.model {
             ModelKind::TwoD => {
-                let (m, resumed, curve, timing) = ctx.fit(
+                let v2 = |m: &UNet2d| score(&TrainedNet::TwoD(m.valid()));
+                let fitted = ctx.fit(
                     UNet2d::new(&spec, &device),
                     |m: &UNet2d, x| m.forward(x),
                     optim,
                     &spawn,
+                    has_validation.then_some(&v2 as Validator<'_, UNet2d>),
                 )?;
-                Ok((TrainedNet::TwoD(m.valid()), resumed, curve, timing))
+                Ok(fitted.map(|m| TrainedNet::TwoD(m.valid())))
             }
             ModelKind::ThreeD => {
-                let (m, resumed, curve, timing) = ctx.fit(
+                let v3 = |m: &UNet3d| score(&TrainedNet::ThreeD(m.valid()));
+                let fitted = ctx.fit(
                     UNet3d::new(&spec, &device),
                     |m: &UNet3d, x| m.forward(x),
                     optim,
                     &spawn,
+                    has_validation.then_some(&v3 as Validator<'_, UNet3d>),
                 )?;
-                Ok((TrainedNet::ThreeD(m.valid()), resumed, curve, timing))
+                Ok(fitted.map(|m| TrainedNet::ThreeD(m.valid())))
             }
         }
     });
-    let (net, resumed_from, loss_curve, timing) = match outcome {
+    let Fitted {
+        model: net,
+        resumed_from,
+        loss_curve,
+        timing,
+        tracker,
+        stopped_at,
+    } = match outcome {
         Ok(r) => r?,
         Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
     };
     let train_seconds = started.elapsed().as_secs_f64();
-    let trained_steps = config.steps - resumed_from.unwrap_or(0);
+    let last_step = stopped_at.unwrap_or(config.steps);
+    let trained_steps = last_step - resumed_from.unwrap_or(0);
     // Evaluation.
     let eval_started = Instant::now();
     let evaluation = Evaluation {
@@ -579,6 +384,9 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
     let (test, empty_truth_cases) = evaluation.run(&net, &test_ids, progress)?;
     let mean_dice = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
     let flags = run_flags(&test, &loss_curve);
+    if let Some(note) = &validation {
+        warnings.push(note.clone());
+    }
     progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
     Ok(TrainReport {
         model: config.model,
@@ -594,6 +402,9 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         steady_steps_per_second: timing.steady_steps_per_second,
         eval_seconds: eval_started.elapsed().as_secs_f64(),
         loss_curve,
+        validation_curve: tracker.curve,
+        best_step: tracker.best.map(|b| b.0),
+        stopped_at,
         test,
         mean_dice,
         empty_truth_cases,

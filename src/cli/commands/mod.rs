@@ -46,6 +46,11 @@ pub use train::train;
 /// `--quiet`: no progress on stderr.
 static QUIET: AtomicBool = AtomicBool::new(false);
 
+/// True under `--quiet`.
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
 /// Silences the progress of long commands (`--quiet`).
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
@@ -209,6 +214,16 @@ fn train_config(args: &mut Args) -> Result<TrainConfig> {
     }
     if let Some(f) = args.opt("--features")? {
         c.features = Some(list::<usize>(&f, "--features")?);
+    }
+    if let Some(every) = args.parsed("--validate-every")? {
+        c.early_stopping = Some(sliceplan::train::validate::EarlyStopping {
+            every,
+            patience: args.parsed("--patience")?.unwrap_or(5),
+        });
+    } else if args.opt("--patience")?.is_some() {
+        return Err(anyhow::Error::new(sliceplan::Error::invalid(
+            "--patience needs --validate-every (early stopping validates every N steps)",
+        )));
     }
     c.validate()?;
     Ok(c)

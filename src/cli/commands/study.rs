@@ -39,18 +39,58 @@ pub fn study(mut args: Args) -> Result<()> {
         .unwrap_or_else(|| "full".into());
     let reference_steps: Option<usize> = args.parsed("--reference-steps")?;
     let json = args.flag("--json");
+    let preset_override = args.opt("--preset")?;
+    let steps_override: Option<usize> = args.parsed("--steps")?;
+    let workers_arg = args.opt("--workers")?;
+    let worker = args
+        .opt("--worker")?
+        .map(|w| parse_worker(&w))
+        .transpose()?;
     args.finish()?;
-    let study = Study::load(&file)?;
+    let workers: Option<usize> = match workers_arg.as_deref() {
+        None | Some("auto") => None,
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => bail!(sliceplan::Error::invalid(format!(
+                "--workers takes a number of processes (at least 1) or auto, got '{n}'"
+            ))),
+        },
+    };
+    let mut study = Study::load(&file)?;
+    // `--preset P [--steps N]` runs the study under another preset (as calibrate does).
+    let mut overrides = Vec::new();
+    if let Some(p) = preset_override {
+        overrides.extend(["--preset".to_string(), p.clone()]);
+        study.preset = p;
+        study.steps = None;
+    }
+    if let Some(n) = steps_override {
+        overrides.extend(["--steps".to_string(), n.to_string()]);
+        study.steps = Some(n);
+    }
     let fingerprint = dataset_fingerprint(&ds)?;
     // Every run is checked before anything is trained.
-    let specs = study.runs(&ds, &fingerprint, &file)?;
+    let mut specs = study.runs(&ds, &fingerprint, &file)?;
+    if let Some((k, n)) = worker {
+        specs = specs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k)
+            .map(|(_, s)| s)
+            .collect();
+    }
     let store = ResultStore::for_dataset(&ds, store_dir.as_deref().map(std::path::Path::new))?;
+    let runner = Runner {
+        file: &file,
+        data: &data,
+        ds: &ds,
+        store: &store,
+        workers: if worker.is_some() { Some(1) } else { workers },
+        in_worker: worker.is_some(),
+    };
     match action.as_str() {
         "run" => {
-            let (ds2, specs2, store2) = (ds.clone(), specs.clone(), store.clone());
-            let progress = with_progress("sliceplan-study", move |p| {
-                engine::run_missing(&ds2, &specs2, &store2, p)
-            })?;
+            let progress = runner.run(&specs, &overrides)?;
             if json {
                 return print_json(&progress);
             }
@@ -110,12 +150,12 @@ pub fn study(mut args: Args) -> Result<()> {
                 ..study.clone()
             };
             let reference_specs = reference.runs(&ds, &fingerprint, &file)?;
-            let mut all = specs.clone();
-            all.extend(reference_specs.iter().cloned());
-            let (ds2, store2) = (ds.clone(), store.clone());
-            with_progress("sliceplan-calibrate", move |p| {
-                engine::run_missing(&ds2, &all, &store2, p)
-            })?;
+            runner.run(&specs, &overrides)?;
+            let mut reference_args = vec!["--preset".to_string(), reference.preset.clone()];
+            if let Some(n) = reference.steps {
+                reference_args.extend(["--steps".to_string(), n.to_string()]);
+            }
+            runner.run(&reference_specs, &reference_args)?;
             let c = calibrate(&specs, &reference_specs, &store.load()?);
             if json {
                 return print_json(&c);
@@ -170,6 +210,172 @@ pub fn study(mut args: Args) -> Result<()> {
 }
 
 /// `study run-task --manifest M --index I`: one array task.
+/// Runs a study's missing runs: in this process, or in worker processes (`run_workers`).
+struct Runner<'a> {
+    file: &'a std::path::Path,
+    data: &'a str,
+    ds: &'a sliceplan::dataset::Dataset,
+    store: &'a ResultStore,
+    /// Worker processes asked for (None: chosen).
+    workers: Option<usize>,
+    /// This process is a worker: it watches its parent.
+    in_worker: bool,
+}
+
+impl Runner<'_> {
+    /// Runs what `specs` (the study under `overrides`, the `--preset/--steps` arguments that
+    /// make them) miss in the store.
+    fn run(
+        &self,
+        specs: &[sliceplan::study::RunSpec],
+        overrides: &[String],
+    ) -> Result<engine::StudyProgress> {
+        let (workers, why) = action_workers(specs, self.store, self.workers)?;
+        if workers > 1 {
+            if !super::is_quiet() {
+                eprintln!("running the missing runs in {why}");
+            }
+            return run_workers(self.file, self.data, self.store, specs, workers, overrides);
+        }
+        let (ds, specs, store) = (self.ds.clone(), specs.to_vec(), self.store.clone());
+        let in_worker = self.in_worker;
+        with_progress("sliceplan-study", move |p| {
+            if in_worker {
+                stop_with_parent(p);
+            }
+            engine::run_missing(&ds, &specs, &store, p)
+        })
+    }
+}
+
+/// The number of worker processes: as asked, or chosen by `engine::choose_workers`; and why.
+fn action_workers(
+    specs: &[sliceplan::study::RunSpec],
+    store: &ResultStore,
+    asked: Option<usize>,
+) -> Result<(usize, String)> {
+    if let Some(n) = asked {
+        return Ok((n, format!("{n} worker process(es), as asked")));
+    }
+    let status = engine::status(specs, store)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(engine::choose_workers(
+        specs,
+        status.total - status.done,
+        cores,
+    ))
+}
+
+/// A worker process cancels its run (losing at most the run in progress, as a kill would) when
+/// the process that started it is gone.
+fn stop_with_parent(progress: &sliceplan::jobs::Progress) {
+    #[cfg(unix)]
+    watch_parent(progress);
+    #[cfg(not(unix))]
+    let _ = progress;
+}
+
+#[cfg(unix)]
+fn watch_parent(progress: &sliceplan::jobs::Progress) {
+    let parent = std::os::unix::process::parent_id();
+    let progress = progress.clone();
+    let _ = std::thread::Builder::new()
+        .name("sliceplan-parent-watch".into())
+        .spawn(move || {
+            while std::os::unix::process::parent_id() == parent {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            progress.cancel();
+        });
+}
+
+/// `K/N`: worker K (from 0) of N.
+fn parse_worker(text: &str) -> Result<(usize, usize)> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    match parsed {
+        Some((k, n)) if n > 0 && k < n => Ok((k, n)),
+        _ => bail!(sliceplan::Error::invalid(format!(
+            "--worker takes K/N with K < N (worker K of N), got '{text}'"
+        ))),
+    }
+}
+
+/// Runs the study's missing runs in `workers` child processes, each taking every N-th run and
+/// its share of the cores (`RAYON_NUM_THREADS`), all appending to the one store (its lock keeps
+/// lines whole). Progress is read from the store.
+fn run_workers(
+    file: &std::path::Path,
+    data: &str,
+    store: &ResultStore,
+    specs: &[sliceplan::study::RunSpec],
+    workers: usize,
+    overrides: &[String],
+) -> Result<engine::StudyProgress> {
+    let exe = std::env::current_exe().context("cannot find the sliceplan executable")?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / workers).max(1);
+    let before = engine::status(specs, store)?;
+    let mut children = Vec::new();
+    for k in 0..workers {
+        let child = std::process::Command::new(&exe)
+            .arg("study")
+            .arg("run")
+            .arg(file)
+            .args(["--data", data, "--quiet", "--json"])
+            .arg("--store")
+            .arg(store.dir())
+            .args(["--worker", &format!("{k}/{workers}")])
+            .args(overrides)
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start worker {k} ({})", exe.display()))?;
+        children.push(child);
+    }
+    let started = std::time::Instant::now();
+    let mut failed = Vec::new();
+    let mut last_report = None::<usize>;
+    loop {
+        let mut running = 0;
+        for (k, child) in children.iter_mut().enumerate() {
+            match child.try_wait() {
+                Ok(None) => running += 1,
+                Ok(Some(status)) if !status.success() && !failed.contains(&k) => failed.push(k),
+                _ => {}
+            }
+        }
+        let now = engine::status(specs, store)?;
+        if last_report != Some(now.done) && !super::is_quiet() {
+            eprintln!(
+                "{} of {} runs stored ({} workers × {threads} thread(s), {:.0} s)",
+                now.done,
+                now.total,
+                workers,
+                started.elapsed().as_secs_f64()
+            );
+            last_report = Some(now.done);
+        }
+        if running == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let after = engine::status(specs, store)?;
+    if !failed.is_empty() {
+        bail!(
+            "worker(s) {failed:?} stopped with an error (see above); {} of {} runs are stored",
+            after.done,
+            after.total
+        );
+    }
+    Ok(engine::StudyProgress {
+        ran: after.done - before.done,
+        ..after
+    })
+}
+
 fn run_task(mut args: Args) -> Result<()> {
     let manifest_path = PathBuf::from(args.req("--manifest")?);
     let index: usize = args

@@ -1,0 +1,274 @@
+//! Early stopping on a validation split drawn from the plan's own annotated slices, never from
+//! the held-out test volumes.
+//!
+//! The split: with at least `MIN_VOLUMES_FOR_VOLUME_SPLIT` planned volumes, a fifth of them (at
+//! least one, chosen by the run's seed) are kept aside whole; with fewer, every fifth annotated
+//! slice of each volume with at least three is kept aside. When neither leaves a validation
+//! slice (a handful of annotated slices in all), the run trains its full steps without early
+//! stopping and says so.
+//!
+//! The score is the Dice of the net's prediction on the validation slices, pooled over all of
+//! them (both empty: 1).
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::data::TrainCase;
+use super::eval::{predict_2d, predict_3d};
+use super::trainer::TrainedNet;
+use crate::rng::Rng;
+
+/// From this many planned volumes on, whole volumes are kept aside for validation.
+pub const MIN_VOLUMES_FOR_VOLUME_SPLIT: usize = 4;
+
+/// Early stopping: validate every `every` steps; stop after `patience` validations without a
+/// better score and keep the best net.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    pub every: usize,
+    pub patience: usize,
+}
+
+/// The training cases with the validation slices taken out, and the validation cases.
+pub struct Split {
+    pub train: Vec<TrainCase>,
+    /// Each supervised only on its validation slices.
+    pub validation: Vec<TrainCase>,
+    /// One line saying how the split was made.
+    pub description: String,
+}
+
+/// Splits `cases` (as prepared for training) into training and validation parts.
+pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
+    if cases.len() >= MIN_VOLUMES_FOR_VOLUME_SPLIT {
+        let n_val = (cases.len() as f64 * 0.2).round().max(1.0) as usize;
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        let mut rng = Rng::with_stream(seed, 77);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let chosen: Vec<usize> = order[..n_val].to_vec();
+        let (mut train, mut validation) = (Vec::new(), Vec::new());
+        for (i, case) in cases.into_iter().enumerate() {
+            if chosen.contains(&i) {
+                validation.push(case);
+            } else {
+                train.push(case);
+            }
+        }
+        let description = format!(
+            "validation on {} of the plan's {} volumes",
+            validation.len(),
+            validation.len() + train.len()
+        );
+        return Split {
+            train,
+            validation,
+            description,
+        };
+    }
+    let mut train = Vec::new();
+    let mut validation = Vec::new();
+    let mut held = 0;
+    for case in cases {
+        let annotated: Vec<usize> = (0..case.dims[2]).filter(|&s| case.supervised[s]).collect();
+        if annotated.len() < 3 {
+            train.push(case);
+            continue;
+        }
+        let val: Vec<usize> = annotated.iter().copied().skip(2).step_by(5).collect();
+        let keep: Vec<usize> = annotated
+            .iter()
+            .copied()
+            .filter(|s| !val.contains(s))
+            .collect();
+        held += val.len();
+        validation.push(case.with_supervised(&val));
+        train.push(case.with_supervised(&keep));
+    }
+    let description = if held == 0 {
+        "no validation split: too few annotated slices; trained the full steps".to_string()
+    } else {
+        format!("validation on {held} annotated slice(s) kept out of training")
+    };
+    Split {
+        train,
+        validation,
+        description,
+    }
+}
+
+/// Pooled Dice of `net` on the supervised slices of `cases`.
+pub fn score(
+    net: &TrainedNet,
+    cases: &[TrainCase],
+    divisor: &[usize],
+    patch: &[usize],
+    device: &Device,
+) -> f64 {
+    let (mut inter, mut pred, mut truth) = (0u64, 0u64, 0u64);
+    for case in cases {
+        let slices: Vec<usize> = (0..case.dims[2]).filter(|&s| case.supervised[s]).collect();
+        if slices.is_empty() {
+            continue;
+        }
+        let (sub, probs) = match net {
+            TrainedNet::TwoD(m) => {
+                let sub = case.only_slices(&slices);
+                let probs = predict_2d(
+                    m,
+                    &sub,
+                    [divisor[0], divisor[1]],
+                    [patch[0], patch[1]],
+                    16,
+                    device,
+                );
+                (sub, probs)
+            }
+            TrainedNet::ThreeD(m) => {
+                let probs = predict_3d(m, case, [patch[0], patch[1], patch[2]], device);
+                let sub = case.only_slices(&slices);
+                let [w, h, _] = case.dims;
+                let per = w * h;
+                let picked = slices
+                    .iter()
+                    .flat_map(|&s| probs[s * per..(s + 1) * per].iter().copied())
+                    .collect();
+                (sub, picked)
+            }
+        };
+        for (p, &t) in probs.iter().zip(&sub.target) {
+            let (p, t) = (*p > 0.5, t > 0);
+            inter += (p && t) as u64;
+            pred += p as u64;
+            truth += t as u64;
+        }
+    }
+    crate::interp::dice_from_counts(inter, pred, truth)
+}
+
+/// Tracks the validation scores and decides when to stop.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    /// (step, validation Dice) at every validation.
+    pub curve: Vec<(usize, f64)>,
+    pub best: Option<(usize, f64)>,
+    since_best: usize,
+}
+
+impl Tracker {
+    /// Records `score` after `step` steps; true when it is the best so far (by more than 0.001).
+    pub fn record(&mut self, step: usize, score: f64) -> bool {
+        self.curve.push((step, score));
+        match self.best {
+            Some((_, b)) if score <= b + 1e-3 => {
+                self.since_best += 1;
+                false
+            }
+            _ => {
+                self.best = Some((step, score));
+                self.since_best = 0;
+                true
+            }
+        }
+    }
+
+    /// True after `patience` validations without a better score.
+    pub fn should_stop(&self, patience: usize) -> bool {
+        self.best.is_some() && self.since_best >= patience.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(id: &str, d: usize, supervised: &[usize]) -> TrainCase {
+        let (w, h) = (4, 4);
+        let mut target = vec![0u8; w * h * d];
+        for s in 0..d {
+            target[s * w * h] = 1;
+        }
+        TrainCase {
+            id: id.into(),
+            dims: [w, h, d],
+            image: vec![0.0; w * h * d],
+            target,
+            supervised: (0..d).map(|s| supervised.contains(&s)).collect(),
+            fg_slices: supervised.to_vec(),
+            pad_value: 0.0,
+            source_shape: [w, h, d],
+            axis: 2,
+            factor: 1,
+        }
+    }
+
+    #[test]
+    fn many_volumes_keep_whole_volumes_aside() {
+        let cases: Vec<TrainCase> = (0..10)
+            .map(|i| case(&format!("c{i}"), 10, &[1, 5]))
+            .collect();
+        let split = split(cases, 3);
+        assert_eq!(split.validation.len(), 2);
+        assert_eq!(split.train.len(), 8);
+        for v in &split.validation {
+            assert!(split.train.iter().all(|t| t.id != v.id));
+        }
+        // Another seed keeps other volumes aside, the same seed the same ones.
+        let ids = |s: &Split| {
+            s.validation
+                .iter()
+                .map(|c| c.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let again = super::split(
+            (0..10)
+                .map(|i| case(&format!("c{i}"), 10, &[1, 5]))
+                .collect(),
+            3,
+        );
+        assert_eq!(ids(&split), ids(&again));
+    }
+
+    #[test]
+    fn few_volumes_keep_every_fifth_slice_aside_and_never_train_on_it() {
+        let split = split(
+            vec![
+                case("a", 20, &[0, 2, 4, 6, 8, 10, 12]),
+                case("b", 20, &[3, 9]),
+            ],
+            0,
+        );
+        assert_eq!(split.validation.len(), 1);
+        let val = &split.validation[0];
+        let val_slices: Vec<usize> = (0..20).filter(|&s| val.supervised[s]).collect();
+        assert_eq!(val_slices, vec![4]);
+        let train_a = split.train.iter().find(|c| c.id == "a").unwrap();
+        assert!(!train_a.supervised[4]);
+        assert_eq!(train_a.supervised.iter().filter(|&&s| s).count(), 6);
+        assert!(!train_a.fg_slices.contains(&4));
+        // The two-slice volume trains whole.
+        let train_b = split.train.iter().find(|c| c.id == "b").unwrap();
+        assert_eq!(train_b.supervised.iter().filter(|&&s| s).count(), 2);
+    }
+
+    #[test]
+    fn too_few_slices_give_no_validation() {
+        let split = split(vec![case("a", 5, &[1, 3])], 0);
+        assert!(split.validation.is_empty());
+        assert!(split.description.contains("no validation"));
+    }
+
+    #[test]
+    fn the_tracker_stops_after_patience_without_improvement() {
+        let mut t = Tracker::default();
+        assert!(t.record(50, 0.5));
+        assert!(t.record(100, 0.7));
+        assert!(!t.record(150, 0.7005));
+        assert!(!t.should_stop(2));
+        assert!(!t.record(200, 0.6));
+        assert!(t.should_stop(2));
+        assert_eq!(t.best, Some((100, 0.7)));
+        assert_eq!(t.curve.len(), 4);
+    }
+}
