@@ -149,9 +149,48 @@ fn each_command_help_lists_every_option_it_accepts() {
         "interp",
         "train",
         "simulate",
+        "study",
+        "cache",
     ] {
         assert!(out.contains(c), "help lacks {c}");
     }
+}
+
+#[test]
+fn the_kernel_cache_is_where_it_says_and_clears() {
+    let dir = tempdir();
+    let cache = dir.path().join("kernels");
+    let env = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sliceplan"))
+            .args(args)
+            .env("SLICEPLAN_KERNEL_CACHE", &cache)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    std::fs::create_dir_all(cache.join("env")).unwrap();
+    std::fs::write(cache.join("env/default.db"), vec![7u8; 2048]).unwrap();
+    let (code, out) = env(&["cache", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["kernel_cache"].as_str(), Some(cache.to_str().unwrap()));
+    assert_eq!(v["bytes"], 2048);
+    let (code, out) = env(&["cache", "--clear", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["cleared_bytes"].as_u64(), v["bytes"].as_u64()),
+        (Some(2048), Some(0))
+    );
+    assert!(!cache.exists());
+    // Off: nothing to show or clear.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sliceplan"))
+        .args(["cache"])
+        .env("SLICEPLAN_KERNEL_CACHE", "off")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("off"));
 }
 
 #[test]

@@ -20,6 +20,7 @@ COMMANDS
   simulate       train and score several plans at one budget side by side
   study          run a study file (budgets × allocations × strategies × …) into a result
                  store, show its status, write its report
+  cache          where the GPU kernel cache is and how large; --clear empties it
 
 GLOBAL OPTIONS
   --quiet        no progress on stderr (results on stdout are unchanged)
@@ -86,6 +87,15 @@ const EXPORT_NNUNET: &str =
   --masks DIR    take labels from annotators' returned masks (CASE.nii.gz) instead of the
                  dataset's dense labels
   --json         machine-readable output";
+
+const CACHE: &str = "sliceplan cache [--clear] [--json]
+
+GPU kernels compiled and autotuned by wgpu training are kept across runs and processes in
+$XDG_CACHE_HOME/sliceplan/kernels (else ~/.cache/sliceplan/kernels), shared by the GUI and the
+CLI; SLICEPLAN_KERNEL_CACHE=DIR moves it, SLICEPLAN_KERNEL_CACHE=off turns it off.
+
+  --clear   empty it (the next GPU run compiles and tunes again)
+  --json    machine-readable output";
 
 const STATUS: &str = "sliceplan status --data DIR --plan plan.json --masks DIR [OPTIONS]
 
@@ -170,6 +180,7 @@ pub fn command_help(command: &str) -> Option<String> {
         "plan" => plan_help(),
         "export-nnunet" => EXPORT_NNUNET.to_string(),
         "status" => STATUS.to_string(),
+        "cache" => CACHE.to_string(),
         "interp" => INTERP.to_string(),
         "train" => train_help(),
         "simulate" => simulate_help(),

@@ -44,6 +44,7 @@ pub fn run(argv: Vec<String>) -> i32 {
         Some("train") => commands::train(args),
         Some("simulate") => commands::simulate(args),
         Some("study") => commands::study(args),
+        Some("cache") => commands::cache(args),
         Some(other) => Err(anyhow::anyhow!(
             "unknown command '{other}' (see `sliceplan help`)"
         )),

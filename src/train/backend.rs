@@ -98,6 +98,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 /// wgpu adapters on this machine: (description, is a software/CPU adapter).
 pub fn gpu_adapters() -> Vec<(String, bool)> {
+    super::kernel_cache::configure_kernel_cache();
     let result = catch_device_panic(|| {
         use burn::backend::wgpu::wgpu;
         // The primary APIs (Vulkan, Metal, DX12), which burn's wgpu device uses; probing GL
@@ -146,6 +147,7 @@ pub fn open_device(choice: BackendChoice) -> Result<OpenedDevice> {
     match choice {
         BackendChoice::Cpu => Ok(cpu(None)),
         BackendChoice::Auto | BackendChoice::Wgpu => {
+            let cache_notice = super::kernel_cache::configure_kernel_cache();
             let adapters = gpu_adapters();
             let hardware = adapters.iter().find(|a| !a.1);
             let chosen = match (choice, hardware, adapters.first()) {
@@ -181,7 +183,7 @@ pub fn open_device(choice: BackendChoice) -> Result<OpenedDevice> {
                 device,
                 name: format!("wgpu: {name}"),
                 is_gpu: true,
-                notice: None,
+                notice: cache_notice,
             })
         }
     }

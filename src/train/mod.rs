@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod evaluate;
 mod fit;
+pub mod kernel_cache;
 pub mod loss;
 mod prepare;
 pub mod quality;

@@ -1,5 +1,6 @@
 //! The subcommands, one file per group; the helpers they share are here.
 
+mod cache;
 #[cfg(feature = "gui")]
 mod gui;
 mod info;
@@ -26,6 +27,7 @@ use sliceplan::plan::{
 };
 use sliceplan::train::{BackendChoice, ModelKind, TrainConfig};
 
+pub use cache::cache;
 #[cfg(feature = "gui")]
 pub use gui::gui;
 
