@@ -107,44 +107,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let label = args.value("--label").unwrap_or_else(|| "lesion".into());
     let target = TargetLabels::parse(&label, &ds.label_names)?;
     let request = PlanRequest {
-        budget: Some(Budget::Slices(
-            args.value("--budget")
-                .and_then(|b| b.parse().ok())
-                .unwrap_or(400),
-        )),
-        volumes: Some(
-            args.value("--volumes")
-                .and_then(|b| b.parse().ok())
-                .unwrap_or(20),
-        ),
-        holdout: args
-            .value("--holdout")
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(4),
+        budget: Some(Budget::Slices(args.parsed("--budget", 400))),
+        volumes: Some(args.parsed("--volumes", 20)),
+        holdout: args.parsed("--holdout", 4),
         target: target.clone(),
         ..PlanRequest::default()
     };
     let plan = make_plan(&ds, &request, &Progress::new())?;
     let base = TrainConfig {
         backend: BackendChoice::Cpu,
-        steps: args
-            .value("--steps")
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(300),
-        batch_size: Some(
-            args.value("--batch")
-                .and_then(|b| b.parse().ok())
-                .unwrap_or(8),
-        ),
+        steps: args.parsed("--steps", 300),
+        batch_size: Some(args.parsed("--batch", 8)),
         features: Some(list(
             &args
                 .value("--features")
                 .unwrap_or_else(|| "8,16,32,64".into()),
         )),
-        learning_rate: args
-            .value("--lr")
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(3e-3),
+        learning_rate: args.parsed("--lr", 3e-3),
         max_in_plane: None,
         ..TrainConfig::default()
     };

@@ -20,6 +20,13 @@ impl BenchArgs {
             .cloned()
     }
 
+    /// The value after `name` parsed as `T`, or `default` when absent or unparsable.
+    pub fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        self.value(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
     /// Whether the flag `name` is given.
     pub fn flag(&self, name: &str) -> bool {
         self.0.iter().any(|a| a == name)

@@ -35,12 +35,17 @@ fn read_f32(t: Tensor<1>) -> Vec<f32> {
 /// Each slice is placed as in training (see `data::placement`): centred on a canvas of at least
 /// the training `patch`, with at least `BORDER_MARGIN` pixels of the case's padding value on
 /// every side, so no image pixel meets the network's zero padding unless it did in training.
+///
+/// With `fixed_chunk` every forward pass holds exactly `chunk` slices (the last pass is filled
+/// up with padding slices whose outputs are dropped), so a GPU compiles one shape per canvas
+/// instead of one more for each volume's remainder.
 pub fn predict_2d(
     model: &UNet2d,
     case: &TrainCase,
     divisor: [usize; 2],
     patch: [usize; 2],
     chunk: usize,
+    fixed_chunk: bool,
     device: &Device,
 ) -> Vec<f32> {
     let [w, h, d] = case.dims;
@@ -54,7 +59,8 @@ pub fn predict_2d(
     let mut s = 0;
     while s < d {
         let n = chunk.min(d - s);
-        let mut x = vec![case.pad_value; n * ph * pw];
+        let batch = if fixed_chunk { chunk.max(n) } else { n };
+        let mut x = vec![case.pad_value; batch * ph * pw];
         for z in 0..n {
             for v in 0..h {
                 for u in 0..w {
@@ -62,7 +68,7 @@ pub fn predict_2d(
                 }
             }
         }
-        let input = Tensor::<4>::from_data(TensorData::new(x, [n, 1, ph, pw]), device);
+        let input = Tensor::<4>::from_data(TensorData::new(x, [batch, 1, ph, pw]), device);
         let logits = model.forward(input);
         let fg = sigmoid(logits.clone().narrow(1, 1, 1) - logits.narrow(1, 0, 1));
         let probs = read_f32(fg.reshape([-1]));
@@ -226,6 +232,27 @@ mod tests {
         });
         assert_eq!(trained, inferred);
         assert_eq!(trained, [1, 1, 5]);
+    }
+
+    #[test]
+    fn a_padded_last_chunk_predicts_what_a_short_one_does() {
+        use crate::train::unet::{UNet2d, UNetSpec};
+        let device = Device::flex();
+        let net = UNet2d::new(&UNetSpec::isotropic(2, vec![4, 8], 2), &device);
+        let mut case = ones([12, 10, 5]);
+        let mut rng = Rng::new(3);
+        for v in case.image.iter_mut() {
+            *v = rng.normal() as f32;
+        }
+        let short = predict_2d(&net, &case, [2, 2], [16, 16], 4, false, &device);
+        let fixed = predict_2d(&net, &case, [2, 2], [16, 16], 4, true, &device);
+        assert_eq!(short.len(), 12 * 10 * 5);
+        let worst = short
+            .iter()
+            .zip(&fixed)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "largest difference {worst}");
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub(crate) struct Evaluation<'a> {
     pub patch: &'a [usize],
     pub device: &'a Device,
     pub device_name: &'a str,
+    /// A GPU: evaluate in fixed-size chunks (fewer kernel shapes to compile).
+    pub is_gpu: bool,
     pub predict_out: Option<&'a Path>,
 }
 
@@ -66,9 +68,15 @@ impl Evaluation<'_> {
             let prepared = prepare_case(&case, axis, self.target, None, None, self.factor)?;
             let (d, p) = (self.divisor, self.patch);
             let evaluated = catch_device_panic(|| match net {
-                TrainedNet::TwoD(m) => {
-                    predict_2d(m, &prepared, [d[0], d[1]], [p[0], p[1]], 16, self.device)
-                }
+                TrainedNet::TwoD(m) => predict_2d(
+                    m,
+                    &prepared,
+                    [d[0], d[1]],
+                    [p[0], p[1]],
+                    16,
+                    self.is_gpu,
+                    self.device,
+                ),
                 TrainedNet::ThreeD(m) => predict_3d(m, &prepared, [p[0], p[1], p[2]], self.device),
             });
             let probs = evaluated

@@ -326,7 +326,14 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             plan_slices,
         };
         let score = |net: &TrainedNet| {
-            validate::score(net, &validation_cases, &divisor, &patch, &opened.device)
+            validate::score(
+                net,
+                &validation_cases,
+                &divisor,
+                &patch,
+                opened.is_gpu,
+                &opened.device,
+            )
         };
         let has_validation = !validation_cases.is_empty();
         match config.model {
@@ -379,6 +386,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         patch: &patch,
         device: &opened.device,
         device_name: &opened.name,
+        is_gpu: opened.is_gpu,
         predict_out,
     };
     let (test, empty_truth_cases) = evaluation.run(&net, &test_ids, progress)?;

@@ -104,6 +104,7 @@ pub fn score(
     cases: &[TrainCase],
     divisor: &[usize],
     patch: &[usize],
+    fixed_chunk: bool,
     device: &Device,
 ) -> f64 {
     let (mut inter, mut pred, mut truth) = (0u64, 0u64, 0u64);
@@ -121,6 +122,7 @@ pub fn score(
                     [divisor[0], divisor[1]],
                     [patch[0], patch[1]],
                     16,
+                    fixed_chunk,
                     device,
                 );
                 (sub, probs)
