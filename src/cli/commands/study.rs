@@ -209,7 +209,6 @@ pub fn study(mut args: Args) -> Result<()> {
     }
 }
 
-/// `study run-task --manifest M --index I`: one array task.
 /// Runs a study's missing runs: in this process, or in worker processes (`run_workers`).
 struct Runner<'a> {
     file: &'a std::path::Path,
@@ -376,6 +375,7 @@ fn run_workers(
     })
 }
 
+/// `study run-task --manifest M --index I`: one array task.
 fn run_task(mut args: Args) -> Result<()> {
     let manifest_path = PathBuf::from(args.req("--manifest")?);
     let index: usize = args
