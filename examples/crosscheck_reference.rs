@@ -18,9 +18,8 @@ use common::{BenchArgs, load_average, reference_script};
 use sliceplan::dataset::{Dataset, TargetLabels, demo};
 use sliceplan::jobs::Progress;
 use sliceplan::plan::{Budget, Plan, PlanRequest, make_plan};
-use sliceplan::train::data::{
-    BORDER_MARGIN, TrainCase, auto_in_plane_factor, prepare_case, target_extent,
-};
+use sliceplan::train::data::{BORDER_MARGIN, TrainCase, prepare_case};
+use sliceplan::train::prepare::prepare_training;
 use sliceplan::train::{BackendChoice, TrainConfig, TrainJob, train_and_evaluate};
 
 fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
@@ -54,18 +53,15 @@ fn export(
     dir: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
-    let first = ds.load(ds.require_case(&plan.volumes[0].case_id)?)?;
-    let axis = plan.volumes[0].axis;
-    let extent = target_extent(&first, axis, &plan.volumes[0].slices, target);
-    let factor = auto_in_plane_factor(first.image.shape, axis, extent);
+    // The training slices exactly as a run prepares them.
+    let prepared = prepare_training(&TrainJob::new(ds, plan, target, config), &Progress::new())?;
+    let (axis, factor) = (plan.volumes[0].axis, prepared.factor);
     let mut train = Vec::new();
     let mut max_h = 0;
-    for v in &plan.volumes {
-        let case = ds.load(ds.require_case(&v.case_id)?)?;
-        let prepared = prepare_case(&case, v.axis, target, Some(&v.slices), None, factor)?;
-        max_h = max_h.max(prepared.dims[0]).max(prepared.dims[1]);
-        write_case(dir, &prepared)?;
-        train.push(case_meta(&prepared));
+    for case in &prepared.cases {
+        max_h = max_h.max(case.dims[0]).max(case.dims[1]);
+        write_case(dir, case)?;
+        train.push(case_meta(case));
     }
     let mut test = Vec::new();
     for id in &plan.test_cases {

@@ -193,6 +193,12 @@ impl ResultStore {
         })
     }
 
+    /// Bytes in its results file (0 before the first run): grows with every stored run, so a
+    /// watcher can skip reloading the store while it stays the same.
+    pub fn results_len(&self) -> u64 {
+        std::fs::metadata(self.dir.join(RESULTS)).map_or(0, |m| m.len())
+    }
+
     /// The store's folder.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -64,17 +64,8 @@ impl TrainCase {
     pub fn only_slices(&self, slices: &[usize]) -> TrainCase {
         let [w, h, _] = self.dims;
         let per = w * h;
-        let pick = |v: &[u8]| -> Vec<u8> {
-            slices
-                .iter()
-                .flat_map(|&s| v[s * per..(s + 1) * per].iter().copied())
-                .collect()
-        };
-        let image = slices
-            .iter()
-            .flat_map(|&s| self.image[s * per..(s + 1) * per].iter().copied())
-            .collect();
-        let target = pick(&self.target);
+        let image = pick_slices(&self.image, per, slices);
+        let target = pick_slices(&self.target, per, slices);
         let fg_slices = (0..slices.len())
             .filter(|&k| target[k * per..(k + 1) * per].contains(&1))
             .collect();
@@ -156,6 +147,14 @@ fn faces_median(raw: &[f32], shape: [usize; 3]) -> Option<f32> {
     let mid = face.len() / 2;
     face.select_nth_unstable_by(mid, f32::total_cmp);
     Some(face[mid])
+}
+
+/// The slices `slices` (in that order) of a volume stored slice after slice, `per` values each.
+pub fn pick_slices<T: Copy>(values: &[T], per: usize, slices: &[usize]) -> Vec<T> {
+    slices
+        .iter()
+        .flat_map(|&s| values[s * per..(s + 1) * per].iter().copied())
+        .collect()
 }
 
 /// Pixels of padding value kept around every image in training patches (by the default 2D

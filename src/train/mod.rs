@@ -8,7 +8,7 @@ pub mod evaluate;
 mod fit;
 pub mod kernel_cache;
 pub mod loss;
-mod prepare;
+pub mod prepare;
 pub mod quality;
 pub mod trainer;
 pub mod unet;

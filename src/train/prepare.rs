@@ -8,7 +8,7 @@ use crate::interp::{interpolate, labels_u16};
 use crate::jobs::Progress;
 
 /// The training volumes prepared at one in-plane resolution.
-pub(super) struct Prepared {
+pub struct Prepared {
     pub cases: Vec<TrainCase>,
     pub factor: usize,
     /// The target's typical in-plane size (px, source grid) on the annotated slices.
@@ -18,7 +18,7 @@ pub(super) struct Prepared {
 
 /// Loads and prepares the plan's volumes (interpolated masks when asked), choosing the in-plane
 /// factor from the first volume and the target's size.
-pub(super) fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared> {
+pub fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared> {
     let (dataset, plan, config) = (job.dataset, job.plan, job.config);
     let first = dataset.require_case(&plan.volumes[0].case_id)?;
     let geometry0 = dataset.geometry(first)?;

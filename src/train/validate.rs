@@ -13,7 +13,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::TrainCase;
+use super::data::{TrainCase, pick_slices};
 use super::eval::{predict_2d, predict_3d};
 use super::trainer::TrainedNet;
 use crate::rng::Rng;
@@ -113,7 +113,7 @@ pub fn score(
         if slices.is_empty() {
             continue;
         }
-        let (sub, probs) = match net {
+        let (truth_mask, probs) = match net {
             TrainedNet::TwoD(m) => {
                 let sub = case.only_slices(&slices);
                 let probs = predict_2d(
@@ -125,21 +125,18 @@ pub fn score(
                     fixed_chunk,
                     device,
                 );
-                (sub, probs)
+                (sub.target, probs)
             }
             TrainedNet::ThreeD(m) => {
                 let probs = predict_3d(m, case, [patch[0], patch[1], patch[2]], device);
-                let sub = case.only_slices(&slices);
-                let [w, h, _] = case.dims;
-                let per = w * h;
-                let picked = slices
-                    .iter()
-                    .flat_map(|&s| probs[s * per..(s + 1) * per].iter().copied())
-                    .collect();
-                (sub, picked)
+                let per = case.dims[0] * case.dims[1];
+                (
+                    pick_slices(&case.target, per, &slices),
+                    pick_slices(&probs, per, &slices),
+                )
             }
         };
-        for (p, &t) in probs.iter().zip(&sub.target) {
+        for (p, &t) in probs.iter().zip(&truth_mask) {
             let (p, t) = (*p > 0.5, t > 0);
             inter += (p && t) as u64;
             pred += p as u64;

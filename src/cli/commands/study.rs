@@ -336,6 +336,7 @@ fn run_workers(
     let started = std::time::Instant::now();
     let mut failed = Vec::new();
     let mut last_report = None::<usize>;
+    let mut last_len = None::<u64>;
     loop {
         let mut running = 0;
         for (k, child) in children.iter_mut().enumerate() {
@@ -345,8 +346,15 @@ fn run_workers(
                 _ => {}
             }
         }
-        let now = engine::status(specs, store)?;
-        if last_report != Some(now.done) && !super::is_quiet() {
+        // The store is read again only when its file grew.
+        let len = store.results_len();
+        let now = if last_len == Some(len) {
+            None
+        } else {
+            last_len = Some(len);
+            Some(engine::status(specs, store)?)
+        };
+        if let Some(now) = now.filter(|n| last_report != Some(n.done) && !super::is_quiet()) {
             eprintln!(
                 "{} of {} runs stored ({} workers × {threads} thread(s), {:.0} s)",
                 now.done,
