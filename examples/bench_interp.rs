@@ -4,8 +4,12 @@
 //! `cargo run --release --example bench_interp`
 //! Inputs: real label maps from ../shared/data/real (heart, liver) and a 512×512×181 brain mask
 //! made from the ITK brain fixture (trilinear upsampling of its head mask), keeping every 2nd,
-//! 4th and 8th axial slice. The references need `pip install nibabel scipy
-//! itk-morphologicalcontourinterpolation`.
+//! 4th and 8th axial slice; and every small structure of the real label maps (5–40 slices,
+//! starting and ending inside the volume) keeping every 4th slice at each of the four phases.
+//! ITK runs in its default mode and told which annotated slices are empty
+//! (`UseCustomSlicePositions`). The references need `pip install nibabel scipy
+//! itk-morphologicalcontourinterpolation`. `BENCH_ONLY=text` keeps inputs whose name holds
+//! it; `BENCH_SKIP_BRAIN=1` leaves out the 512² mask.
 
 mod common;
 use common::{load_average, reference_script};
@@ -89,13 +93,84 @@ fn brain_512(real: &Path, out: &Path) -> Option<PathBuf> {
 }
 
 fn label_value(case_json: &Path, name: &str) -> Option<u16> {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(case_json).ok()?).ok()?;
+    label_names(case_json)
+        .into_iter()
+        .find(|(_, n)| n == name)
+        .map(|(v, _)| v)
+}
+
+fn label_names(case_json: &Path) -> Vec<(u16, String)> {
+    let Some(v) = std::fs::read_to_string(case_json)
+        .ok()
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+    else {
+        return Vec::new();
+    };
     v["labels"]
-        .as_object()?
-        .iter()
-        .find(|(_, n)| n.as_str() == Some(name))
-        .and_then(|(k, _)| k.parse().ok())
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, n)| Some((k.parse().ok()?, n.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Small structures of the real label maps: every label that starts and ends inside the volume
+/// along the axial axis, spans 5–40 slices and has fewer than 60 000 voxels.
+fn small_structures(real: &Path) -> Vec<Input> {
+    let mut out = Vec::new();
+    for case in [
+        "totalseg-ct-abdomen",
+        "totalseg-mr-abdomen",
+        "totalseg-ct-dicom-abdomen",
+        "tptbox-spine-ct",
+        "tptbox-spine-mr",
+        "itk-kmeans-brain",
+    ] {
+        let path = real.join(case).join("labels.nii.gz");
+        let Ok(labels) = read_nifti(&path) else {
+            continue;
+        };
+        let axis = labels.axis_for_plane(Plane::Axial);
+        let depth = labels.shape[axis];
+        let [nx, ny, _] = labels.shape;
+        let mut extent: std::collections::BTreeMap<u16, (usize, usize, usize)> = Default::default();
+        for i in 0..labels.voxel_count() {
+            let v = labels.value(i) as u16;
+            if v == 0 {
+                continue;
+            }
+            let k = [i % nx, (i / nx) % ny, i / (nx * ny)][axis];
+            let e = extent.entry(v).or_insert((usize::MAX, 0, 0));
+            *e = (e.0.min(k), e.1.max(k), e.2 + 1);
+        }
+        let names = label_names(&real.join(case).join("case.json"));
+        for (v, (lo, hi, count)) in extent {
+            if lo == 0 || hi + 1 == depth || hi - lo + 1 < 5 || hi - lo + 1 > 40 || count >= 60_000
+            {
+                continue;
+            }
+            let name = names
+                .iter()
+                .find(|n| n.0 == v)
+                .map_or(v.to_string(), |n| n.1.clone());
+            out.push(Input {
+                name: format!("{case} {name} ({} slices)", hi - lo + 1),
+                path: path.clone(),
+                label: v,
+            });
+        }
+    }
+    out
+}
+
+struct Row {
+    name: String,
+    input: usize,
+    step: usize,
+    seconds: f64,
+    dice: f64,
 }
 
 fn main() {
@@ -114,27 +189,40 @@ fn main() {
             label: liver,
         });
     }
-    if let Some(p) = brain_512(&real, &tmp) {
+    if let Some(p) = std::env::var("BENCH_SKIP_BRAIN")
+        .is_err()
+        .then(|| brain_512(&real, &tmp))
+        .flatten()
+    {
         inputs.push(Input {
             name: "brain 512×512×181".into(),
             path: p,
             label: 1,
         });
     }
+    let large = inputs.len();
+    inputs.extend(small_structures(&real));
     println!("load average before: {}", load_average());
     if let Ok(only) = std::env::var("BENCH_ONLY") {
         inputs.retain(|i| i.name.contains(&only));
     }
     let mut cases = Vec::new();
-    let mut ours = Vec::new();
-    for input in &inputs {
+    let mut ours: Vec<Row> = Vec::new();
+    for (n, input) in inputs.iter().enumerate() {
         let labels = read_nifti(&input.path).expect("labels");
         let axis = labels.axis_for_plane(Plane::Axial);
         let truth: Vec<u16> = (0..labels.voxel_count())
             .map(|i| (labels.value(i) as u16 == input.label) as u16)
             .collect();
-        for step in [2usize, 4, 8] {
-            let kept: Vec<usize> = (0..labels.shape[axis]).step_by(step).collect();
+        // Large masks: every 2nd, 4th, 8th slice from the first; small structures: every 4th
+        // at each of its four phases (where an object starts and ends relative to the grid).
+        let grid: Vec<(usize, usize)> = if n < large {
+            vec![(2, 0), (4, 0), (8, 0)]
+        } else {
+            (0..4).map(|p| (4, p)).collect()
+        };
+        for (step, phase) in grid {
+            let kept: Vec<usize> = (phase..labels.shape[axis]).step_by(step).collect();
             let mut best = f64::INFINITY;
             let mut result = None;
             for _ in 0..5 {
@@ -158,9 +246,18 @@ fn main() {
                 let k = [i % nx, (i / nx) % ny, i / (nx * ny)][axis];
                 r.covered[k] && !kept.contains(&k)
             });
-            let name = format!("{} every {step}", input.name);
-            ours.push((name.clone(), best, d));
-            cases.push(serde_json::json!({"name": name, "labels": input.path, "axis": axis, "step": step, "label": input.label}));
+            let name = format!("{} every {step} phase {phase}", input.name);
+            if let Some(rules) = sliceplan::interp::rules_summary(&r.gaps) {
+                eprintln!("{name}: {rules}");
+            }
+            ours.push(Row {
+                name: name.clone(),
+                input: n,
+                step,
+                seconds: best,
+                dice: d,
+            });
+            cases.push(serde_json::json!({"name": name, "labels": input.path, "axis": axis, "step": step, "phase": phase, "label": input.label, "scipy": n < large}));
         }
     }
     let cases_path = tmp.join("cases.json");
@@ -200,17 +297,65 @@ fn main() {
             .unwrap_or((f64::NAN, f64::NAN))
     };
     println!(
-        "| input | sliceplan sdf s (Dice) | scipy SDF s (Dice) | ITK MCI s (Dice) | vs scipy | vs ITK |"
+        "| input | sliceplan sdf s (Dice) | scipy SDF s (Dice) | ITK MCI s (Dice) | ITK MCI known-empty s (Dice) | vs scipy | vs ITK |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in ours.iter().filter(|r| r.input < large) {
+        let (ss, sd) = find(&row.name, "scipy-sdf");
+        let (is, id) = find(&row.name, "itk-mci");
+        let (ks, kd) = find(&row.name, "itk-mci-known");
+        println!(
+            "| {} | {:.4} ({:.4}) | {ss:.4} ({sd:.4}) | {is:.3} ({id:.4}) | {ks:.3} ({kd:.4}) | {:.1}× | {:.0}× |",
+            inputs[row.input].name.clone() + &format!(" every {}", row.step),
+            row.seconds,
+            row.dice,
+            ss / row.seconds,
+            is / row.seconds
+        );
+    }
+    // Small structures: one line each over its four phases.
+    println!();
+    println!(
+        "| small structure (every 4th slice) | sliceplan Dice mean (min) | ITK MCI | ITK MCI known-empty | phases sliceplan ≥ both | sliceplan ms (max) |"
     );
     println!("|---|---|---|---|---|---|");
-    for (name, secs, d) in &ours {
-        let (ss, sd) = find(name, "scipy-sdf");
-        let (is, id) = find(name, "itk-mci");
+    let (mut all, mut wins, mut sums) = (0, 0, [0.0f64; 3]);
+    for (n, input) in inputs.iter().enumerate().skip(large) {
+        let rows: Vec<&Row> = ours.iter().filter(|r| r.input == n).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let k = rows.len() as f64;
+        let ref_mean = |m: &str| rows.iter().map(|r| find(&r.name, m).1).sum::<f64>() / k;
+        let mean = rows.iter().map(|r| r.dice).sum::<f64>() / k;
+        let min = rows.iter().map(|r| r.dice).fold(f64::INFINITY, f64::min);
+        let won = rows
+            .iter()
+            .filter(|r| {
+                r.dice + 1e-9 >= find(&r.name, "itk-mci").1
+                    && r.dice + 1e-9 >= find(&r.name, "itk-mci-known").1
+            })
+            .count();
+        let ms = rows.iter().map(|r| r.seconds).fold(0.0, f64::max) * 1e3;
+        let (mci, known) = (ref_mean("itk-mci"), ref_mean("itk-mci-known"));
         println!(
-            "| {name} | {:.4} ({d:.4}) | {ss:.4} ({sd:.4}) | {is:.3} ({id:.4}) | {:.1}× | {:.0}× |",
-            secs,
-            ss / secs,
-            is / secs
+            "| {} | {mean:.3} ({min:.3}) | {mci:.3} | {known:.3} | {won} of {} | {ms:.2} |",
+            input.name,
+            rows.len()
+        );
+        all += rows.len();
+        wins += won;
+        sums[0] += mean * k;
+        sums[1] += mci * k;
+        sums[2] += known * k;
+    }
+    if all > 0 {
+        let a = all as f64;
+        println!(
+            "| all ({all} structure × phase inputs) | {:.4} | {:.4} | {:.4} | {wins} of {all} | |",
+            sums[0] / a,
+            sums[1] / a,
+            sums[2] / a
         );
     }
     println!("load average after: {}", load_average());

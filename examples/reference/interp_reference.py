@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""References for bench_interp: ITK's MorphologicalContourInterpolation (2 threads) and a plain
-scipy shape-based (signed distance) interpolation, on the same inputs as sliceplan.
+"""References for bench_interp: ITK's MorphologicalContourInterpolation (2 threads; default mode
+and told the annotated slices, so empty ones are known) and a plain scipy shape-based (signed
+distance) interpolation, on the same inputs as sliceplan.
 
-Usage: interp_reference.py CASES.json   (a list of {"name", "labels", "axis", "step", "label"})
+Usage: interp_reference.py CASES.json
+  (a list of {"name", "labels", "axis", "step", "phase", "label", "scipy"})
 Prints one JSON object per case and method: seconds (best of 3) and Dice on the
 non-annotated slices between the first and last annotated slice.
 """
@@ -46,7 +48,9 @@ def scipy_sdf(mask, kept, spacing):
     return out
 
 
-def itk_mci(mask, kept, axis_last):
+def itk_mci(mask, kept, known_empty):
+    """ITK MCI along the last axis; with `known_empty`, told that every kept slice is annotated
+    (so the kept slices without the label are known to be empty)."""
     import itk
     itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(2)
     sparse = np.zeros_like(mask, dtype=np.uint8)
@@ -54,6 +58,9 @@ def itk_mci(mask, kept, axis_last):
     image = itk.image_from_array(np.ascontiguousarray(np.transpose(sparse, (2, 1, 0))))
     f = itk.MorphologicalContourInterpolator.New(image)
     f.SetAxis(2)
+    if known_empty:
+        f.SetUseCustomSlicePositions(True)
+        f.SetLabeledSliceIndices(2, 1, [int(k) for k in kept])
     f.Update()
     return np.transpose(itk.array_from_image(f.GetOutput()), (2, 1, 0)) > 0
 
@@ -63,7 +70,7 @@ def main():
     # ITK loads its modules lazily (seconds): warm it up before timing.
     warm = np.zeros((8, 8, 8), bool)
     warm[2:6, 2:6, ::4] = True
-    itk_mci(warm, [0, 4], True)
+    itk_mci(warm, [0, 4], False)
     for case in cases:
         img = nib.load(case["labels"])
         labels = np.asarray(img.dataobj)
@@ -72,11 +79,14 @@ def main():
         zooms = [float(z) for z in img.header.get_zooms()[:3]]
         spacing = [z for i, z in enumerate(zooms) if i != case["axis"]] + [zooms[case["axis"]]]
         depth = mask.shape[2]
-        kept = list(range(0, depth, case["step"]))
+        kept = list(range(case.get("phase", 0), depth, case["step"]))
         scored = np.zeros(depth, bool)
         scored[kept[0]:kept[-1] + 1] = True
         scored[kept] = False
-        for name, fn in [("scipy-sdf", lambda: scipy_sdf(mask, kept, spacing)), ("itk-mci", lambda: itk_mci(mask, kept, True))]:
+        methods = [("itk-mci", lambda: itk_mci(mask, kept, False)), ("itk-mci-known", lambda: itk_mci(mask, kept, True))]
+        if case.get("scipy", True):
+            methods.append(("scipy-sdf", lambda: scipy_sdf(mask, kept, spacing)))
+        for name, fn in methods:
             best, out = float("inf"), None
             for _ in range(3 if name == "scipy-sdf" else 1):
                 t0 = time.perf_counter()

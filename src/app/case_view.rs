@@ -79,6 +79,10 @@ impl SliceplanApp {
             }
         });
         if let Some((_, report)) = preview_here {
+            if let Some(rules) = crate::interp::rules_summary(&report.gap_rules) {
+                ui.label(format!("gaps: {rules}"))
+                    .on_hover_text("blended in place; aligned: moved onto a common centre first; capped: ends inside the gap");
+            }
             for f in report.flags.iter().take(6) {
                 ui.colored_label(
                     egui::Color32::YELLOW,

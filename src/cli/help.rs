@@ -112,7 +112,9 @@ const INTERP: &str = "sliceplan interp --data DIR --plan plan.json [OPTIONS]
   --plan FILE      the plan whose slices are interpolated between
   --method NAME    sdf (default), linear or nearest
   --out DIR        write the interpolated label maps here (CASE.nii.gz)
-  --extrapolate    also fill beyond the outermost annotated slices
+  --extrapolate    also fill beyond the outermost annotated slices (a copy of the nearest
+                   one); between annotated slices an object without a counterpart ends
+                   mid-gap either way
   --label L        labels to interpolate (default: the plan's target labels)
   --json           machine-readable output";
 

@@ -46,34 +46,7 @@ impl Default for FlagRules {
 
 /// Connected components (8-connectivity) of a binary mask.
 pub fn component_count(mask: &[bool], width: usize, height: usize) -> usize {
-    let mut seen = vec![false; mask.len()];
-    let mut stack = Vec::new();
-    let mut count = 0;
-    for start in 0..mask.len() {
-        if !mask[start] || seen[start] {
-            continue;
-        }
-        count += 1;
-        seen[start] = true;
-        stack.push(start);
-        while let Some(p) = stack.pop() {
-            let (x, y) = ((p % width) as isize, (p / width) as isize);
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let (nx, ny) = (x + dx, y + dy);
-                    if nx < 0 || ny < 0 || nx >= width as isize || ny >= height as isize {
-                        continue;
-                    }
-                    let q = nx as usize + ny as usize * width;
-                    if mask[q] && !seen[q] {
-                        seen[q] = true;
-                        stack.push(q);
-                    }
-                }
-            }
-        }
-    }
-    count
+    super::parts::label_components(mask, width, height).1
 }
 
 /// Flags the gap between annotated slices `a` < `b` for one label.

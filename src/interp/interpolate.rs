@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::parts::GapReport;
 use super::slices::{in_plane_spacing, set_slice, slice_dims, slice_views};
 use crate::error::{Error, Result};
 
@@ -50,6 +51,8 @@ pub struct Interpolation {
     pub covered: Vec<bool>,
     /// The annotated slices used.
     pub annotated: Vec<usize>,
+    /// `sdf` only: how each group of parts of each label was carried across each gap.
+    pub gaps: Vec<GapReport>,
 }
 
 /// Interpolates `labels` (values on the `annotated` slices along `axis` are used, the rest
@@ -99,10 +102,11 @@ pub fn interpolate(
         }
         out
     };
+    let mut gaps = Vec::new();
     match method {
         Method::Sdf => {
             let refs: Vec<&[u16]> = known.iter().map(|s| s.as_ref()).collect();
-            super::sdf::fill(&mut out, shape, axis, &annotated, &refs, (w, h), (sx, sy));
+            gaps = super::sdf::fill(&mut out, shape, axis, &annotated, &refs, (w, h), (sx, sy));
             for g in 0..annotated.len() - 1 {
                 covered[annotated[g] + 1..annotated[g + 1]].fill(true);
             }
@@ -168,6 +172,7 @@ pub fn interpolate(
         labels: out,
         covered,
         annotated,
+        gaps,
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod edt;
 pub mod flags;
 pub mod interpolate;
+pub mod parts;
 mod sdf;
 pub mod slices;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 pub use flags::{FlagKind, FlagRules, RiskFlag};
 pub use interpolate::{Interpolation, Method, interpolate};
+pub use parts::{GapReport, GapRule, rules_summary};
 
 use crate::dataset::{Dataset, LoadedCase, TargetLabels};
 use crate::error::{Error, Result};
@@ -79,6 +81,8 @@ pub struct CaseInterp {
     /// Dice vs truth on the interpolated (unannotated, covered) slices, per label.
     pub dice: BTreeMap<String, f64>,
     pub flags: Vec<RiskFlag>,
+    /// `sdf`: the rule used for each group of parts in each gap.
+    pub gap_rules: Vec<GapReport>,
     pub output: Option<String>,
     pub milliseconds: f64,
     /// Label values in the case that are outside the target labels: not interpolated, not in
@@ -200,6 +204,7 @@ pub fn interpolate_case(
         interpolated_slices: scored.iter().filter(|&&s| s).count(),
         dice,
         flags,
+        gap_rules: result.gaps.clone(),
         output: None,
         milliseconds,
         ignored_labels,

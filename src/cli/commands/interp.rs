@@ -37,6 +37,9 @@ pub fn interp(mut args: Args) -> Result<()> {
             c.milliseconds,
             dice.join(", ")
         );
+        if let Some(rules) = interp::rules_summary(&c.gap_rules) {
+            println!("    gaps: {rules}");
+        }
         if !c.ignored_labels.is_empty() {
             let values: Vec<String> = c.ignored_labels.iter().map(|v| v.to_string()).collect();
             println!(
