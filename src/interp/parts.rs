@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 /// A pixel box (u0, v0, u1, v1) on a slice, exclusive ends.
 pub type Box2 = (usize, usize, usize, usize);
 
+/// The root of `x` in a union–find forest, halving the path on the way.
+fn root(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
 /// 8-connected components of a `width`×`height` mask: an id per pixel (0 outside, 1..=count
 /// inside, numbered in raster order of their first pixel) and the count. Runs of each row are
 /// joined to the runs they touch in the row above (union–find), then written out once.
@@ -31,13 +40,6 @@ pub fn label_components(mask: &[bool], width: usize, height: usize) -> (Vec<u32>
     }
     first.push(runs.len());
     let mut parent: Vec<usize> = (0..runs.len()).collect();
-    fn root(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
     for v in 1..height {
         let (above, here) = (first[v - 1]..first[v], first[v]..first[v + 1]);
         let mut k = above.start;
@@ -174,13 +176,6 @@ pub fn group_parts(a: Option<&SliceParts>, b: Option<&SliceParts>) -> (Vec<Group
     let na = a.map_or(0, |p| p.parts.len());
     let nb = b.map_or(0, |p| p.parts.len());
     let mut parent: Vec<usize> = (0..na + nb).collect();
-    fn root(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
     let mut overlap = 0;
     if let (Some(pa), Some(pb)) = (a, b) {
         let (ta, tb) = (pa.tight, pb.tight);

@@ -108,7 +108,19 @@ struct GroupField<'a> {
     region: Box2,
 }
 
-impl GroupField<'_> {
+impl<'a> GroupField<'a> {
+    /// Both sides blended in place within `region`.
+    fn blend(label: u16, a: Cow<'a, Field>, b: Cow<'a, Field>, region: Box2) -> Self {
+        GroupField {
+            label,
+            a: Some(a),
+            b: Some(b),
+            cap: 0.0,
+            aligned: None,
+            region,
+        }
+    }
+
     /// The box where this group can be inside at fraction `t` of the gap.
     fn region_at(&self, t: f32, w: usize, h: usize) -> Box2 {
         let Some((ba, bb, (du, dv))) = self.aligned else {
@@ -211,16 +223,10 @@ fn group_field<'a>(
             let inter = both.count();
             let iou = inter as f64 / (na + nb - inter).max(1) as f64;
             let shift = (cb.0 - ca.0, cb.1 - ca.1);
-            let aligned_iou = shifted_iou(pa, &group.a, pb, &group.b, shift, (na, nb));
-            if iou >= ALIGN_BELOW_IOU || aligned_iou < iou + ALIGN_GAIN {
-                let field = GroupField {
-                    label: f.label,
-                    a: Some(Cow::Owned(fa)),
-                    b: Some(Cow::Owned(fb)),
-                    cap: 0.0,
-                    aligned: None,
-                    region,
-                };
+            if iou >= ALIGN_BELOW_IOU
+                || shifted_iou(pa, &group.a, pb, &group.b, shift, (na, nb)) < iou + ALIGN_GAIN
+            {
+                let field = GroupField::blend(f.label, Cow::Owned(fa), Cow::Owned(fb), region);
                 return Some((field, GapRule::Blend));
             }
             // Aligned: each side is read up to the shift away from its own box.
@@ -437,34 +443,23 @@ pub(super) fn fill(
         for &(i, part_by_part) in &by_parts[k] {
             let f = &fields[i];
             let built: Vec<Carried> = if !part_by_part {
-                {
-                    let (Some(pa), Some(pb)) = (&f.phi[g], &f.phi[g + 1]) else {
-                        continue;
-                    };
-                    let region = union(f.tight[g], f.tight[g + 1]).map(|b| grow(b, w, h));
-                    let field = GroupField {
-                        label: f.label,
-                        a: Some(Cow::Borrowed(pa)),
-                        b: Some(Cow::Borrowed(pb)),
-                        cap: 0.0,
-                        aligned: None,
-                        region: region.unwrap_or(pa.0),
-                    };
-                    vec![(field, GapRule::Blend, None)]
-                }
+                let (Some(pa), Some(pb)) = (&f.phi[g], &f.phi[g + 1]) else {
+                    continue;
+                };
+                let region = union(f.tight[g], f.tight[g + 1]).map(|b| grow(b, w, h));
+                let (a, b) = (Cow::Borrowed(pa), Cow::Borrowed(pb));
+                let field = GroupField::blend(f.label, a, b, region.unwrap_or(pa.0));
+                vec![(field, GapRule::Blend, None)]
             } else {
-                {
-                    let (groups, _) = group_parts(f.parts[g].as_ref(), f.parts[g + 1].as_ref());
-                    let work = groups.len() * w * h / 4;
-                    parallel_map(&groups, work, |group| {
-                        group_field(f, g, group, (w, h), (sx, sy)).map(|(field, rule)| {
-                            (field, rule, Some((group.a.len(), group.b.len())))
-                        })
-                    })
-                    .into_iter()
-                    .flatten()
-                    .collect()
-                }
+                let (groups, _) = group_parts(f.parts[g].as_ref(), f.parts[g + 1].as_ref());
+                let work = groups.len() * w * h / 4;
+                parallel_map(&groups, work, |group| {
+                    group_field(f, g, group, (w, h), (sx, sy))
+                        .map(|(field, rule)| (field, rule, Some((group.a.len(), group.b.len()))))
+                })
+                .into_iter()
+                .flatten()
+                .collect()
             };
             for (field, rule, parts) in built {
                 reports.push(GapReport {
