@@ -13,6 +13,8 @@ pub mod export;
 pub mod interp;
 pub mod io;
 pub mod jobs;
+pub mod log;
+pub mod paths;
 pub mod plan;
 pub mod rng;
 pub mod sim;

@@ -109,7 +109,7 @@ fn each_command_help_lists_every_option_it_accepts() {
     ];
     let (code, out, _) = cli(&["simulate", "--help"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("sliceplan simulate"), "{out}");
+    assert!(out.contains("Usage: sliceplan simulate"), "{out}");
     let sim_own = [
         "--volumes-grid",
         "--strategies",
@@ -151,9 +151,125 @@ fn each_command_help_lists_every_option_it_accepts() {
         "simulate",
         "study",
         "cache",
+        "completions",
+        "install-desktop",
     ] {
         assert!(out.contains(c), "help lacks {c}");
     }
+}
+
+#[test]
+fn the_command_line_follows_the_conventions() {
+    // Every option is described and its default shown.
+    let (code, out, _) = cli(&["train", "--help"]);
+    assert_eq!(code, 0);
+    for shown in [
+        "[default: 300]",
+        "[default: 2d]",
+        "[default: auto]",
+        "Continue from the checkpoint in RUN",
+        "[possible values: 2d, 3d]",
+    ] {
+        assert!(out.contains(shown), "train --help lacks {shown}: {out}");
+    }
+    let (code, out, _) = cli(&["--version"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!("sliceplan {}", env!("CARGO_PKG_VERSION"))
+    );
+    // A typo gets a suggestion and exit code 2, on stderr.
+    let (code, out, err) = cli(&["plan", "--data", "demo", "--budget-slice", "8"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("--budget-slices"), "suggests the flag: {err}");
+    let (code, _, err) = cli(&["plna"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("plan"), "suggests the command: {err}");
+    // A value outside the choices is a usage error naming them.
+    let (code, _, err) = cli(&[
+        "plan",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "8",
+        "--strategy",
+        "best",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("coreset"), "{err}");
+    // Both budgets at once are refused.
+    let (code, _, err) = cli(&[
+        "plan",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "8",
+        "--budget-hours",
+        "1",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+    // `--` ends the options: what follows is a positional, even when it looks like a flag.
+    let (code, _, err) = cli(&["info", "--", "--json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--json") && err.contains("no such file"),
+        "{err}"
+    );
+    // Environment overrides: SLICEPLAN_DATA stands in for --data.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sliceplan"))
+        .args(["plan", "--budget-slices", "8", "--json"])
+        .env("SLICEPLAN_DATA", "demo")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["accounting"]["planned_slices"], 8);
+}
+
+#[test]
+fn shell_completions_are_generated_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef sliceplan"),
+        ("fish", "complete -c sliceplan"),
+    ] {
+        let (code, out, err) = cli(&["completions", shell]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(marker), "{shell}: {out}");
+        // Subcommands and their flags are completed.
+        assert!(
+            out.contains("export-nnunet") && out.contains("budget-slices"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn install_desktop_writes_a_launcher_entry_and_icon_and_removes_them() {
+    let dir = tempdir();
+    let prefix = dir.path().to_str().unwrap();
+    let (code, out, err) = cli(&["install-desktop", "--prefix", prefix]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("installed"), "{out}");
+    let desktop = dir.path().join("applications/sliceplan.desktop");
+    let text = std::fs::read_to_string(&desktop).unwrap();
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_sliceplan")).unwrap();
+    assert!(
+        text.contains(&format!("Exec=\"{}\" gui", exe.display())),
+        "{text}"
+    );
+    assert!(text.contains("Icon=sliceplan") && text.starts_with("[Desktop Entry]"));
+    let icon = dir.path().join("icons/hicolor/64x64/apps/sliceplan.png");
+    assert!(image::open(&icon).is_ok(), "the icon is a PNG");
+    let (code, _, _) = cli(&["install-desktop", "--prefix", prefix, "--uninstall"]);
+    assert_eq!(code, 0);
+    assert!(!desktop.exists() && !icon.exists());
 }
 
 #[test]
@@ -191,6 +307,18 @@ fn the_kernel_cache_is_where_it_says_and_clears() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("off"));
+    // By default it lies in the platform's cache folder: on Linux $XDG_CACHE_HOME/sliceplan.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sliceplan"))
+        .args(["cache", "--json"])
+        .env_remove("SLICEPLAN_KERNEL_CACHE")
+        .env("XDG_CACHE_HOME", dir.path())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["kernel_cache"].as_str(),
+        dir.path().join("sliceplan/kernels").to_str()
+    );
 }
 
 #[test]

@@ -242,3 +242,33 @@ fn settings_round_trip_and_a_corrupt_file_is_reported() {
     let (back, notice) = Settings::load_from(&dir.path().join("absent.json"));
     assert_eq!((back, notice), (Settings::default(), None));
 }
+
+#[test]
+fn a_dicom_series_opens_by_typed_path_plans_and_the_log_panel_shows_it() {
+    let Some(real) = real_data() else { return };
+    let series = real.join("totalseg-ct-dicom-abdomen/dicom");
+    sliceplan::log::init_recent_only();
+    let mut h = harness_with(Settings {
+        budget_slices: 5,
+        holdout: 0,
+        ..Settings::default()
+    });
+    run_until_idle(&mut h);
+    h.state_mut().open_path(series.to_str().unwrap());
+    run_until_idle(&mut h);
+    assert_eq!(h.state().dataset.len(), 1, "{}", h.state().status);
+    let loaded = h.state().loaded.clone().expect("the series is shown");
+    assert_eq!(loaded.image.shape, [512, 512, 20]);
+    let plan = make_plan(&mut h);
+    assert_eq!(plan.total_slices(), 5);
+    // The log panel lists what the library logged (the same lines the CLI prints on stderr).
+    h.get_by_label("Log").click();
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label_contains("opened dataset 'dicom'")
+            .is_some(),
+        "log panel: {:?}",
+        sliceplan::log::recent()
+    );
+}

@@ -445,7 +445,10 @@ fn cli_info_reports_json_and_errors_with_exit_code_2() {
 fn cli_command_help_prints_the_usage() {
     let (code, out, err) = cli(&["train", "--help"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("sliceplan train --data DIR"), "{out}");
+    assert!(
+        out.contains("Usage: sliceplan train [OPTIONS] --data <DIR>"),
+        "{out}"
+    );
     let (code, _, err) = cli(&["train"]);
     assert_eq!(code, 2);
     assert!(err.contains("--data"), "{err}");

@@ -317,11 +317,47 @@ fn plan_files_round_trip_and_refuse_other_datasets() {
     let dir = tempdir();
     let path = dir.path().join("plan.json");
     p.save(&path).unwrap();
-    assert_eq!(Plan::load(&path).unwrap(), p);
-    // Another dataset.
+    let loaded = Plan::load(&path).unwrap();
+    assert_eq!(loaded.source.as_deref(), Some(path.as_path()));
+    assert_eq!(
+        Plan {
+            source: None,
+            ..loaded.clone()
+        },
+        p
+    );
+    // Another dataset: refused, naming the plan file.
     let other = patterned_dataset(&dir.path().join("other"), &[3, 3]);
-    let err = p.check_dataset(&other).unwrap_err().to_string();
+    let err = loaded.check_dataset(&other).unwrap_err().to_string();
     assert!(err.contains("made for dataset 'demo'"), "{err}");
+    assert!(err.ends_with(&path.display().to_string()), "{err}");
+    // Slices out of range, on a bad axis, or listed twice.
+    let ds = demo::dataset();
+    let mut bad = loaded.clone();
+    let depth = bad.volumes[0].slice_count;
+    bad.volumes[0].slices.push(depth);
+    let err = bad.check_dataset(&ds).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("plans slice {depth}, beyond")),
+        "{err}"
+    );
+    let mut bad = loaded.clone();
+    bad.volumes[0].axis = 7;
+    assert!(
+        bad.check_dataset(&ds)
+            .unwrap_err()
+            .to_string()
+            .contains("axis 7")
+    );
+    let mut bad = loaded.clone();
+    let first = bad.volumes[0].slices[0];
+    bad.volumes[0].slices.insert(0, first);
+    assert!(
+        bad.check_dataset(&ds)
+            .unwrap_err()
+            .to_string()
+            .contains("twice")
+    );
     std::fs::write(&path, "{\"format\": 3}").unwrap();
     assert!(
         Plan::load(&path)
@@ -345,7 +381,9 @@ fn worklist_lists_every_planned_slice_with_world_position() {
     let csv = dir.path().join("w.csv");
     assert_eq!(write_worklist(&p, &ds, &csv).unwrap(), 30);
     let text = std::fs::read_to_string(&csv).unwrap();
-    assert!(text.starts_with("order,case_id,image_path,plane,axis,slice_index,position_mm\n"));
+    assert!(text.starts_with(
+        "order,case_id,image_path,plane,axis,slice_index,position_mm,sop_instance_uid\n"
+    ));
     assert_eq!(text.lines().count(), 31);
 }
 

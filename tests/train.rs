@@ -620,5 +620,8 @@ fn cli_train_and_simulate_report_dice_per_plan() {
         run.to_str().unwrap(),
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("unknown model '4d'"), "{err}");
+    assert!(
+        err.contains("invalid value '4d'") && err.contains("[possible values: 2d, 3d]"),
+        "{err}"
+    );
 }

@@ -5,6 +5,7 @@
 mod case_view;
 mod export;
 mod jobs;
+mod log_panel;
 mod planner;
 pub mod settings;
 mod simulate;
@@ -46,6 +47,10 @@ pub struct SliceplanApp {
     persist_settings: bool,
     /// Where simulations keep their runs (None: the dataset's default store).
     pub store_dir: Option<std::path::PathBuf>,
+    /// The status line as last logged (see `log_status_change`).
+    logged_status: String,
+    /// Whether the log panel is open.
+    pub show_log: bool,
 }
 
 /// "cancelled" is information, not an error.
@@ -76,6 +81,8 @@ impl SliceplanApp {
             viewer: ViewerState::default(),
             persist_settings: false,
             store_dir: None,
+            logged_status: String::new(),
+            show_log: false,
         };
         app.load_selected();
         app
@@ -261,12 +268,19 @@ impl SliceplanApp {
             self.jobs.ctx = Some(ui.ctx().clone());
         }
         self.poll_jobs();
+        self.log_status_change();
         if self.busy() {
             // Progress bars move while jobs run; a finished job asks for its own repaint.
             ui.ctx().request_repaint_after(Duration::from_millis(100));
         }
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if self.show_log {
+            egui::Panel::bottom("log")
+                .resizable(true)
+                .default_size(160.0)
+                .show(ui, |ui| self.log_ui(ui));
+        }
         egui::Panel::left("cases")
             .resizable(true)
             .default_size(230.0)
@@ -310,7 +324,7 @@ impl SliceplanApp {
             }
             ui.add(
                 egui::TextEdit::singleline(&mut self.path_input)
-                    .hint_text("dataset folder path")
+                    .hint_text("dataset or DICOM folder path")
                     .desired_width(280.0),
             );
             if ui.add_enabled(idle, egui::Button::new("Open")).clicked() {
@@ -338,6 +352,7 @@ impl SliceplanApp {
                     p.cancel();
                 }
             }
+            ui.toggle_value(&mut self.show_log, "Log");
             ui.label(&self.status);
         });
     }

@@ -74,12 +74,10 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// `$XDG_CONFIG_HOME/sliceplan/settings.json` (or `~/.config/...`).
+    /// `settings.json` in the user's config folder (`$XDG_CONFIG_HOME/sliceplan` or
+    /// `~/.config/sliceplan` on Linux; see `crate::paths`).
     pub fn path() -> Option<PathBuf> {
-        let base = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-        Some(base.join("sliceplan").join("settings.json"))
+        Some(crate::paths::config_dir()?.join("settings.json"))
     }
 
     /// Loads saved settings, or the defaults when there are none. A settings file that cannot

@@ -2,52 +2,29 @@
 
 mod args;
 mod commands;
-mod help;
+mod desktop;
+mod progress;
 
 use anyhow::Result;
+use clap::{CommandFactory, Parser};
 
-pub use args::Args;
+pub use args::{Cli, Command};
 
-/// Runs the command line; returns the process exit code.
+/// Runs the command line; returns the process exit code (2 for usage errors and refusals).
 pub fn run(argv: Vec<String>) -> i32 {
-    let mut argv = argv;
-    let before = argv.len();
-    argv.retain(|a| a != "--quiet");
-    commands::set_quiet(argv.len() != before);
-    // `sliceplan COMMAND --help` shows that command's options rather than a missing-option error.
-    if argv.len() > 1 && argv[1..].iter().any(|a| a == "--help" || a == "-h") {
-        match help::command_help(&argv[0]) {
-            Some(text) => println!("{text}"),
-            None => println!("{}", help::OVERVIEW),
+    let cli = match Cli::try_parse_from(std::iter::once("sliceplan".to_string()).chain(argv)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with code 0; usage errors to stderr with code 2.
+            let _ = e.print();
+            return e.exit_code();
         }
-        return 0;
-    }
-    let mut items = argv.into_iter();
-    let command = items.next();
-    let args = Args::new(items.collect());
-    let result: Result<()> = match command.as_deref() {
-        None => commands::gui(Args::new(Vec::new())),
-        Some("gui") => commands::gui(args),
-        Some("help" | "--help" | "-h") => {
-            match args.into_rest().first().and_then(|c| help::command_help(c)) {
-                Some(text) => println!("{text}"),
-                None => println!("{}", help::OVERVIEW),
-            }
-            Ok(())
-        }
-        Some("info") => commands::info(args),
-        Some("demo") => commands::demo(args),
-        Some("plan") => commands::plan(args),
-        Some("export-nnunet") => commands::export_nnunet(args),
-        Some("status") => commands::status(args),
-        Some("interp") => commands::interp(args),
-        Some("train") => commands::train(args),
-        Some("simulate") => commands::simulate(args),
-        Some("study") => commands::study(args),
-        Some("cache") => commands::cache(args),
-        Some(other) => Err(anyhow::anyhow!(
-            "unknown command '{other}' (see `sliceplan help`)"
-        )),
+    };
+    progress::set_quiet(cli.quiet);
+    sliceplan::log::init_cli(cli.verbose, cli.quiet);
+    let result: Result<()> = match cli.command {
+        None => commands::gui(args::GuiArgs { data: None }),
+        Some(command) => dispatch(command),
     };
     match result {
         Ok(()) => 0,
@@ -57,8 +34,35 @@ pub fn run(argv: Vec<String>) -> i32 {
             if message.contains("use a smaller patch or batch size") {
                 message.push_str(" (--patch, --batch)");
             }
+            tracing::debug!(target: "sliceplan", "error: {e:?}");
             eprintln!("sliceplan: {message}");
             2
         }
+    }
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Gui(a) => commands::gui(a),
+        Command::Info(a) => commands::info(a),
+        Command::Demo(a) => commands::demo(a),
+        Command::Plan(a) => commands::plan(a),
+        Command::ExportNnunet(a) => commands::export_nnunet(a),
+        Command::Status(a) => commands::status(a),
+        Command::Interp(a) => commands::interp(a),
+        Command::Train(a) => commands::train(a),
+        Command::Simulate(a) => commands::simulate(a),
+        Command::Study(a) => commands::study(a),
+        Command::Cache(a) => commands::cache(a),
+        Command::Completions(a) => {
+            clap_complete::generate(
+                a.shell,
+                &mut Cli::command(),
+                "sliceplan",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::InstallDesktop(a) => desktop::install_desktop(a),
     }
 }

@@ -303,7 +303,17 @@ pub fn generate(index: usize) -> (Volume, Volume) {
 /// Writes the demo cohort as an nnU-Net v2 raw dataset in `out` (`imagesTr/`, `labelsTr/`,
 /// `dataset.json`). Returns the number of cases written.
 pub fn write_nnunet(out: &Path) -> Result<usize> {
+    write_nnunet_with_progress(out, &crate::jobs::Progress::new())
+}
+
+/// `write_nnunet` reporting case i of N on `progress` (and stopping when it is cancelled).
+pub fn write_nnunet_with_progress(out: &Path, progress: &crate::jobs::Progress) -> Result<usize> {
     for i in 0..DEMO_CASES {
+        progress.check()?;
+        progress.set(
+            i as f32 / DEMO_CASES as f32,
+            format!("writing demo case {} of {DEMO_CASES}", i + 1),
+        );
         let (image, labels) = generate(i);
         let id = case_id(i);
         io::write_nifti(

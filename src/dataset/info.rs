@@ -117,8 +117,21 @@ pub struct DatasetInfo {
 
 /// Summary of every case in a dataset (loads each case, checking grids and values).
 pub fn dataset_info(dataset: &Dataset) -> Result<DatasetInfo> {
+    dataset_info_with_progress(dataset, &crate::jobs::Progress::new())
+}
+
+/// `dataset_info` reporting case i of N on `progress` (and stopping when it is cancelled).
+pub fn dataset_info_with_progress(
+    dataset: &Dataset,
+    progress: &crate::jobs::Progress,
+) -> Result<DatasetInfo> {
     let mut cases = Vec::new();
     for (i, case) in dataset.cases.iter().enumerate() {
+        progress.check()?;
+        progress.set(
+            i as f32 / dataset.len() as f32,
+            format!("reading case {} of {} ({})", i + 1, dataset.len(), case.id),
+        );
         let loaded = dataset.load(i)?;
         let image_path = case.image.display_path();
         let labels = match (&loaded.labels, &case.labels) {
@@ -147,5 +160,77 @@ pub fn dataset_info(dataset: &Dataset) -> Result<DatasetInfo> {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
         cases,
+    })
+}
+
+/// One series of a DICOM folder, as `info` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DicomSeriesInfo {
+    pub series_instance_uid: String,
+    pub series_number: Option<i64>,
+    pub modality: String,
+    pub description: String,
+    pub images: usize,
+    pub transfer_syntax: String,
+    /// Shape, spacing and orientation when the series forms a volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[usize; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spacing_mm: Option<[f64; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<String>,
+    /// Why it cannot be read as a volume (tilt, missing slices, a codec this build lacks, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// What `info` reports for a folder of DICOM files: every series, headers only.
+#[derive(Debug, Clone, Serialize)]
+pub struct DicomFolderInfo {
+    pub path: String,
+    pub series: Vec<DicomSeriesInfo>,
+    pub skipped_files: usize,
+}
+
+/// Lists the series of a DICOM folder with their geometry or the reason they cannot be used.
+pub fn dicom_folder_info(folder: &Path) -> Result<DicomFolderInfo> {
+    let scanned = crate::io::scan_dicom_folder(folder)?;
+    let series = scanned
+        .series
+        .iter()
+        .map(|s| {
+            let geometry = crate::io::series_geometry(s, folder);
+            let transfer_syntax = s
+                .slices
+                .first()
+                .map(|x| crate::io::dicom_series::transfer_syntax_support(&x.transfer_syntax_uid).0)
+                .unwrap_or_default();
+            let (shape, spacing_mm, orientation, problem) = match geometry {
+                Ok(g) => (
+                    Some(g.shape),
+                    Some(g.spacing_mm),
+                    Some(g.orientation()),
+                    None,
+                ),
+                Err(e) => (None, None, None, Some(e.to_string())),
+            };
+            DicomSeriesInfo {
+                series_instance_uid: s.series_uid.clone(),
+                series_number: s.series_number,
+                modality: s.modality.clone(),
+                description: s.description.clone(),
+                images: s.slices.len(),
+                transfer_syntax,
+                shape,
+                spacing_mm,
+                orientation,
+                problem,
+            }
+        })
+        .collect();
+    Ok(DicomFolderInfo {
+        path: folder.display().to_string(),
+        series,
+        skipped_files: scanned.skipped_files,
     })
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Case, Dataset, Layout, Modality, Source};
 use crate::error::{Error, Result};
+use crate::io::{folder_has_dicom, scan_dicom_folder};
 
 const NIFTI_ENDINGS: [&str; 2] = [".nii.gz", ".nii"];
 
@@ -20,7 +21,16 @@ fn list_nifti(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !path.is_file() {
+        if name.starts_with('.') {
+            continue;
+        }
+        if !path.exists() && path.symlink_metadata().is_ok() {
+            return Err(Error::file(
+                "dangling link (its target does not exist)",
+                &path,
+            ));
+        }
+        if !path.is_file() {
             continue;
         }
         if let Some(stem) = strip_nifti_ending(&name) {
@@ -41,6 +51,51 @@ fn find_nifti(dir: &Path, stem: &str) -> Option<PathBuf> {
         .iter()
         .map(|e| dir.join(format!("{stem}{e}")))
         .find(|p| p.is_file())
+}
+
+/// The DICOM folder of a case folder without `image.nii(.gz)`: `case.json`'s `image_dicom`
+/// (relative to the case folder), else a `dicom/` subfolder holding DICOM files.
+fn case_dicom_folder(dir: &Path, case_json: Option<&Value>) -> Option<PathBuf> {
+    if let Some(rel) = case_json
+        .and_then(|j| j.get("image_dicom"))
+        .and_then(Value::as_str)
+    {
+        return Some(dir.join(rel));
+    }
+    let sub = dir.join("dicom");
+    folder_has_dicom(&sub).then_some(sub)
+}
+
+/// True when `dir` is a case folder: it holds `image.nii(.gz)` or a DICOM series.
+fn is_case_folder(dir: &Path) -> bool {
+    find_nifti(dir, "image").is_some()
+        || dir.join("dicom").is_dir() && folder_has_dicom(&dir.join("dicom"))
+        || dir.join("case.json").is_file()
+            && read_json(&dir.join("case.json"))
+                .map(|j| j.get("image_dicom").is_some())
+                .unwrap_or(false)
+}
+
+/// The subfolders of `root` that are case folders, sorted.
+fn case_folders(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| Error::io("cannot list folder", root, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && is_case_folder(p))
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// True when `open_dataset` reads `root` as a folder of DICOM files (one case per series):
+/// it is no nnU-Net, MSD or case-folder dataset and holds DICOM files.
+pub fn is_dicom_folder(root: &Path) -> bool {
+    root.is_dir()
+        && !root.join("imagesTr").is_dir()
+        && !is_case_folder(root)
+        && case_folders(root).map(|d| d.is_empty()).unwrap_or(false)
+        && folder_has_dicom(root)
 }
 
 fn dataset_id(root: &Path) -> String {
@@ -102,27 +157,32 @@ pub fn open_dataset(path: impl AsRef<Path>) -> Result<Dataset> {
         } else {
             open_nnunet(root, &json)?
         }
-    } else if find_nifti(root, "image").is_some() {
+    } else if is_case_folder(root) {
         open_case_folders(root, &[root.to_path_buf()], true)?
     } else {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-            .map_err(|e| Error::io("cannot list folder", root, e))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir() && find_nifti(p, "image").is_some())
-            .collect();
-        dirs.sort();
-        if dirs.is_empty() {
+        let dirs = case_folders(root)?;
+        if !dirs.is_empty() {
+            open_case_folders(root, &dirs, false)?
+        } else if folder_has_dicom(root) {
+            open_dicom_folder(root)?
+        } else {
             return Err(Error::file(
-                "no dataset found: expected imagesTr/ (nnU-Net or MSD layout) or case folders holding image.nii.gz",
+                "no dataset found: expected imagesTr/ (nnU-Net or MSD layout), case folders holding image.nii.gz or a dicom/ series, or DICOM files",
                 root,
             ));
         }
-        open_case_folders(root, &dirs, false)?
     };
     if dataset.cases.is_empty() {
         return Err(Error::file("the dataset has no cases", root));
     }
+    tracing::info!(
+        target: "sliceplan",
+        "opened dataset '{}' ({:?}, {} cases) from {}",
+        dataset.id,
+        dataset.layout,
+        dataset.len(),
+        root.display()
+    );
     Ok(dataset)
 }
 
@@ -248,14 +308,18 @@ fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
             }
             None => None,
         };
-        if seen.insert(id.clone()) {
-            cases.push(Case {
-                id,
-                image: Source::File(image_path),
-                labels,
-                modality,
-            });
+        if !seen.insert(id.clone()) {
+            return Err(Error::file(
+                format!("case '{id}' is listed twice in 'training'"),
+                root.join("dataset.json"),
+            ));
         }
+        cases.push(Case {
+            id,
+            image: Source::File(image_path),
+            labels,
+            modality,
+        });
     }
     check_label_presence(&cases, root)?;
     Ok(Dataset {
@@ -280,14 +344,29 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "case".into());
-        let Some(image) = find_nifti(dir, "image") else {
-            continue;
+        let case_json = dir.join("case.json");
+        let json = if case_json.is_file() {
+            Some(read_json(&case_json)?)
+        } else {
+            None
+        };
+        let image = match find_nifti(dir, "image") {
+            Some(p) => Source::File(p),
+            None => match case_dicom_folder(dir, json.as_ref()) {
+                Some(folder) => Source::Dicom {
+                    folder,
+                    series_uid: json
+                        .as_ref()
+                        .and_then(|j| j.get("series_instance_uid"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                },
+                None => continue,
+            },
         };
         let labels = find_nifti(dir, "labels").or_else(|| find_nifti(dir, "label"));
-        let case_json = dir.join("case.json");
         let mut modality = Modality::Other;
-        if case_json.is_file() {
-            let json = read_json(&case_json)?;
+        if let Some(json) = &json {
             if json.get("labels_file") == Some(&Value::Null) {
                 declared_unlabelled.insert(id.clone());
             }
@@ -298,9 +377,15 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
                 label_names.entry(v).or_insert(n);
             }
         }
+        if modality == Modality::Other
+            && let Source::Dicom { folder, series_uid } = &image
+        {
+            let scanned = scan_dicom_folder(folder)?;
+            modality = Modality::from_name(&scanned.pick(series_uid.as_deref())?.modality);
+        }
         cases.push(Case {
             id,
-            image: Source::File(image),
+            image,
             labels: labels.map(Source::File),
             modality,
         });
@@ -312,10 +397,9 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
             .flatten()
         {
             let p = entry.path();
-            if p.is_dir() && find_nifti(&p, "image").is_none() && find_nifti(&p, "labels").is_some()
-            {
+            if p.is_dir() && !is_case_folder(&p) && find_nifti(&p, "labels").is_some() {
                 return Err(Error::file(
-                    "case folder has labels but no image.nii.gz",
+                    "case folder has labels but no image.nii.gz nor dicom/ series",
                     &p,
                 ));
             }
@@ -332,6 +416,43 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
         root: Some(root.to_path_buf()),
         layout: Layout::CaseFolders,
         label_names,
+        cases,
+        cache: Default::default(),
+    })
+}
+
+/// A folder of DICOM files as a dataset: one unlabelled case per series, named by its series
+/// number (or UID).
+fn open_dicom_folder(root: &Path) -> Result<Dataset> {
+    let scanned = scan_dicom_folder(root)?;
+    let several = scanned.series.len() > 1;
+    let mut seen = BTreeSet::new();
+    let mut cases = Vec::new();
+    for s in &scanned.series {
+        let mut id = match (s.series_number, s.series_uid.as_str()) {
+            (Some(n), _) => format!("series{n}"),
+            (None, "") => "series".to_string(),
+            (None, uid) => format!("series-{uid}"),
+        };
+        if !seen.insert(id.clone()) {
+            id = format!("series-{}", s.series_uid);
+            seen.insert(id.clone());
+        }
+        cases.push(Case {
+            id,
+            image: Source::Dicom {
+                folder: root.to_path_buf(),
+                series_uid: several.then(|| s.series_uid.clone()),
+            },
+            labels: None,
+            modality: Modality::from_name(&s.modality),
+        });
+    }
+    Ok(Dataset {
+        id: dataset_id(root),
+        root: Some(root.to_path_buf()),
+        layout: Layout::Dicom,
+        label_names: BTreeMap::new(),
         cases,
         cache: Default::default(),
     })

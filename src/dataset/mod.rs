@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::io::geometry::affine_max_diff;
-use crate::io::{Affine, Plane, Volume, read_nifti, read_nifti_info};
+use crate::io::{
+    Affine, Plane, Volume, read_dicom_geometry, read_dicom_series, read_nifti, read_nifti_info,
+};
 
 pub use cache::CaseCache;
 pub use layout::open_dataset;
@@ -28,8 +30,11 @@ pub enum Layout {
     NnUnet,
     /// Medical Segmentation Decathlon: `dataset.json` with a `training` list.
     Msd,
-    /// One folder per case holding `image.nii(.gz)` and `labels.nii(.gz)` (+ `case.json`).
+    /// One folder per case holding `image.nii(.gz)` (or a `dicom/` series) and
+    /// `labels.nii(.gz)` (+ `case.json`).
     CaseFolders,
+    /// A folder of DICOM files: one case per series, unlabelled.
+    Dicom,
     /// The built-in synthetic cohort.
     Demo,
 }
@@ -66,6 +71,12 @@ impl Modality {
 pub enum Source {
     /// A NIfTI file.
     File(PathBuf),
+    /// A DICOM series: the folder holding its files, and its SeriesInstanceUID when the folder
+    /// holds several.
+    Dicom {
+        folder: PathBuf,
+        series_uid: Option<String>,
+    },
     /// Case `index` of the demo cohort (generated in code).
     Demo(usize),
 }
@@ -75,6 +86,14 @@ impl Source {
     pub fn display_path(&self) -> String {
         match self {
             Source::File(p) => p.display().to_string(),
+            Source::Dicom {
+                folder,
+                series_uid: None,
+            } => folder.display().to_string(),
+            Source::Dicom {
+                folder,
+                series_uid: Some(uid),
+            } => format!("{} (series {uid})", folder.display()),
             Source::Demo(i) => format!("demo:{}", demo::case_id(*i)),
         }
     }
@@ -172,6 +191,27 @@ impl Dataset {
                     world_from_voxel: info.world_from_voxel,
                 })
             }
+            Source::Dicom { folder, series_uid } => {
+                let g = read_dicom_geometry(folder, series_uid.as_deref())?;
+                Ok(CaseGeometry {
+                    shape: g.shape,
+                    spacing_mm: g.spacing_mm,
+                    orientation: g.orientation(),
+                    dtype: "dicom".into(),
+                    world_from_voxel: g.world_from_voxel,
+                })
+            }
+        }
+    }
+
+    /// SOPInstanceUID of each slice k of a DICOM case (None for other sources), so a worklist
+    /// can name the exact image an annotator opens.
+    pub fn sop_instance_uids(&self, index: usize) -> Result<Option<Vec<String>>> {
+        match &self.cases[index].image {
+            Source::Dicom { folder, series_uid } => Ok(Some(
+                read_dicom_geometry(folder, series_uid.as_deref())?.sop_instance_uids(),
+            )),
+            _ => Ok(None),
         }
     }
 
@@ -217,29 +257,12 @@ impl Dataset {
             }
             (Source::File(image_path), labels) => {
                 let image = read_nifti(image_path)?;
-                let non_finite = image.data.non_finite_count();
-                if non_finite > 0 {
-                    return Err(Error::file(
-                        format!(
-                            "image has {non_finite} NaN or infinite voxels; replace them before planning or training"
-                        ),
-                        image_path,
-                    ));
-                }
-                let labels = match labels {
-                    Some(Source::File(label_path)) => {
-                        let labels = read_nifti(label_path)?;
-                        check_same_grid(&image, &labels, label_path)?;
-                        if labels.data.non_finite_count() > 0 {
-                            return Err(Error::file(
-                                "label map has NaN or infinite voxels",
-                                label_path,
-                            ));
-                        }
-                        Some(labels)
-                    }
-                    _ => None,
-                };
+                let labels = load_case_labels(image_path, &image, labels)?;
+                (image, labels)
+            }
+            (Source::Dicom { folder, series_uid }, labels) => {
+                let image = read_dicom_series(folder, series_uid.as_deref())?;
+                let labels = load_case_labels(folder, &image, labels)?;
                 (image, labels)
             }
         };
@@ -250,6 +273,66 @@ impl Dataset {
             modality: case.modality,
         })
     }
+}
+
+/// The labels of a case whose image is loaded, checked against the image's grid; the image is
+/// checked for NaN/Inf first.
+fn load_case_labels(
+    image_path: &std::path::Path,
+    image: &Volume,
+    labels: &Option<Source>,
+) -> Result<Option<Volume>> {
+    let non_finite = image.data.non_finite_count();
+    if non_finite > 0 {
+        return Err(Error::file(
+            format!(
+                "image has {non_finite} NaN or infinite voxels; replace them before planning or training"
+            ),
+            image_path,
+        ));
+    }
+    let Some(Source::File(label_path)) = labels else {
+        return Ok(None);
+    };
+    let labels = read_nifti(label_path)?;
+    check_same_grid(image, &labels, image_path, label_path)?;
+    if labels.data.non_finite_count() > 0 {
+        return Err(Error::file(
+            "label map has NaN or infinite voxels",
+            label_path,
+        ));
+    }
+    if let Some(bad) = first_invalid_label(&labels) {
+        return Err(Error::file(
+            format!(
+                "label map holds the value {bad}; labels must be non-negative whole numbers (is this an image?)"
+            ),
+            label_path,
+        ));
+    }
+    Ok(Some(labels))
+}
+
+/// The first voxel value (after scaling) that is negative or not a whole number.
+fn first_invalid_label(labels: &Volume) -> Option<f64> {
+    use crate::io::VoxelData;
+    fn negative<T: Copy + PartialOrd + Default + Into<f64>>(v: &[T]) -> Option<f64> {
+        v.iter().find(|x| **x < T::default()).map(|&x| x.into())
+    }
+    if labels.scaling.is_none() {
+        match &labels.data {
+            VoxelData::U8(_) | VoxelData::U16(_) | VoxelData::U32(_) | VoxelData::U64(_) => {
+                return None;
+            }
+            VoxelData::I8(v) => return negative(v),
+            VoxelData::I16(v) => return negative(v),
+            VoxelData::I32(v) => return negative(v),
+            _ => {}
+        }
+    }
+    (0..labels.voxel_count())
+        .map(|i| labels.value(i))
+        .find(|&v| v < 0.0 || v.fract() != 0.0)
 }
 
 fn fmt_shape(s: [usize; 3]) -> String {
@@ -264,10 +347,13 @@ fn fmt_affine(a: &Affine) -> String {
     format!("[{}]", rows.join(", "))
 }
 
-/// Checks that a label map lies on the image's grid (same shape, affines equal within 1e-3 mm).
+/// Checks that a label map lies on the image's grid (same shape, affines equal within 1e-3 mm);
+/// the refusal names both files (the image's in the sentence, the label map's last) and the
+/// largest affine difference.
 pub fn check_same_grid(
     image: &Volume,
     labels: &Volume,
+    image_path: &std::path::Path,
     label_path: &std::path::Path,
 ) -> Result<()> {
     let scale = image.world_from_voxel[..3]
@@ -278,9 +364,10 @@ pub fn check_same_grid(
     if image.shape != labels.shape || diff > 1e-3 * scale.max(1.0) {
         return Err(Error::file(
             format!(
-                "image and label grids differ: image {} with affine {}, labels {} with affine {}",
+                "image and label grids differ (affines up to {diff:.3} mm apart): image {} with affine {} ({}), labels {} with affine {}",
                 fmt_shape(image.shape),
                 fmt_affine(&image.world_from_voxel),
+                image_path.display(),
                 fmt_shape(labels.shape),
                 fmt_affine(&labels.world_from_voxel)
             ),

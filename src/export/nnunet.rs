@@ -107,7 +107,12 @@ pub fn export_nnunet(
             Some(dir) => {
                 let p = returned_mask(dir, &v.case_id)?;
                 let m = read_nifti(&p)?;
-                check_same_grid(&case.image, &m, &p)?;
+                check_same_grid(
+                    &case.image,
+                    &m,
+                    Path::new(&dataset.cases[index].image.display_path()),
+                    &p,
+                )?;
                 m
             }
             None => case.labels.clone().ok_or_else(|| no_labels(&v.case_id))?,

@@ -21,6 +21,9 @@ pub struct WorklistRow {
     /// World coordinate (mm) of the slice centre along the plane's normal (x for sagittal,
     /// y for coronal, z for axial; RAS+ as in NIfTI).
     pub position_mm: f64,
+    /// For a DICOM case sliced along its images: the SOPInstanceUID of the image to annotate, so
+    /// an annotator can open exactly that image in their viewer (empty otherwise).
+    pub sop_instance_uid: String,
 }
 
 /// The worklist rows of `plan`, ordered by case then slice (so annotators open each volume once).
@@ -28,10 +31,12 @@ pub fn worklist_rows(plan: &Plan, dataset: &Dataset) -> Result<Vec<WorklistRow>>
     let world_axis = plan.request.plane.world_axis();
     let mut rows = Vec::with_capacity(plan.total_slices());
     for v in &plan.volumes {
-        let geometry = match dataset.case_index(&v.case_id) {
-            Some(i) => Some(dataset.geometry(i)?),
-            None => None,
+        let (geometry, uids) = match dataset.case_index(&v.case_id) {
+            Some(i) => (Some(dataset.geometry(i)?), dataset.sop_instance_uids(i)?),
+            None => (None, None),
         };
+        // DICOM images are the k slices; only a plan cut along k names one image per slice.
+        let uids = uids.filter(|_| v.axis == 2);
         for &s in &v.slices {
             let position_mm = match &geometry {
                 Some(g) => {
@@ -53,6 +58,10 @@ pub fn worklist_rows(plan: &Plan, dataset: &Dataset) -> Result<Vec<WorklistRow>>
                 axis: v.axis,
                 slice_index: s,
                 position_mm,
+                sop_instance_uid: uids
+                    .as_ref()
+                    .and_then(|u| u.get(s).cloned())
+                    .unwrap_or_default(),
             });
         }
     }
@@ -69,18 +78,21 @@ fn csv_field(s: &str) -> String {
 
 /// Renders rows as CSV text.
 pub fn worklist_csv(rows: &[WorklistRow]) -> String {
-    let mut out = String::from("order,case_id,image_path,plane,axis,slice_index,position_mm\n");
+    let mut out = String::from(
+        "order,case_id,image_path,plane,axis,slice_index,position_mm,sop_instance_uid\n",
+    );
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{:.3}",
+            "{},{},{},{},{},{},{:.3},{}",
             r.order,
             csv_field(&r.case_id),
             csv_field(&r.image_path),
             r.plane,
             r.axis,
             r.slice_index,
-            r.position_mm
+            r.position_mm,
+            r.sop_instance_uid
         );
     }
     out

@@ -1,12 +1,18 @@
-//! Volume input and output: NIfTI-1 reading and writing, geometry, atomic file writes.
+//! Volume input and output: NIfTI-1 reading and writing, DICOM series reading, geometry, atomic
+//! file writes.
 
 pub mod atomic;
+pub mod dicom_check;
+pub mod dicom_scan;
+pub mod dicom_series;
 pub mod geometry;
 pub mod nifti_read;
 pub mod nifti_write;
 pub mod volume;
 
 pub use atomic::{write_atomic, write_bytes_atomic};
+pub use dicom_scan::{DicomFolder, DicomSeries, DicomSlice, folder_has_dicom, scan_dicom_folder};
+pub use dicom_series::{SeriesGeometry, read_dicom_geometry, read_dicom_series, series_geometry};
 pub use geometry::{Affine, Plane};
 pub use nifti_read::{NiftiInfo, read_nifti, read_nifti_info};
 pub use nifti_write::{header_for_geometry, write_labels_like, write_nifti};

@@ -127,6 +127,9 @@ pub struct Plan {
     pub alternatives: Vec<TradeOff>,
     /// Why the plan looks as it does.
     pub rationale: Vec<String>,
+    /// The file it was loaded from (not saved), named when it does not fit a dataset.
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 impl Plan {
@@ -163,10 +166,22 @@ impl Plan {
                 path,
             ));
         }
-        Ok(plan)
+        Ok(Plan {
+            source: Some(path.to_path_buf()),
+            ..plan
+        })
     }
 
-    /// Checks that this plan fits `dataset`: every planned case exists with the same slice count.
+    /// A refusal about this plan: naming its file when it was loaded from one.
+    fn refuse(&self, msg: String) -> Error {
+        match &self.source {
+            Some(path) => Error::file(msg, path),
+            None => Error::invalid(msg),
+        }
+    }
+
+    /// Checks that this plan fits `dataset`: every planned case exists with the same slice
+    /// count, and every planned slice lies inside its volume along a valid axis.
     pub fn check_dataset(&self, dataset: &Dataset) -> Result<()> {
         let missing: Vec<&str> = self
             .volumes
@@ -175,7 +190,7 @@ impl Plan {
             .map(|v| v.case_id.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(Error::invalid(format!(
+            return Err(self.refuse(format!(
                 "the plan was made for dataset '{}', and {} of its cases are not in dataset '{}' ({}{})",
                 self.dataset_id,
                 missing.len(),
@@ -190,9 +205,27 @@ impl Plan {
             )));
         }
         for v in &self.volumes {
+            if v.axis > 2 {
+                return Err(self.refuse(format!(
+                    "case '{}' is planned along axis {}; a volume has axes 0, 1 and 2",
+                    v.case_id, v.axis
+                )));
+            }
+            if let Some(&s) = v.slices.iter().find(|&&s| s >= v.slice_count) {
+                return Err(self.refuse(format!(
+                    "case '{}' plans slice {s}, beyond its {} slices",
+                    v.case_id, v.slice_count
+                )));
+            }
+            if v.slices.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(self.refuse(format!(
+                    "case '{}' lists its planned slices out of order or twice",
+                    v.case_id
+                )));
+            }
             let g = dataset.geometry(dataset.require_case(&v.case_id)?)?;
             if g.shape[v.axis] != v.slice_count {
-                return Err(Error::invalid(format!(
+                return Err(self.refuse(format!(
                     "case '{}' has {} slices along axis {} but the plan (dataset '{}') expects {}: the plan is from another dataset",
                     v.case_id, g.shape[v.axis], v.axis, self.dataset_id, v.slice_count
                 )));
@@ -492,5 +525,6 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         volumes,
         alternatives,
         rationale,
+        source: None,
     })
 }

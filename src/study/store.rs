@@ -119,17 +119,13 @@ fn sync_dir(dir: &Path) {
 
 impl ResultStore {
     /// Where a dataset's store lives by default: `<dataset>/.sliceplan`, or for datasets
-    /// without a folder (the demo) `$XDG_DATA_HOME/sliceplan/stores/<id>`.
+    /// without a folder (the demo) `stores/<id>` in the user's data folder
+    /// (`$XDG_DATA_HOME/sliceplan` or `~/.local/share/sliceplan` on Linux; see `crate::paths`).
     pub fn default_dir(dataset: &Dataset) -> Option<PathBuf> {
         if let Some(root) = &dataset.root {
             return Some(root.join(".sliceplan"));
         }
-        let base = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
-            })?;
-        Some(base.join("sliceplan").join("stores").join(&dataset.id))
+        Some(crate::paths::data_dir()?.join("stores").join(&dataset.id))
     }
 
     /// The store of `dataset` at `dir`, or at its default folder (`default_dir`), opened for

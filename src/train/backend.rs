@@ -136,8 +136,17 @@ fn probe(device: &Device) -> bool {
 }
 
 /// Opens the device for `choice`. `Auto` falls back to the CPU with one clear notice when no
-/// hardware GPU adapter is available; `Wgpu` fails instead.
+/// hardware GPU adapter is available; `Wgpu` fails instead. The choice and any notice are logged.
 pub fn open_device(choice: BackendChoice) -> Result<OpenedDevice> {
+    let opened = open_device_quietly(choice)?;
+    if let Some(notice) = &opened.notice {
+        tracing::warn!(target: "sliceplan", "{notice}");
+    }
+    tracing::debug!(target: "sliceplan", "training device: {}", opened.name);
+    Ok(opened)
+}
+
+fn open_device_quietly(choice: BackendChoice) -> Result<OpenedDevice> {
     let cpu = |notice: Option<String>| OpenedDevice {
         device: Device::flex(),
         name: "cpu: flex".into(),

@@ -25,17 +25,7 @@ pub fn kernel_cache_dir() -> Option<PathBuf> {
     match std::env::var_os("SLICEPLAN_KERNEL_CACHE") {
         Some(v) if v == "off" || v == "0" => None,
         Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME")
-                        .filter(|v| !v.is_empty())
-                        .map(|h| PathBuf::from(h).join(".cache"))
-                })?;
-            Some(base.join("sliceplan").join("kernels"))
-        }
+        _ => Some(crate::paths::cache_dir()?.join("kernels")),
     }
 }
 

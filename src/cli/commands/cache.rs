@@ -3,13 +3,12 @@
 
 use anyhow::Result;
 
-use super::{Args, print_json};
+use super::super::args::CacheArgs;
+use super::print_json;
 use sliceplan::train::kernel_cache::{clear_kernel_cache, kernel_cache_bytes, kernel_cache_dir};
 
-pub fn cache(mut args: Args) -> Result<()> {
-    let clear = args.flag("--clear");
-    let json = args.flag("--json");
-    args.finish()?;
+pub fn cache(args: CacheArgs) -> Result<()> {
+    let (clear, json) = (args.clear, args.json);
     let dir = kernel_cache_dir();
     let bytes_before = kernel_cache_bytes();
     if clear {

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::Args;
+use super::super::args::GuiArgs;
 use sliceplan::app::{Settings, SliceplanApp};
 use sliceplan::dataset::{demo, open_dataset};
 
@@ -22,18 +22,17 @@ fn with_icon(builder: egui::ViewportBuilder) -> egui::ViewportBuilder {
     }
 }
 
-pub fn gui(mut args: Args) -> Result<()> {
-    let data = args.opt("--data")?;
-    args.finish()?;
+pub fn gui(args: GuiArgs) -> Result<()> {
+    let data = args.data;
     let (mut settings, notice) = Settings::load();
     if let Some(n) = &notice {
-        eprintln!("sliceplan: {n}");
+        tracing::warn!(target: "sliceplan", "{n}");
     }
     let dataset = match data.or_else(|| settings.data_path.clone()) {
         Some(d) if d != "demo" => match open_dataset(&d) {
             Ok(ds) => ds,
             Err(e) => {
-                eprintln!("sliceplan: {e}; opening the demo cohort instead");
+                tracing::warn!(target: "sliceplan", "{e}; opening the demo cohort instead");
                 settings.data_path = None;
                 demo::dataset()
             }

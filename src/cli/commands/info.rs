@@ -1,22 +1,68 @@
 //! `sliceplan info` and `sliceplan demo`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::{Args, load_data, print_json};
+use super::super::args::{DemoArgs, InfoArgs};
+use super::{load_data, print_json, with_progress};
+use sliceplan::dataset::layout::is_dicom_folder;
 use sliceplan::dataset::{demo, info};
+use sliceplan::io::read_dicom_series;
 
-pub fn info(mut args: Args) -> Result<()> {
-    let json = args.flag("--json");
-    let path = args
-        .positional()
-        .context("info needs a PATH (a NIfTI file or a dataset folder)")?;
-    args.finish()?;
+pub fn info(args: InfoArgs) -> Result<()> {
+    let (json, path) = (args.json, args.path);
     let p = Path::new(&path);
+    if !p.exists() && path != "demo" {
+        return Err(sliceplan::Error::file("no such file or folder", p).into());
+    }
+    if is_dicom_folder(p) {
+        if let Some(uid) = &args.series {
+            let volume = read_dicom_series(p, Some(uid))?;
+            let summary = info::volume_info(&volume, p, Some(false));
+            return print_file_info(&summary, json);
+        }
+        let folder = p.to_path_buf();
+        let summary = with_progress("sliceplan-info", move |_| info::dicom_folder_info(&folder))?;
+        if json {
+            return print_json(&summary);
+        }
+        println!(
+            "{}: {} DICOM series ({} other files skipped)",
+            summary.path,
+            summary.series.len(),
+            summary.skipped_files
+        );
+        for s in &summary.series {
+            println!(
+                "  {} #{} {} \"{}\": {} images, {}",
+                if s.series_instance_uid.is_empty() {
+                    "(no SeriesInstanceUID)"
+                } else {
+                    &s.series_instance_uid
+                },
+                s.series_number.map_or("-".into(), |n| n.to_string()),
+                s.modality,
+                s.description,
+                s.images,
+                s.transfer_syntax
+            );
+            match (&s.shape, &s.spacing_mm, &s.orientation, &s.problem) {
+                (Some(shape), Some(sp), Some(o), _) => println!(
+                    "      {}×{}×{} voxels, {:.3}×{:.3}×{:.3} mm, {o}",
+                    shape[0], shape[1], shape[2], sp[0], sp[1], sp[2]
+                ),
+                (_, _, _, Some(problem)) => println!("      not usable: {problem}"),
+                _ => {}
+            }
+        }
+        return Ok(());
+    }
     if p.is_dir() || path == "demo" {
         let ds = load_data(&path)?;
-        let summary = info::dataset_info(&ds)?;
+        let summary = with_progress("sliceplan-info", move |p| {
+            info::dataset_info_with_progress(&ds, p)
+        })?;
         if json {
             return print_json(&summary);
         }
@@ -51,8 +97,12 @@ pub fn info(mut args: Args) -> Result<()> {
         return Ok(());
     }
     let summary = info::file_info(p)?;
+    print_file_info(&summary, json)
+}
+
+fn print_file_info(summary: &info::FileInfo, json: bool) -> Result<()> {
     if json {
-        return print_json(&summary);
+        return print_json(summary);
     }
     println!("{}", summary.path);
     let spacing: Vec<String> = summary
@@ -79,10 +129,12 @@ pub fn info(mut args: Args) -> Result<()> {
     Ok(())
 }
 
-pub fn demo(mut args: Args) -> Result<()> {
-    let out = PathBuf::from(args.req("--out")?);
-    args.finish()?;
-    let n = demo::write_nnunet(&out)?;
+pub fn demo(args: DemoArgs) -> Result<()> {
+    let out = args.out;
+    let dest = out.clone();
+    let n = with_progress("sliceplan-demo", move |p| {
+        demo::write_nnunet_with_progress(&dest, p)
+    })?;
     println!(
         "wrote {n} demo cases as an nnU-Net raw dataset to {}",
         out.display()

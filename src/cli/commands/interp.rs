@@ -4,24 +4,23 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::{Args, load_data, print_json, with_progress};
+use super::super::args::InterpArgs;
+use super::{load_data_arg, print_json, with_progress};
 use sliceplan::dataset::TargetLabels;
 use sliceplan::interp::{self, Method};
 use sliceplan::plan::Plan;
 
-pub fn interp(mut args: Args) -> Result<()> {
-    let ds = load_data(&args.req("--data")?)?;
-    let plan = Plan::load(args.req("--plan")?)?;
-    let method = Method::parse(&args.opt("--method")?.unwrap_or_else(|| "sdf".into()))?;
-    let out = args.opt("--out")?.map(PathBuf::from);
-    let extrapolate = args.flag("--extrapolate");
-    let json = args.flag("--json");
+pub fn interp(args: InterpArgs) -> Result<()> {
+    let ds = load_data_arg(&args.data)?;
+    let plan = Plan::load(&args.plan)?;
+    let method = Method::parse(&args.method)?;
+    let out: Option<PathBuf> = args.out;
+    let (extrapolate, json) = (args.extrapolate, args.json);
     // Default: the labels the plan targets (every non-zero label unless it names some).
-    let target = match args.opt("--label")? {
-        Some(spec) => TargetLabels::parse(&spec, &ds.label_names)?,
+    let target = match &args.label {
+        Some(spec) => TargetLabels::parse(spec, &ds.label_names)?,
         None => plan.request.target.clone(),
     };
-    args.finish()?;
     let report = with_progress("sliceplan-interp", move |p| {
         interp::run_interp(&ds, &plan, &target, method, extrapolate, out.as_deref(), p)
     })?;

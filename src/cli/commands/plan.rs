@@ -1,21 +1,16 @@
 //! `sliceplan plan`, `export-nnunet` and `status`: plans and what comes back from annotators.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
-use super::{Args, load_data, print_json, request_args, target_arg, with_progress};
+use super::super::args::{ExportNnunetArgs, PlanArgs, StatusArgs};
+use super::{load_data_arg, print_json, request_args, target_arg, with_progress};
 use sliceplan::export::{self, check_returned, remaining_plan};
 use sliceplan::plan::{Plan, make_plan};
 
-pub fn plan(mut args: Args) -> Result<()> {
-    let data = args.req("--data")?;
-    let ds = load_data(&data)?;
-    let request = request_args(&mut args, &ds)?;
-    let out = args.opt("--out")?;
-    let csv = args.opt("--csv")?;
-    let json = args.flag("--json");
-    args.finish()?;
+pub fn plan(args: PlanArgs) -> Result<()> {
+    let ds = load_data_arg(&args.data)?;
+    let request = request_args(&args.plan, &ds)?;
+    let (out, csv, json) = (args.out, args.csv, args.json);
     let for_job = ds.clone();
     let plan = with_progress("sliceplan-plan", move |p| make_plan(&for_job, &request, p))?;
     if let Some(out) = &out {
@@ -53,22 +48,19 @@ pub fn plan(mut args: Args) -> Result<()> {
         );
     }
     if let Some(out) = out {
-        println!("plan written to {out}");
+        println!("plan written to {}", out.display());
     }
     if let Some(csv) = csv {
-        println!("worklist written to {csv}");
+        println!("worklist written to {}", csv.display());
     }
     Ok(())
 }
 
-pub fn export_nnunet(mut args: Args) -> Result<()> {
-    let ds = load_data(&args.req("--data")?)?;
-    let plan = Plan::load(args.req("--plan")?)?;
-    let out = PathBuf::from(args.req("--out")?);
-    let target = target_arg(&mut args, &ds)?;
-    let masks = args.opt("--masks")?.map(PathBuf::from);
-    let json = args.flag("--json");
-    args.finish()?;
+pub fn export_nnunet(args: ExportNnunetArgs) -> Result<()> {
+    let ds = load_data_arg(&args.data)?;
+    let plan = Plan::load(&args.plan)?;
+    let target = target_arg(args.label.as_deref(), &ds)?;
+    let (out, masks, json) = (args.out, args.masks, args.json);
     let summary = with_progress("sliceplan-export", move |p| {
         export::export_nnunet(&ds, &plan, &out, &target, masks.as_deref(), p)
     })?;
@@ -82,14 +74,11 @@ pub fn export_nnunet(mut args: Args) -> Result<()> {
     Ok(())
 }
 
-pub fn status(mut args: Args) -> Result<()> {
-    let ds = load_data(&args.req("--data")?)?;
-    let plan = Plan::load(args.req("--plan")?)?;
-    let masks = PathBuf::from(args.req("--masks")?);
-    let ignore: Option<i64> = args.parsed("--ignore")?;
-    let remaining_csv = args.opt("--remaining-csv")?;
-    let json = args.flag("--json");
-    args.finish()?;
+pub fn status(args: StatusArgs) -> Result<()> {
+    let ds = load_data_arg(&args.data)?;
+    let plan = Plan::load(&args.plan)?;
+    let (masks, ignore, remaining_csv, json) =
+        (args.masks, args.ignore, args.remaining_csv, args.json);
     plan.check_dataset(&ds)?;
     let status = check_returned(&plan, &masks, ignore)?;
     if let Some(path) = &remaining_csv {
@@ -119,7 +108,10 @@ pub fn status(mut args: Args) -> Result<()> {
         );
     }
     if let Some(path) = remaining_csv {
-        println!("worklist of the remaining slices written to {path}");
+        println!(
+            "worklist of the remaining slices written to {}",
+            path.display()
+        );
     }
     Ok(())
 }

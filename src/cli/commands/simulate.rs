@@ -2,20 +2,21 @@
 
 use anyhow::Result;
 
-use super::{Args, list, load_data, print_json, request_args, train_config, with_progress};
+use super::super::args::SimulateArgs;
+use super::{list, load_data_arg, print_json, request_args, train_config, with_progress};
 use sliceplan::interp::Method;
 use sliceplan::plan::SliceStrategy;
 use sliceplan::sim::{SimulationSpec, summarize};
 use sliceplan::study::ResultStore;
 
-pub fn simulate(mut args: Args) -> Result<()> {
-    let ds = load_data(&args.req("--data")?)?;
-    let base = request_args(&mut args, &ds)?;
-    let volumes_grid = match args.opt("--volumes-grid")? {
-        Some(g) => Some(list::<usize>(&g, "--volumes-grid")?),
+pub fn simulate(args: SimulateArgs) -> Result<()> {
+    let ds = load_data_arg(&args.data)?;
+    let base = request_args(&args.plan, &ds)?;
+    let volumes_grid = match &args.volumes_grid {
+        Some(g) => Some(list::<usize>(g, "--volumes-grid")?),
         None => None,
     };
-    let strategies: Vec<SliceStrategy> = match args.opt("--strategies")? {
+    let strategies: Vec<SliceStrategy> = match &args.strategies {
         Some(s) => s
             .split(',')
             .map(|x| SliceStrategy::parse(x.trim()))
@@ -23,25 +24,21 @@ pub fn simulate(mut args: Args) -> Result<()> {
         None => vec![base.slice_strategy],
     };
     // `--interp none,sdf` compares training with and without interpolated masks.
-    let interpolations: Vec<Option<Method>> = match args.opt("--interp")? {
-        Some(list) => list
-            .split(',')
-            .map(|m| match m.trim() {
-                "none" => Ok(None),
-                other => Method::parse(other).map(Some),
-            })
-            .collect::<sliceplan::Result<_>>()?,
-        None => vec![None],
-    };
+    let interpolations: Vec<Option<Method>> = args
+        .interp
+        .split(',')
+        .map(|m| match m.trim() {
+            "none" => Ok(None),
+            other => Method::parse(other).map(Some),
+        })
+        .collect::<sliceplan::Result<_>>()?;
     // `--seeds 0,1,2` repeats every scenario per seed (plans, held-out volumes and training).
-    let seeds: Vec<u64> = match args.opt("--seeds")? {
-        Some(spec) => list::<u64>(&spec, "--seeds")?,
+    let seeds: Vec<u64> = match &args.seeds {
+        Some(spec) => list::<u64>(spec, "--seeds")?,
         None => Vec::new(),
     };
-    let train = train_config(&mut args)?;
-    let store_dir = args.opt("--store")?;
-    let json = args.flag("--json");
-    args.finish()?;
+    let train = train_config(&args.train, 0, None)?;
+    let (store_dir, json) = (args.store, args.json);
     let setup = SimulationSpec {
         base,
         volumes_grid,
@@ -51,7 +48,7 @@ pub fn simulate(mut args: Args) -> Result<()> {
         train,
     }
     .prepare(&ds)?;
-    let store = ResultStore::for_dataset(&ds, store_dir.as_deref().map(std::path::Path::new))?;
+    let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
     let simulation = with_progress("sliceplan-simulate", move |p| {
         setup
             .run_stored(&ds, &store, p)

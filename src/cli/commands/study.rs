@@ -4,52 +4,47 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Args, load_data, print_json, with_progress};
+use super::super::args::{StudyAction, StudyArgs};
+use super::{load_data, print_json, with_progress};
 use sliceplan::study::calibrate::calibrate;
 use sliceplan::study::report::{summarize_runs, write_report};
 use sliceplan::study::slurm::{self, SlurmOptions};
 use sliceplan::study::{ResultStore, Study, dataset_fingerprint, engine};
 
-pub fn study(mut args: Args) -> Result<()> {
-    let action = args.positional().context(
-        "study needs an action: run, status, report, calibrate, export-slurm, run-task or collect (see `sliceplan study --help`)",
-    )?;
-    match action.as_str() {
-        "run-task" => return run_task(args),
-        "collect" => return collect(args),
+pub fn study(args: StudyArgs) -> Result<()> {
+    let action = args.action;
+    match action {
+        StudyAction::RunTask => return run_task(&args),
+        StudyAction::Collect => return collect(&args),
         _ => {}
     }
-    let file = PathBuf::from(
-        args.positional()
-            .context("study needs a study file (STUDY.toml)")?,
-    );
-    let data = args.req("--data")?;
+    let file: PathBuf = args
+        .file
+        .clone()
+        .context("study needs a study file (STUDY.toml)")?;
+    let data = args
+        .data
+        .clone()
+        .context("study needs --data DIR (a dataset folder, or `demo`)")?;
     let ds = load_data(&data)?;
-    let store_dir = args.opt("--store")?;
-    let out = args.opt("--out")?.map(PathBuf::from);
+    let store_dir = args.store.clone();
+    let out = args.out.clone();
     let slurm = SlurmOptions {
-        partition: args.opt("--partition")?,
-        gpus_per_task: args.parsed("--gpus-per-task")?,
-        time: args.opt("--time")?,
-        memory: args.opt("--mem")?,
-        cpus_per_task: args.parsed("--cpus-per-task")?,
+        partition: args.partition.clone(),
+        gpus_per_task: args.gpus_per_task,
+        time: args.time.clone(),
+        memory: args.mem.clone(),
+        cpus_per_task: args.cpus_per_task,
     };
-    let reference_preset = args
-        .opt("--reference-preset")?
-        .unwrap_or_else(|| "full".into());
-    let reference_steps: Option<usize> = args.parsed("--reference-steps")?;
-    let json = args.flag("--json");
-    let preset_override = args.opt("--preset")?;
-    let steps_override: Option<usize> = args.parsed("--steps")?;
-    let workers_arg = args.opt("--workers")?;
-    let worker = args
-        .opt("--worker")?
-        .map(|w| parse_worker(&w))
-        .transpose()?;
-    args.finish()?;
-    let workers: Option<usize> = match workers_arg.as_deref() {
-        None | Some("auto") => None,
-        Some(n) => match n.parse::<usize>() {
+    let reference_preset = args.reference_preset.clone();
+    let reference_steps = args.reference_steps;
+    let json = args.json;
+    let preset_override = args.preset.clone();
+    let steps_override = args.steps;
+    let worker = args.worker.as_deref().map(parse_worker).transpose()?;
+    let workers: Option<usize> = match args.workers.as_str() {
+        "auto" => None,
+        n => match n.parse::<usize>() {
             Ok(n) if n > 0 => Some(n),
             _ => bail!(sliceplan::Error::invalid(format!(
                 "--workers takes a number of processes (at least 1) or auto, got '{n}'"
@@ -79,7 +74,7 @@ pub fn study(mut args: Args) -> Result<()> {
             .map(|(_, s)| s)
             .collect();
     }
-    let store = ResultStore::for_dataset(&ds, store_dir.as_deref().map(std::path::Path::new))?;
+    let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
     let runner = Runner {
         file: &file,
         data: &data,
@@ -88,8 +83,8 @@ pub fn study(mut args: Args) -> Result<()> {
         workers: if worker.is_some() { Some(1) } else { workers },
         in_worker: worker.is_some(),
     };
-    match action.as_str() {
-        "run" => {
+    match action {
+        StudyAction::Run => {
             let progress = runner.run(&specs, &overrides)?;
             if json {
                 return print_json(&progress);
@@ -104,7 +99,7 @@ pub fn study(mut args: Args) -> Result<()> {
             );
             print_summary(&specs, &store)
         }
-        "status" => {
+        StudyAction::Status => {
             let progress = engine::status(&specs, &store)?;
             if json {
                 return print_json(&serde_json::json!({
@@ -125,7 +120,7 @@ pub fn study(mut args: Args) -> Result<()> {
             );
             Ok(())
         }
-        "report" => {
+        StudyAction::Report => {
             let out = out.context("study report needs --out DIR")?;
             let title = study
                 .name
@@ -143,7 +138,7 @@ pub fn study(mut args: Args) -> Result<()> {
             );
             Ok(())
         }
-        "calibrate" => {
+        StudyAction::Calibrate => {
             let reference = Study {
                 preset: reference_preset,
                 steps: reference_steps,
@@ -182,7 +177,7 @@ pub fn study(mut args: Args) -> Result<()> {
             );
             Ok(())
         }
-        "export-slurm" => {
+        StudyAction::ExportSlurm => {
             let out = out.context("study export-slurm needs --out DIR")?;
             let contents = store.load()?;
             let missing: Vec<_> = specs
@@ -203,9 +198,7 @@ pub fn study(mut args: Args) -> Result<()> {
             );
             Ok(())
         }
-        other => bail!(
-            "unknown study action '{other}' (choose run, status, report, calibrate, export-slurm, run-task or collect)"
-        ),
+        StudyAction::RunTask | StudyAction::Collect => unreachable!("handled above"),
     }
 }
 
@@ -231,9 +224,7 @@ impl Runner<'_> {
     ) -> Result<engine::StudyProgress> {
         let (workers, why) = action_workers(specs, self.store, self.workers)?;
         if workers > 1 {
-            if !super::is_quiet() {
-                eprintln!("running the missing runs in {why}");
-            }
+            tracing::info!(target: "sliceplan", "running the missing runs in {why}");
             return run_workers(self.file, self.data, self.store, specs, workers, overrides);
         }
         let (ds, specs, store) = (self.ds.clone(), specs.to_vec(), self.store.clone());
@@ -334,6 +325,7 @@ fn run_workers(
         children.push(child);
     }
     let started = std::time::Instant::now();
+    let bar = super::super::progress::counter(before.total as u64, "runs stored");
     let mut failed = Vec::new();
     let mut last_report = None::<usize>;
     let mut last_len = None::<u64>;
@@ -354,20 +346,30 @@ fn run_workers(
             last_len = Some(len);
             Some(engine::status(specs, store)?)
         };
-        if let Some(now) = now.filter(|n| last_report != Some(n.done) && !super::is_quiet()) {
-            eprintln!(
-                "{} of {} runs stored ({} workers × {threads} thread(s), {:.0} s)",
-                now.done,
-                now.total,
-                workers,
-                started.elapsed().as_secs_f64()
-            );
+        if let Some(now) = now.filter(|n| last_report != Some(n.done)) {
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(now.done as u64);
+                    bar.set_message(format!("{workers} workers × {threads} thread(s)"));
+                }
+                None if !super::is_quiet() => eprintln!(
+                    "{} of {} runs stored ({} workers × {threads} thread(s), {:.0} s)",
+                    now.done,
+                    now.total,
+                    workers,
+                    started.elapsed().as_secs_f64()
+                ),
+                None => {}
+            }
             last_report = Some(now.done);
         }
         if running == 0 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     let after = engine::status(specs, store)?;
     if !failed.is_empty() {
@@ -384,12 +386,14 @@ fn run_workers(
 }
 
 /// `study run-task --manifest M --index I`: one array task.
-fn run_task(mut args: Args) -> Result<()> {
-    let manifest_path = PathBuf::from(args.req("--manifest")?);
+fn run_task(args: &StudyArgs) -> Result<()> {
+    let manifest_path = args
+        .manifest
+        .clone()
+        .context("run-task needs --manifest FILE")?;
     let index: usize = args
-        .parsed("--index")?
+        .index
         .context("run-task needs --index I (the array task id)")?;
-    args.finish()?;
     let manifest = slurm::load_manifest(&manifest_path)?;
     let ds = load_data(&manifest.data)?;
     if dataset_fingerprint(&ds)? != manifest.fingerprint {
@@ -406,10 +410,12 @@ fn run_task(mut args: Args) -> Result<()> {
 }
 
 /// `study collect --manifest M`: merges the tasks' runs into the study's store.
-fn collect(mut args: Args) -> Result<()> {
-    let manifest_path = PathBuf::from(args.req("--manifest")?);
-    let json = args.flag("--json");
-    args.finish()?;
+fn collect(args: &StudyArgs) -> Result<()> {
+    let manifest_path = args
+        .manifest
+        .clone()
+        .context("collect needs --manifest FILE")?;
+    let json = args.json;
     let manifest = slurm::load_manifest(&manifest_path)?;
     let (added, pending) = slurm::collect(&manifest)?;
     if json {

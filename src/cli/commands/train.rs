@@ -4,20 +4,18 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::{Args, load_data, print_json, target_arg, train_config, with_progress};
+use super::super::args::TrainArgs;
+use super::{load_data_arg, print_json, target_arg, train_config, with_progress};
 use sliceplan::plan::Plan;
 use sliceplan::train::{TrainJob, train_and_evaluate};
 
-pub fn train(mut args: Args) -> Result<()> {
-    let ds = load_data(&args.req("--data")?)?;
-    let plan = Plan::load(args.req("--plan")?)?;
-    let out = PathBuf::from(args.req("--out")?);
-    let config = train_config(&mut args)?;
-    let target = target_arg(&mut args, &ds)?;
-    let resume = args.flag("--resume");
-    let predict_out = args.opt("--predict-out")?.map(PathBuf::from);
-    let json = args.flag("--json");
-    args.finish()?;
+pub fn train(args: TrainArgs) -> Result<()> {
+    let ds = load_data_arg(&args.data)?;
+    let plan = Plan::load(&args.plan)?;
+    let config = train_config(&args.train, args.seed, args.interp.as_deref())?;
+    let target = target_arg(args.label.as_deref(), &ds)?;
+    let out: PathBuf = args.out;
+    let (resume, predict_out, json) = (args.resume, args.predict_out, args.json);
     let report_path = out.join("report.json");
     let report = with_progress("sliceplan-train", move |p| {
         let job = TrainJob {
@@ -35,14 +33,12 @@ pub fn train(mut args: Args) -> Result<()> {
     if json {
         return print_json(&report);
     }
-    if let Some(n) = &report.notice {
-        eprintln!("note: {n}");
-    }
+    // The device notice was logged when the device opened.
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        tracing::warn!(target: "sliceplan", "{w}");
     }
     for f in &report.flags {
-        eprintln!("⚠ not an estimate of this plan: {f}");
+        tracing::warn!(target: "sliceplan", "⚠ not an estimate of this plan: {f}");
     }
     println!(
         "{} U-Net on {} ({} annotated slices in {} volumes): {} steps in {:.1} s \
