@@ -17,21 +17,9 @@ use sliceplan::io::read_dicom_series;
 
 const REPEATS: usize = 3;
 
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Reads `folder` REPEATS times in this process; prints best seconds, voxel bytes, peak bytes.
 fn measure_one(folder: &str) {
-    let base = status_kb("VmRSS:") * 1024;
+    let base = common::proc_status_kb("self", "VmRSS:") * 1024;
     let mut best = f64::INFINITY;
     let mut bytes = 0;
     for _ in 0..REPEATS {
@@ -40,7 +28,7 @@ fn measure_one(folder: &str) {
         best = best.min(t.elapsed().as_secs_f64());
         bytes = v.data.byte_len();
     }
-    let peak = status_kb("VmHWM:") * 1024;
+    let peak = common::proc_status_kb("self", "VmHWM:") * 1024;
     println!("{best} {bytes} {}", peak.saturating_sub(base));
 }
 

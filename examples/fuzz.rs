@@ -16,15 +16,7 @@ use std::time::Instant;
 use common::{BenchArgs, load_average};
 
 fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    common::proc_status_kb("self", "VmHWM:") as f64 / 1024.0
 }
 
 fn main() {

@@ -34,11 +34,24 @@ pub enum Error {
 /// Shorthand for results of the library.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Control characters (a newline inside a quoted file name or tag value) replaced, so every
+/// message stays one line.
+fn one_line(msg: impl Into<String>) -> String {
+    let msg = msg.into();
+    if msg.chars().any(char::is_control) {
+        msg.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect()
+    } else {
+        msg
+    }
+}
+
 impl Error {
     /// A problem with the file at `path`.
     pub fn file(msg: impl Into<String>, path: impl AsRef<Path>) -> Self {
         Error::File {
-            msg: msg.into(),
+            msg: one_line(msg),
             path: path.as_ref().to_path_buf(),
         }
     }
@@ -46,7 +59,7 @@ impl Error {
     /// An I/O error while doing `msg` on `path`.
     pub fn io(msg: impl Into<String>, path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {
-            msg: msg.into(),
+            msg: one_line(msg),
             path: path.as_ref().to_path_buf(),
             source,
         }
@@ -54,11 +67,11 @@ impl Error {
 
     /// A plan that cannot be made with these volumes.
     pub fn infeasible(msg: impl Into<String>) -> Self {
-        Error::Infeasible(msg.into())
+        Error::Infeasible(one_line(msg))
     }
 
     /// Inputs that cannot be satisfied.
     pub fn invalid(msg: impl Into<String>) -> Self {
-        Error::Invalid(msg.into())
+        Error::Invalid(one_line(msg))
     }
 }

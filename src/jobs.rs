@@ -154,10 +154,19 @@ impl<T: Send + 'static> Job<T> {
         let progress = Progress::new();
         let (tx, rx) = channel();
         let p = progress.clone();
+        let job_name = name.to_string();
         std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
-                let result = work(&p);
+                // A panic becomes an error naming the job: the caller (the GUI) stays usable and
+                // is told, instead of waiting on a job that silently died.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&p)))
+                    .unwrap_or_else(|e| {
+                        Err(Error::invalid(format!(
+                            "background job '{job_name}' failed: {}",
+                            crate::train::backend::panic_message(e.as_ref())
+                        )))
+                    });
                 let _ = tx.send(result);
                 done();
             })
@@ -212,6 +221,24 @@ mod tests {
             .expect("the job said it was done");
         assert_eq!(job.try_result().unwrap().unwrap(), 7);
         assert!(job.try_result().is_none());
+    }
+
+    #[test]
+    fn a_panicking_job_reports_an_error_and_still_notifies() {
+        let (tx, rx) = channel();
+        let job = Job::<()>::spawn_notify(
+            "panicky",
+            |_| panic!("index out of bounds"),
+            move || tx.send(()).unwrap(),
+        )
+        .unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the job said it was done");
+        let e = job.wait().unwrap_err().to_string();
+        assert!(
+            e.contains("'panicky' failed") && e.contains("index out of bounds"),
+            "{e}"
+        );
     }
 
     #[test]

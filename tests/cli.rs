@@ -386,3 +386,36 @@ fn status_and_export_nnunet_from_the_command_line() {
     assert_eq!(status["missing_slices"], 6);
     assert_eq!(std::fs::read_to_string(&todo).unwrap().lines().count(), 7);
 }
+
+#[test]
+fn log_messages_follow_verbosity_and_quiet() {
+    let dir = tempdir();
+    let data = dir.path().join("raw");
+    sliceplan::dataset::demo::write_nnunet(&data).unwrap();
+    let d = data.to_str().unwrap();
+    let plan = |extra: &[&str], env: Option<(&str, &str)>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sliceplan"));
+        c.args(["plan", "--data", d, "--budget-slices", "8", "--json"])
+            .args(extra)
+            .env_remove("RUST_LOG");
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success());
+        // stdout stays machine-readable whatever the logging.
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let default = plan(&[], None);
+    assert!(default.contains("opened dataset 'raw'"), "{default}");
+    assert!(!default.contains("TRACE"), "{default}");
+    assert!(!plan(&["--quiet"], None).contains("opened dataset"));
+    let trace = plan(&["-vv"], None);
+    assert!(
+        trace.contains("TRACE") && trace.contains("sliceplan-plan"),
+        "{trace}"
+    );
+    let filtered = plan(&[], Some(("RUST_LOG", "error")));
+    assert!(!filtered.contains("opened dataset"), "{filtered}");
+}

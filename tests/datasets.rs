@@ -172,3 +172,27 @@ fn case_folders_with_a_symlink_loop_open_without_hanging() {
     let ds = open_dataset(dir.path()).unwrap();
     assert_eq!(ds.len(), 2, "{:?}", ds.cases);
 }
+
+#[test]
+fn dataset_json_paths_outside_the_folder_are_refused() {
+    let dir = tempdir();
+    nnunet(dir.path(), &["a"]);
+    for listed in ["/etc/passwd", "../a_0000.nii.gz", "imagesTr/../../x.nii.gz"] {
+        std::fs::write(
+            dir.path().join("dataset.json"),
+            format!(r#"{{"training": [{{"image": "{listed}", "label": "./labelsTr/a.nii.gz"}}]}}"#),
+        )
+        .unwrap();
+        let e = open_dataset(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("must lie inside the dataset folder") && e.ends_with("dataset.json"),
+            "{listed}: {e}"
+        );
+    }
+}
+
+#[test]
+fn refusals_stay_one_line_whatever_the_file_holds() {
+    let e = sliceplan::Error::file("bad value 'a\nb'", "/tmp/x").to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+}

@@ -272,3 +272,19 @@ fn a_dicom_series_opens_by_typed_path_plans_and_the_log_panel_shows_it() {
         sliceplan::log::recent()
     );
 }
+
+#[test]
+fn a_300_case_cohort_lists_without_loading_every_volume() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    h.state_mut().open_path("synthetic-ct:300");
+    run_until_idle(&mut h);
+    assert_eq!(h.state().dataset.len(), 300, "{}", h.state().status);
+    // The first case is shown; the list shows its first rows, not all 300.
+    h.get_by_label("ct_0000");
+    assert!(h.query_by_label("ct_0299").is_none());
+    assert_eq!(
+        h.state().loaded.as_ref().map(|c| c.id.as_str()),
+        Some("ct_0000")
+    );
+}

@@ -51,3 +51,17 @@ pub fn reference_script(relative: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
     }
 }
+
+/// A `kB` field of `/proc/PID/status` (`pid`: a number or "self"), e.g. "VmHWM:" (peak
+/// resident memory) or "VmRSS:"; 0 where it cannot be read.
+pub fn proc_status_kb(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -103,9 +103,13 @@ impl SliceplanApp {
     /// Opens the dataset at `path` in the background; errors go to the status line.
     pub fn open_path(&mut self, path: &str) {
         let path = path.to_string();
-        match self.jobs.spawn("sliceplan-open", move |_| {
-            open_dataset(&path).map(|ds| (ds, path))
-        }) {
+        match self.jobs.spawn(
+            "sliceplan-open",
+            move |_| match crate::dataset::synthetic::from_spec(&path) {
+                Some(ds) => ds.map(|ds| (ds, path)),
+                None => open_dataset(&path).map(|ds| (ds, path)),
+            },
+        ) {
             Ok(job) => {
                 self.status = "opening the dataset…".into();
                 self.jobs.open = Some(job);
@@ -363,9 +367,19 @@ impl SliceplanApp {
             self.dataset.id,
             self.dataset.len()
         ));
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        // Only the rows in view are laid out: a 300-case list costs what 30 do.
+        let row_height =
+            ui.text_style_height(&egui::TextStyle::Button) + ui.spacing().item_spacing.y;
+        egui::ScrollArea::vertical().show_rows(ui, row_height, self.dataset.len(), |ui, rows| {
             let mut clicked = None;
-            for (i, case) in self.dataset.cases.iter().enumerate() {
+            for (i, case) in self
+                .dataset
+                .cases
+                .iter()
+                .enumerate()
+                .skip(rows.start)
+                .take(rows.len())
+            {
                 let planned = self
                     .plan
                     .as_ref()

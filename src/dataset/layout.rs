@@ -268,6 +268,25 @@ fn open_nnunet(root: &Path, json: &Value) -> Result<Dataset> {
     })
 }
 
+/// A path listed in dataset.json, resolved inside the dataset folder; an absolute path or one
+/// climbing out with `..` is refused, naming dataset.json.
+fn inside_root(root: &Path, listed: &str) -> Result<PathBuf> {
+    let relative = Path::new(listed.trim_start_matches("./"));
+    let escapes = relative.components().any(|c| {
+        !matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if escapes || listed.is_empty() {
+        return Err(Error::file(
+            format!("the path '{listed}' in 'training' must lie inside the dataset folder"),
+            root.join("dataset.json"),
+        ));
+    }
+    Ok(root.join(relative))
+}
+
 fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
     let modality = modality_from_json(json);
     let mut cases = Vec::new();
@@ -281,7 +300,7 @@ fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
                 root.join("dataset.json"),
             ));
         };
-        let image_path = root.join(image.trim_start_matches("./"));
+        let image_path = inside_root(root, image)?;
         let file_name = image_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -297,7 +316,7 @@ fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
         }
         let labels = match label {
             Some(l) => {
-                let p = root.join(l.trim_start_matches("./"));
+                let p = inside_root(root, l)?;
                 if !p.is_file() {
                     return Err(Error::file(
                         format!("label map of case '{id}' listed in dataset.json is missing"),

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod demo;
 pub mod info;
 pub mod layout;
+pub mod synthetic;
 pub mod target;
 
 use std::collections::BTreeMap;
@@ -79,6 +80,8 @@ pub enum Source {
     },
     /// Case `index` of the demo cohort (generated in code).
     Demo(usize),
+    /// Case `index` of the large synthetic CT cohort (`synthetic`, generated on load).
+    Synthetic(usize),
 }
 
 impl Source {
@@ -95,6 +98,7 @@ impl Source {
                 series_uid: Some(uid),
             } => format!("{} (series {uid})", folder.display()),
             Source::Demo(i) => format!("demo:{}", demo::case_id(*i)),
+            Source::Synthetic(i) => format!("synthetic-ct:{i}"),
         }
     }
 }
@@ -181,6 +185,7 @@ impl Dataset {
         let case = &self.cases[index];
         match &case.image {
             Source::Demo(i) => Ok(demo::geometry(*i)),
+            Source::Synthetic(i) => Ok(synthetic::geometry(*i)),
             Source::File(path) => {
                 let info = read_nifti_info(path)?;
                 Ok(CaseGeometry {
@@ -255,6 +260,7 @@ impl Dataset {
                 let (image, labels) = demo::generate(*i);
                 (image, Some(labels))
             }
+            (Source::Synthetic(i), _) => (synthetic::generate(*i), None),
             (Source::File(image_path), labels) => {
                 let image = read_nifti(image_path)?;
                 let labels = load_case_labels(image_path, &image, labels)?;

@@ -13,7 +13,8 @@ use sliceplan::io::read_dicom_series;
 pub fn info(args: InfoArgs) -> Result<()> {
     let (json, path) = (args.json, args.path);
     let p = Path::new(&path);
-    if !p.exists() && path != "demo" {
+    let generated = path == "demo" || path.starts_with(sliceplan::dataset::synthetic::SPEC_PREFIX);
+    if !p.exists() && !generated {
         return Err(sliceplan::Error::file("no such file or folder", p).into());
     }
     if is_dicom_folder(p) {
@@ -58,7 +59,7 @@ pub fn info(args: InfoArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if p.is_dir() || path == "demo" {
+    if p.is_dir() || generated {
         let ds = load_data(&path)?;
         let summary = with_progress("sliceplan-info", move |p| {
             info::dataset_info_with_progress(&ds, p)

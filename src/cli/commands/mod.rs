@@ -51,6 +51,9 @@ fn load_data(spec: &str) -> Result<Dataset> {
     if spec == "demo" {
         return Ok(demo::dataset());
     }
+    if let Some(ds) = sliceplan::dataset::synthetic::from_spec(spec) {
+        return Ok(ds?);
+    }
     Ok(open_dataset(spec)?)
 }
 
