@@ -88,22 +88,27 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// `plan` of the demo at `budget` slices, nothing held out, written to `out`.
+fn plan_args<'a>(budget: &'a str, out: &'a str) -> [&'a str; 9] {
+    [
+        "plan",
+        "--data",
+        "demo",
+        "--budget-slices",
+        budget,
+        "--holdout",
+        "0",
+        "--out",
+        out,
+    ]
+}
+
 #[test]
 fn exports_and_interpolations_killed_at_random_moments_leave_whole_files() {
     let dir = tempdir();
     let plan = dir.path().join("plan.json");
     let plan_s = plan.to_str().unwrap();
-    run_ok(&[
-        "plan",
-        "--data",
-        "demo",
-        "--budget-slices",
-        "40",
-        "--holdout",
-        "0",
-        "--out",
-        plan_s,
-    ]);
+    run_ok(&plan_args("40", plan_s));
     let export = dir.path().join("export");
     let interp = dir.path().join("interp");
     let export_args = [
@@ -138,17 +143,7 @@ fn exports_and_interpolations_killed_at_random_moments_leave_whole_files() {
         check_files(&interp);
         // A plan rewritten under a kill is the old plan or the new one, never half of one.
         kill_after(
-            &[
-                "plan",
-                "--data",
-                "demo",
-                "--budget-slices",
-                "40",
-                "--holdout",
-                "0",
-                "--out",
-                plan_s,
-            ],
+            &plan_args("40", plan_s),
             Duration::from_millis(rng.below(300) as u64),
         );
         Plan::load(&plan).unwrap();
@@ -227,15 +222,7 @@ fn a_full_disk_is_one_sentence_and_keeps_the_earlier_output() {
     let dir = tempdir();
     let plan = dir.path().join("plan.json");
     let plan_s = plan.to_str().unwrap();
-    run_ok(&[
-        "plan",
-        "--data",
-        "demo",
-        "--budget-slices",
-        "10",
-        "--out",
-        plan_s,
-    ]);
+    run_ok(&plan_args("10", plan_s));
     let before = std::fs::read(&plan).unwrap();
     // A file-size limit of one block: every write past it fails with EFBIG (SIGXFSZ ignored).
     let exe = env!("CARGO_BIN_EXE_sliceplan");
