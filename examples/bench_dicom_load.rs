@@ -11,7 +11,6 @@ mod common;
 use common::{load_average, reference_script};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use sliceplan::io::read_dicom_series;
 
@@ -19,17 +18,12 @@ const REPEATS: usize = 3;
 
 /// Reads `folder` REPEATS times in this process; prints best seconds, voxel bytes, peak bytes.
 fn measure_one(folder: &str) {
-    let base = common::proc_status_kb("self", "VmRSS:") * 1024;
-    let mut best = f64::INFINITY;
-    let mut bytes = 0;
-    for _ in 0..REPEATS {
-        let t = Instant::now();
-        let v = read_dicom_series(folder, None).expect("read series");
-        best = best.min(t.elapsed().as_secs_f64());
-        bytes = v.data.byte_len();
-    }
-    let peak = common::proc_status_kb("self", "VmHWM:") * 1024;
-    println!("{best} {bytes} {}", peak.saturating_sub(base));
+    common::print_best_load(REPEATS, || {
+        read_dicom_series(folder, None)
+            .expect("read series")
+            .data
+            .byte_len()
+    });
 }
 
 fn python() -> String {
@@ -69,42 +63,16 @@ fn main() {
             }
         }
     }
-    let me = std::env::current_exe().expect("exe");
     println!("load average before: {}", load_average());
     println!(
         "| series | voxel MB | sliceplan s | pydicom s | speed-up | sliceplan peak / voxel bytes | pydicom peak / voxel bytes |"
     );
     println!("|---|---|---|---|---|---|---|");
     for f in &folders {
-        let out = Command::new(&me)
-            .args(["--one", f.to_str().unwrap_or_default()])
-            .output()
-            .expect("run self");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let nums: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        if nums.len() < 3 {
-            eprintln!("{}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+        let Some((ours, bytes, our_peak)) = common::in_child(f) else {
             continue;
-        }
-        let (ours, bytes, our_peak) = (nums[0], nums[1], nums[2]);
-        let py = Command::new(python())
-            .arg(&script)
-            .arg(REPEATS.to_string())
-            .arg(f)
-            .output();
-        let (theirs, their_peak) = match py {
-            Ok(o) if o.status.success() => {
-                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-                (
-                    v["seconds"].as_f64().unwrap_or(f64::NAN),
-                    v["peak_bytes"].as_f64().unwrap_or(f64::NAN),
-                )
-            }
-            _ => (f64::NAN, f64::NAN),
         };
+        let (theirs, their_peak) = common::reference_load(&python(), &script, REPEATS, f);
         let files = std::fs::read_dir(f).map(|d| d.count()).unwrap_or(0);
         println!(
             "| {} ({files} files) | {:.1} | {:.3} | {:.3} | {:.2}× | {:.2} | {:.2} |",

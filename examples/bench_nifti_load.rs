@@ -8,8 +8,6 @@
 mod common;
 use common::{load_average, reference_script};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 
 use sliceplan::io::{self, VoxelData, read_nifti};
 
@@ -17,17 +15,7 @@ const REPEATS: usize = 5;
 
 /// Loads `path` REPEATS times in this process; prints best seconds, voxel bytes, peak bytes.
 fn measure_one(path: &str) {
-    let base = common::proc_status_kb("self", "VmRSS:") * 1024;
-    let mut best = f64::INFINITY;
-    let mut bytes = 0;
-    for _ in 0..REPEATS {
-        let t = Instant::now();
-        let v = read_nifti(path).expect("load");
-        best = best.min(t.elapsed().as_secs_f64());
-        bytes = v.data.byte_len();
-    }
-    let peak = common::proc_status_kb("self", "VmHWM:") * 1024;
-    println!("{best} {bytes} {}", peak.saturating_sub(base));
+    common::print_best_load(REPEATS, || read_nifti(path).expect("load").data.byte_len());
 }
 
 fn synthetic_ct(dir: &Path) -> PathBuf {
@@ -93,39 +81,17 @@ fn main() {
         }
         files.push(synthetic_ct(&tmp));
     }
-    let me = std::env::current_exe().expect("exe");
     println!("load average before: {}", load_average());
     println!(
         "| file | voxel MB | sliceplan s | nibabel s | speed-up | sliceplan peak / voxel bytes | nibabel peak / voxel bytes |"
     );
     println!("|---|---|---|---|---|---|---|");
     for f in &files {
-        let out = Command::new(&me)
-            .args(["--one", f.to_str().unwrap_or_default()])
-            .output()
-            .expect("run self");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let nums: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let (ours, bytes, our_peak) = (nums[0], nums[1], nums[2]);
-        let script = reference_script("examples/reference/nibabel_load.py");
-        let py = Command::new("python3")
-            .arg(&script)
-            .arg(REPEATS.to_string())
-            .arg(f)
-            .output();
-        let (theirs, their_peak) = match py {
-            Ok(o) if o.status.success() => {
-                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-                (
-                    v["seconds"].as_f64().unwrap_or(f64::NAN),
-                    v["peak_bytes"].as_f64().unwrap_or(f64::NAN),
-                )
-            }
-            _ => (f64::NAN, f64::NAN),
+        let Some((ours, bytes, our_peak)) = common::in_child(f) else {
+            continue;
         };
+        let script = reference_script("examples/reference/nibabel_load.py");
+        let (theirs, their_peak) = common::reference_load("python3", &script, REPEATS, f);
         println!(
             "| {} | {:.1} | {:.4} | {:.4} | {:.2}× | {:.2} | {:.2} |",
             f.iter()

@@ -65,3 +65,62 @@ pub fn proc_status_kb(pid: &str, field: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Runs `load` `repeats` times in this process and prints, for `in_child` to read: the best
+/// seconds, the bytes `load` returned (the voxels) and the peak resident bytes it added.
+pub fn print_best_load(repeats: usize, mut load: impl FnMut() -> usize) {
+    let base = proc_status_kb("self", "VmRSS:") * 1024;
+    let mut best = f64::INFINITY;
+    let mut bytes = 0;
+    for _ in 0..repeats {
+        let t = std::time::Instant::now();
+        bytes = load();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let peak = proc_status_kb("self", "VmHWM:") * 1024;
+    println!("{best} {bytes} {}", peak.saturating_sub(base));
+}
+
+/// Runs this benchmark again as `--one ITEM` (so peak memory is the item's own) and reads what
+/// `print_best_load` printed: (seconds, voxel bytes, peak bytes); None when it failed.
+pub fn in_child(item: &Path) -> Option<(f64, f64, f64)> {
+    let me = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(me)
+        .arg("--one")
+        .arg(item)
+        .output()
+        .ok()?;
+    let nums: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if nums.len() < 3 {
+        eprintln!(
+            "{}: {}",
+            item.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some((nums[0], nums[1], nums[2]))
+}
+
+/// Runs a Python reference (`python script repeats item`) that prints JSON with `seconds` and
+/// `peak_bytes`; NaN where it is missing or failed.
+pub fn reference_load(python: &str, script: &Path, repeats: usize, item: &Path) -> (f64, f64) {
+    match std::process::Command::new(python)
+        .arg(script)
+        .arg(repeats.to_string())
+        .arg(item)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+            (
+                v["seconds"].as_f64().unwrap_or(f64::NAN),
+                v["peak_bytes"].as_f64().unwrap_or(f64::NAN),
+            )
+        }
+        _ => (f64::NAN, f64::NAN),
+    }
+}

@@ -17,7 +17,7 @@ pub use planner::request_from_settings;
 pub use settings::Settings;
 use viewer::ViewerState;
 
-use crate::dataset::{Dataset, LoadedCase, demo, open_dataset};
+use crate::dataset::{Dataset, LoadedCase, demo};
 use crate::error::Error;
 use crate::interp::{CaseInterp, Interpolation};
 use crate::plan::Plan;
@@ -103,13 +103,9 @@ impl SliceplanApp {
     /// Opens the dataset at `path` in the background; errors go to the status line.
     pub fn open_path(&mut self, path: &str) {
         let path = path.to_string();
-        match self.jobs.spawn(
-            "sliceplan-open",
-            move |_| match crate::dataset::synthetic::from_spec(&path) {
-                Some(ds) => ds.map(|ds| (ds, path)),
-                None => open_dataset(&path).map(|ds| (ds, path)),
-            },
-        ) {
+        match self.jobs.spawn("sliceplan-open", move |_| {
+            crate::dataset::open_spec(&path).map(|ds| (ds, path))
+        }) {
             Ok(job) => {
                 self.status = "opening the dataset…".into();
                 self.jobs.open = Some(job);

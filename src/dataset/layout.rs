@@ -135,6 +135,24 @@ fn modality_from_json(json: &Value) -> Modality {
     Modality::Other
 }
 
+/// True for the `--data` specs that name a generated cohort rather than a path: `demo`,
+/// `synthetic-ct:N`.
+pub fn is_generated_spec(spec: &str) -> bool {
+    spec == "demo" || spec.starts_with(super::synthetic::SPEC_PREFIX)
+}
+
+/// The dataset a `--data` spec names (CLI and GUI alike): the demo cohort, the synthetic scale
+/// cohort, or a folder (`open_dataset`).
+pub fn open_spec(spec: &str) -> Result<Dataset> {
+    if spec == "demo" {
+        return Ok(super::demo::dataset());
+    }
+    if let Some(ds) = super::synthetic::from_spec(spec) {
+        return ds;
+    }
+    open_dataset(spec)
+}
+
 /// Opens a dataset folder: nnU-Net v2 raw, MSD, a folder of case folders, or a single case folder.
 pub fn open_dataset(path: impl AsRef<Path>) -> Result<Dataset> {
     let root = path.as_ref();

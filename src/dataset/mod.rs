@@ -20,7 +20,7 @@ use crate::io::{
 };
 
 pub use cache::CaseCache;
-pub use layout::open_dataset;
+pub use layout::{is_generated_spec, open_dataset, open_spec};
 pub use target::TargetLabels;
 
 /// How a dataset is stored.
@@ -182,6 +182,28 @@ impl Dataset {
 
     /// Header facts of case `index` (no voxels read).
     pub fn geometry(&self, index: usize) -> Result<CaseGeometry> {
+        Ok(self.geometry_and_uids(index)?.0)
+    }
+
+    /// Header facts of case `index` and, for a DICOM case, the SOPInstanceUID of each slice k
+    /// (so a worklist can name the exact image an annotator opens), from one header scan.
+    pub fn geometry_and_uids(&self, index: usize) -> Result<(CaseGeometry, Option<Vec<String>>)> {
+        if let Source::Dicom { folder, series_uid } = &self.cases[index].image {
+            let g = read_dicom_geometry(folder, series_uid.as_deref())?;
+            let geometry = CaseGeometry {
+                shape: g.shape,
+                spacing_mm: g.spacing_mm,
+                orientation: g.orientation(),
+                dtype: "dicom".into(),
+                world_from_voxel: g.world_from_voxel,
+            };
+            return Ok((geometry, Some(g.sop_instance_uids())));
+        }
+        Ok((self.header_geometry(index)?, None))
+    }
+
+    /// Geometry of a NIfTI or generated case.
+    fn header_geometry(&self, index: usize) -> Result<CaseGeometry> {
         let case = &self.cases[index];
         match &case.image {
             Source::Demo(i) => Ok(demo::geometry(*i)),
@@ -196,27 +218,7 @@ impl Dataset {
                     world_from_voxel: info.world_from_voxel,
                 })
             }
-            Source::Dicom { folder, series_uid } => {
-                let g = read_dicom_geometry(folder, series_uid.as_deref())?;
-                Ok(CaseGeometry {
-                    shape: g.shape,
-                    spacing_mm: g.spacing_mm,
-                    orientation: g.orientation(),
-                    dtype: "dicom".into(),
-                    world_from_voxel: g.world_from_voxel,
-                })
-            }
-        }
-    }
-
-    /// SOPInstanceUID of each slice k of a DICOM case (None for other sources), so a worklist
-    /// can name the exact image an annotator opens.
-    pub fn sop_instance_uids(&self, index: usize) -> Result<Option<Vec<String>>> {
-        match &self.cases[index].image {
-            Source::Dicom { folder, series_uid } => Ok(Some(
-                read_dicom_geometry(folder, series_uid.as_deref())?.sop_instance_uids(),
-            )),
-            _ => Ok(None),
+            Source::Dicom { .. } => self.geometry_and_uids(index).map(|(g, _)| g),
         }
     }
 

@@ -32,7 +32,10 @@ pub fn worklist_rows(plan: &Plan, dataset: &Dataset) -> Result<Vec<WorklistRow>>
     let mut rows = Vec::with_capacity(plan.total_slices());
     for v in &plan.volumes {
         let (geometry, uids) = match dataset.case_index(&v.case_id) {
-            Some(i) => (Some(dataset.geometry(i)?), dataset.sop_instance_uids(i)?),
+            Some(i) => {
+                let (g, uids) = dataset.geometry_and_uids(i)?;
+                (Some(g), uids)
+            }
             None => (None, None),
         };
         // DICOM images are the k slices; only a plan cut along k names one image per slice.

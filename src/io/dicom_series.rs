@@ -310,9 +310,16 @@ pub fn read_dicom_geometry(folder: impl AsRef<Path>, uid: Option<&str>) -> Resul
     series_geometry(scanned.pick(uid)?, folder)
 }
 
-/// The stored type a series is read into: int16 when integer rescaling keeps every possible
-/// value in range (as CT is stored), int32 when it keeps them in that range, float32 otherwise.
-fn output_type(slices: &[DicomSlice]) -> &'static str {
+/// The stored type a series is read into.
+enum OutputType {
+    I16,
+    I32,
+    F32,
+}
+
+/// int16 when integer rescaling keeps every possible value in range (as CT is stored), int32
+/// when it keeps them in that range, float32 otherwise.
+fn output_type(slices: &[DicomSlice]) -> OutputType {
     let mut integral = true;
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for s in slices {
@@ -330,13 +337,13 @@ fn output_type(slices: &[DicomSlice]) -> &'static str {
         }
     }
     if !integral {
-        "float32"
+        OutputType::F32
     } else if lo >= i16::MIN as f64 && hi <= i16::MAX as f64 {
-        "int16"
+        OutputType::I16
     } else if lo >= i32::MIN as f64 && hi <= i32::MAX as f64 {
-        "int32"
+        OutputType::I32
     } else {
-        "float32"
+        OutputType::F32
     }
 }
 
@@ -504,9 +511,9 @@ fn decode_all<T: OutputSample>(geometry: &SeriesGeometry) -> Result<Vec<T>> {
 /// Decodes every slice of a checked series, in the stored type `output_type` picks.
 pub fn read_voxels(geometry: &SeriesGeometry) -> Result<Volume> {
     let data = match output_type(&geometry.slices) {
-        "int16" => VoxelData::I16(decode_all(geometry)?),
-        "int32" => VoxelData::I32(decode_all(geometry)?),
-        _ => VoxelData::F32(decode_all(geometry)?),
+        OutputType::I16 => VoxelData::I16(decode_all(geometry)?),
+        OutputType::I32 => VoxelData::I32(decode_all(geometry)?),
+        OutputType::F32 => VoxelData::F32(decode_all(geometry)?),
     };
     let mut header = header_for_geometry(
         geometry.shape,

@@ -13,7 +13,7 @@ use sliceplan::io::read_dicom_series;
 pub fn info(args: InfoArgs) -> Result<()> {
     let (json, path) = (args.json, args.path);
     let p = Path::new(&path);
-    let generated = path == "demo" || path.starts_with(sliceplan::dataset::synthetic::SPEC_PREFIX);
+    let generated = sliceplan::dataset::is_generated_spec(&path);
     if !p.exists() && !generated {
         return Err(sliceplan::Error::file("no such file or folder", p).into());
     }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::args::GuiArgs;
 use super::args::{DataArg, PlanOptions, TrainOptions};
 pub use super::progress::{is_quiet, with_progress};
-use sliceplan::dataset::{Dataset, TargetLabels, demo, open_dataset};
+use sliceplan::dataset::{Dataset, TargetLabels};
 use sliceplan::io::Plane;
 use sliceplan::plan::{
     BodyRule, Budget, CostModel, PlanRequest, Rounding, SliceStrategy, VolumeStrategy,
@@ -48,13 +48,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 }
 
 fn load_data(spec: &str) -> Result<Dataset> {
-    if spec == "demo" {
-        return Ok(demo::dataset());
-    }
-    if let Some(ds) = sliceplan::dataset::synthetic::from_spec(spec) {
-        return Ok(ds?);
-    }
-    Ok(open_dataset(spec)?)
+    Ok(sliceplan::dataset::open_spec(spec)?)
 }
 
 fn list<T: std::str::FromStr>(spec: &str, what: &str) -> Result<Vec<T>> {
