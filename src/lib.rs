@@ -2,7 +2,7 @@
 //! buys by simulating it on a densely labelled pilot set.
 //!
 //! Compute lives in the library modules (`io`, `dataset`, `plan`, `interp`, `train`, `sim`,
-//! `export`); the GUI (`app`, behind the default `gui` feature) and the command line only call
+//! `export`, `view`); the GUI (`app`, behind the default `gui` feature) and the command line only call
 //! them.
 
 #[cfg(feature = "gui")]
@@ -20,5 +20,6 @@ pub mod rng;
 pub mod sim;
 pub mod study;
 pub mod train;
+pub mod view;
 
 pub use error::{Error, Result};

@@ -206,14 +206,340 @@ fn interpolation_preview_and_worklist_export() {
     );
 }
 
+/// The centre of `plane`'s view in the last frame.
+fn view_center(h: &Harness<'static, SliceplanApp>, plane: Plane) -> egui::Pos2 {
+    h.state()
+        .viewer()
+        .view_rects
+        .iter()
+        .find(|(p, _)| *p == plane)
+        .map(|(_, r)| r.center())
+        .expect("the view is drawn")
+}
+
+fn wheel(h: &mut Harness<'static, SliceplanApp>, at: egui::Pos2, lines: f32, ctrl: bool) {
+    h.hover_at(at);
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Line,
+        delta: egui::vec2(0.0, lines),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: if ctrl {
+            egui::Modifiers::CTRL
+        } else {
+            egui::Modifiers::NONE
+        },
+    });
+    h.step();
+}
+
+fn button(
+    h: &mut Harness<'static, SliceplanApp>,
+    at: egui::Pos2,
+    button: egui::PointerButton,
+    pressed: bool,
+) {
+    h.event(egui::Event::PointerButton {
+        pos: at,
+        button,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+}
+
 #[test]
-fn a_planned_case_is_shown_along_its_plans_axis() {
+fn three_views_follow_the_wheel_the_crosshair_zoom_and_window_level() {
     let mut h = harness();
     run_until_idle(&mut h);
-    make_plan(&mut h);
-    h.state_mut().settings.plane = Plane::Sagittal;
+    let plan = make_plan(&mut h);
     h.step();
-    h.get_by_label("Shown along the plan's axis (axial), not the sagittal plane chosen since.");
+    let planes: Vec<Plane> = h.state().viewer().view_rects.iter().map(|v| v.0).collect();
+    assert_eq!(planes.len(), 3, "{planes:?}");
+    for p in Plane::ALL {
+        assert!(planes.contains(&p), "{planes:?}");
+    }
+    // The first case's planned slices are listed in the strip along the plan's (axial) axis.
+    let planned = plan
+        .volume("demo_000")
+        .expect("demo_000 planned")
+        .slices
+        .len();
+    h.get_by_label_contains(&format!("{planned} planned axial slices of demo_000"));
+    // Wheel over the axial view: one slice per notch, crosshair and other views follow.
+    let axial = view_center(&h, Plane::Axial);
+    let before = h.state().viewer().cursor;
+    wheel(&mut h, axial, 1.0, false);
+    wheel(&mut h, axial, 1.0, false);
+    let after = h.state().viewer().cursor;
+    assert_eq!(after[2], before[2] + 2, "{before:?} → {after:?}");
+    assert_eq!((after[0], after[1]), (before[0], before[1]));
+    // Hovering reads out the voxel under the pointer.
+    h.hover_at(axial + egui::vec2(5.0, 5.0));
+    h.step();
+    let probe = h.state().viewer().hover.clone().expect("a readout");
+    assert_eq!(probe.ijk[2], after[2]);
+    h.get_by_label_contains("voxel (");
+    // A click on the coronal view moves the crosshair's in-plane coordinates there.
+    let coronal = view_center(&h, Plane::Coronal) + egui::vec2(-20.0, 10.0);
+    h.hover_at(coronal);
+    button(&mut h, coronal, egui::PointerButton::Primary, true);
+    button(&mut h, coronal, egui::PointerButton::Primary, false);
+    let clicked = h.state().viewer().cursor;
+    assert_eq!(clicked[1], after[1], "the coronal slice stays");
+    assert_ne!(
+        (clicked[0], clicked[2]),
+        (after[0], after[2]),
+        "moved within the coronal plane"
+    );
+    // Ctrl-wheel zooms the hovered view only.
+    wheel(&mut h, axial, 3.0, true);
+    assert!(h.state().viewer().zoom(Plane::Axial) > 1.2);
+    assert_eq!(h.state().viewer().zoom(Plane::Coronal), 1.0);
+    // Right-drag: to the right widens the window, down raises the level.
+    let w0 = h.state().viewer().window();
+    h.hover_at(axial);
+    button(&mut h, axial, egui::PointerButton::Secondary, true);
+    for i in 1..=4 {
+        h.hover_at(axial + egui::vec2(15.0 * i as f32, 10.0 * i as f32));
+        h.step();
+    }
+    button(
+        &mut h,
+        axial + egui::vec2(60.0, 40.0),
+        egui::PointerButton::Secondary,
+        false,
+    );
+    let w1 = h.state().viewer().window();
+    assert!(
+        w1.width > w0.width && w1.center > w0.center,
+        "{w0:?} → {w1:?}"
+    );
+    assert!(
+        h.state().viewer().preset.is_none(),
+        "a dragged window is custom"
+    );
+}
+
+#[test]
+fn changing_the_budget_replans_live_and_the_views_follow() {
+    let mut h = harness_with(Settings {
+        budget_slices: 30,
+        holdout: 0,
+        // Tests share the machine: plans may take longer than the default's 2 s here.
+        live_plan_max_seconds: 60.0,
+        ..Settings::default()
+    });
+    run_until_idle(&mut h);
+    let first = make_plan(&mut h);
+    assert_eq!(first.total_slices(), 30);
+    assert!(h.state().last_plan_seconds.is_some(), "plans are timed");
+    h.state_mut().settings.budget_slices = 60;
+    h.step();
+    run_until_idle(&mut h);
+    let second = h.state().plan.clone().expect("a plan");
+    assert_eq!(second.total_slices(), 60, "replanned without a button");
+    let planned = second.volume("demo_000").map_or(0, |v| v.slices.len());
+    assert!(planned > 0);
+    h.get_by_label_contains(&format!("{planned} planned axial slices of demo_000"));
+}
+
+/// Settings for estimates that finish in seconds on a CPU.
+fn tiny_estimates() -> Settings {
+    Settings {
+        budget_slices: 40,
+        holdout: 4,
+        estimate_preset: "tiny".into(),
+        estimate_points: 2,
+        estimate_seeds: 1,
+        backend: sliceplan::train::BackendChoice::Cpu,
+        ..Settings::default()
+    }
+}
+
+fn wait_for(
+    h: &mut Harness<'static, SliceplanApp>,
+    what: &str,
+    done: impl Fn(&SliceplanApp) -> bool,
+) {
+    for _ in 0..3000 {
+        h.step();
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("waited too long for {what}: {}", h.state().status);
+}
+
+#[test]
+fn a_frontier_point_is_chosen_by_clicking_it_and_estimates_fill_it_in() {
+    let mut h = harness_with(tiny_estimates());
+    run_until_idle(&mut h);
+    let plan = make_plan(&mut h);
+    h.step();
+    let points = h.state().frontier_points();
+    assert!(points.len() > 3, "{} frontier points", points.len());
+    assert!(
+        points.iter().all(|p| p.dice.is_none()),
+        "nothing estimated yet"
+    );
+    // Click the point with the fewest volumes.
+    let (pos, volumes) = h.state().frontier_hits[0];
+    assert_ne!(volumes, plan.volumes.len());
+    h.hover_at(pos);
+    button(&mut h, pos, egui::PointerButton::Primary, true);
+    button(&mut h, pos, egui::PointerButton::Primary, false);
+    run_until_idle(&mut h);
+    let chosen = h.state().plan.clone().expect("a plan");
+    assert_eq!(
+        chosen.volumes.len(),
+        volumes,
+        "the clicked allocation is planned"
+    );
+    assert_eq!(
+        chosen.total_slices(),
+        plan.total_slices(),
+        "at the same budget"
+    );
+    // Estimate: the chosen point and a spread, one tiny run each, stored as they end.
+    h.get_by_label("Estimate").click();
+    h.step();
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    assert!(status.starts_with("estimated the frontier"), "{status}");
+    let points = h.state().frontier_points();
+    let done: Vec<usize> = points
+        .iter()
+        .filter(|p| p.done > 0)
+        .map(|p| p.trade_off.volumes)
+        .collect();
+    assert!(done.contains(&volumes) && done.len() >= 2, "{done:?}");
+    // A second Estimate has nothing left to run.
+    h.get_by_label("Estimate").click();
+    h.step();
+    assert!(
+        h.state().status.contains("already in the store"),
+        "{}",
+        h.state().status
+    );
+}
+
+#[test]
+fn a_cancelled_estimate_keeps_its_finished_runs() {
+    let mut h = harness_with(Settings {
+        estimate_points: 6,
+        ..tiny_estimates()
+    });
+    run_until_idle(&mut h);
+    make_plan(&mut h);
+    h.get_by_label("Estimate").click();
+    h.step();
+    wait_for(&mut h, "a stored run", |app| {
+        app.store_view
+            .as_ref()
+            .is_some_and(|v| !v.contents.runs.is_empty())
+    });
+    // The jobs panel says which run of how many.
+    let message = h
+        .state()
+        .status_of_jobs()
+        .into_iter()
+        .find(|(name, _)| *name == "estimating")
+        .map(|(_, m)| m)
+        .unwrap_or_default();
+    h.get_by_label("Cancel estimating").click();
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    assert!(
+        status.starts_with("estimate cancelled; "),
+        "{status} ({message})"
+    );
+    assert!(!status.starts_with("estimate cancelled; 0 "), "{status}");
+    assert!(!status.contains("error"), "{status}");
+    let kept = h
+        .state()
+        .store_view
+        .as_ref()
+        .map_or(0, |v| v.contents.runs.len());
+    assert!(kept >= 1);
+    assert!(
+        h.state()
+            .frontier_points()
+            .iter()
+            .filter(|p| p.done > 0)
+            .count()
+            >= 1
+    );
+}
+
+#[test]
+fn a_real_nifti_file_opens_by_typed_path_and_at_twice_the_scale() {
+    let Some(real) = real_data() else { return };
+    let file = real.join("totalseg-ct-small/image.nii.gz");
+    let app = SliceplanApp::new(demo::dataset(), Settings::default());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_pixels_per_point(2.0)
+        .build_ui_state(|ui, app: &mut SliceplanApp| app.show_ui(ui), app);
+    run_until_idle(&mut h);
+    h.state_mut().path_input = file.display().to_string();
+    h.get_by_label("Open").click();
+    h.step();
+    run_until_idle(&mut h);
+    let app = h.state();
+    assert_eq!(app.dataset.len(), 1, "{}", app.status);
+    assert_eq!(app.dataset.id, "image");
+    assert_eq!(
+        app.loaded.as_ref().map(|c| c.image.shape),
+        Some([122, 101, 30])
+    );
+    assert_eq!(
+        app.settings.recent.first(),
+        Some(&file.display().to_string())
+    );
+    // At 200 % the panels still lay out their controls inside the window.
+    let make = h.get_by_label("Make plan");
+    let r = make.rect();
+    assert!(r.max.x <= 1400.0 && r.max.y <= 900.0, "{r:?}");
+    // A file that is not NIfTI is refused with its name.
+    let junk = real.join("totalseg-ct-small/case.json");
+    h.state_mut().open_path(junk.to_str().unwrap());
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    assert!(
+        status.contains("case.json") && status.starts_with("error"),
+        "{status}"
+    );
+}
+
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_dropped_case_folder_opens() {
+    let Some(real) = real_data() else { return };
+    let folder = real.join("tptbox-spine-ct");
+    let mut h = harness();
+    run_until_idle(&mut h);
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(folder.clone())));
+    h.step();
+    run_until_idle(&mut h);
+    let app = h.state();
+    assert_eq!(app.dataset.len(), 1, "{}", app.status);
+    assert!(app.status.starts_with("opened"), "{}", app.status);
+    assert!(app.loaded.as_ref().is_some_and(|c| c.labels.is_some()));
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! preview with its risk flags.
 
 use super::SliceplanApp;
-use super::viewer::{Overlay, viewer_ui};
-use crate::dataset::TargetLabels;
+use super::viewer::{CaseOverlay, viewer_ui};
 use crate::interp::{FlagRules, Method, interpolate_case};
+use crate::view::LabelLayer;
 
 impl SliceplanApp {
     /// Starts an interpolation preview of the loaded case between its planned slices.
@@ -39,26 +39,22 @@ impl SliceplanApp {
 
     pub(super) fn viewer_panel_ui(&mut self, ui: &mut egui::Ui) {
         let Some(case) = &self.loaded else {
-            ui.label(if self.jobs.load.is_some() {
-                "loading…"
-            } else {
-                "no case loaded"
+            ui.horizontal(|ui| {
+                if self.jobs.load.is_some() {
+                    ui.spinner();
+                    ui.label("loading the case…");
+                } else {
+                    ui.label("no case loaded");
+                }
             });
             return;
         };
-        // A planned case is shown along its plan's own axis (the settings' plane may have
-        // changed since the plan was made); other cases along the settings' plane.
+        // A planned case's plan axis is its plan's own (the settings' plane may have changed
+        // since the plan was made); other cases use the settings' plane.
         let planned_volume = self.plan.as_ref().and_then(|p| p.volume(&case.id));
-        let settings_axis = case.image.axis_for_plane(self.settings.plane);
-        let axis = planned_volume.map_or(settings_axis, |v| v.axis);
+        let plan_axis =
+            planned_volume.map_or(case.image.axis_for_plane(self.settings.plane), |v| v.axis);
         let planned = planned_volume.map(|v| v.slices.clone()).unwrap_or_default();
-        if axis != settings_axis {
-            ui.label(format!(
-                "Shown along the plan's axis ({}), not the {} plane chosen since.",
-                self.plan.as_ref().map_or("", |p| p.request.plane.name()),
-                self.settings.plane.name()
-            ));
-        }
         let preview_here = self.preview.as_ref().filter(|p| p.1.case_id == case.id);
         let mut start_preview = false;
         let mut clear_preview = false;
@@ -77,32 +73,46 @@ impl SliceplanApp {
             if preview_here.is_some() && ui.button("Hide preview").clicked() {
                 clear_preview = true;
             }
+            if let Some((_, report)) = preview_here {
+                if let Some(rules) = crate::interp::rules_summary(&report.gap_rules) {
+                    ui.label(format!("gaps: {rules}"))
+                        .on_hover_text("blended in place; aligned: moved onto a common centre first; capped: ends inside the gap");
+                }
+                if !report.flags.is_empty() {
+                    ui.colored_label(
+                        egui::Color32::from_rgb(255, 140, 40),
+                        format!("{} risky gap(s), tinted orange on the views", report.flags.len()),
+                    );
+                }
+            }
         });
-        if let Some((_, report)) = preview_here {
-            if let Some(rules) = crate::interp::rules_summary(&report.gap_rules) {
-                ui.label(format!("gaps: {rules}"))
-                    .on_hover_text("blended in place; aligned: moved onto a common centre first; capped: ends inside the gap");
-            }
-            for f in report.flags.iter().take(6) {
-                ui.colored_label(
-                    egui::Color32::YELLOW,
-                    format!(
-                        "slices {}-{}, label {}: {}",
-                        f.from_slice, f.to_slice, f.label, f.detail
-                    ),
-                );
-            }
-        }
-        let target = TargetLabels::all_foreground();
-        let overlay = match (
-            preview_here,
-            self.settings.show_labels && case.labels.is_some(),
-        ) {
-            (Some((interp, _)), _) => Overlay::Preview(&interp.labels),
-            (None, true) => Overlay::Labels(&target),
-            _ => Overlay::None,
+        let flags: Vec<(usize, usize, String)> = preview_here
+            .map(|(_, r)| {
+                r.flags
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.from_slice,
+                            f.to_slice,
+                            format!("label {}: {}", f.label, f.detail),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let labels = match (preview_here, self.settings.show_labels, &case.labels) {
+            (Some((interp, _)), _, _) => LabelLayer::Mask(&interp.labels),
+            (None, true, Some(l)) => LabelLayer::Volume(l),
+            _ => LabelLayer::None,
         };
-        viewer_ui(ui, &mut self.viewer, case, axis, &planned, overlay);
+        let overlay = CaseOverlay {
+            labels,
+            plan_axis,
+            planned: &planned,
+            flags: &flags,
+            label_names: &self.dataset.label_names,
+        };
+        viewer_ui(ui, &mut self.viewer, &mut self.settings, case, &overlay);
         if start_preview {
             self.start_preview();
         }

@@ -7,6 +7,21 @@ use crate::interp::{CaseInterp, Interpolation};
 use crate::jobs::{Job, Progress};
 use crate::plan::Plan;
 use crate::sim::StoredSimulation;
+use crate::study::ResultStore;
+use crate::study::store::StoreContents;
+
+/// How an estimate job ended.
+#[derive(Debug, Clone)]
+pub struct EstimateDone {
+    /// "frontier" or "budget curve".
+    pub what: &'static str,
+    /// Runs it was asked to run.
+    pub asked: usize,
+    /// Runs it stored.
+    pub kept: usize,
+    pub cancelled: bool,
+    pub store: std::path::PathBuf,
+}
 
 /// The app's jobs. Those tied to the open dataset (loading a case, planning, simulating, the
 /// interpolation preview) are cancelled and dropped when another dataset is opened, so their
@@ -19,6 +34,10 @@ pub struct AppJobs {
     pub sim: Option<Job<StoredSimulation>>,
     pub export: Option<Job<String>>,
     pub interp: Option<Job<(Interpolation, CaseInterp)>>,
+    /// Opening the dataset's result store (its fingerprint reads every header).
+    pub store: Option<Job<(ResultStore, StoreContents)>>,
+    /// Estimating frontier points or a budget curve.
+    pub estimate: Option<Job<EstimateDone>>,
     /// Asked to repaint when a job finishes (None until the first frame, and in tests).
     pub ctx: Option<egui::Context>,
 }
@@ -41,13 +60,18 @@ impl AppJobs {
 
     /// (what, progress) of every running job, for the status bar.
     pub fn running(&self) -> Vec<(&'static str, &Progress)> {
-        let jobs: [(&'static str, Option<&Progress>); 6] = [
+        let jobs: [(&'static str, Option<&Progress>); 8] = [
             ("opening", self.open.as_ref().map(|j| &j.progress)),
             ("loading", self.load.as_ref().map(|j| &j.progress)),
             ("planning", self.plan.as_ref().map(|j| &j.progress)),
             ("simulating", self.sim.as_ref().map(|j| &j.progress)),
             ("exporting", self.export.as_ref().map(|j| &j.progress)),
             ("interpolating", self.interp.as_ref().map(|j| &j.progress)),
+            (
+                "reading the store",
+                self.store.as_ref().map(|j| &j.progress),
+            ),
+            ("estimating", self.estimate.as_ref().map(|j| &j.progress)),
         ];
         jobs.into_iter()
             .filter_map(|(name, p)| p.map(|p| (name, p)))
@@ -59,13 +83,16 @@ impl AppJobs {
         !self.running().is_empty()
     }
 
-    /// Cancels and forgets the jobs tied to the open dataset.
+    /// Cancels and forgets the jobs tied to the open dataset (an estimate's finished runs are
+    /// already in its store).
     pub fn cancel_dataset_jobs(&mut self) {
         for p in [
             self.load.take().map(|j| j.progress),
             self.plan.take().map(|j| j.progress),
             self.sim.take().map(|j| j.progress),
             self.interp.take().map(|j| j.progress),
+            self.store.take().map(|j| j.progress),
+            self.estimate.take().map(|j| j.progress),
         ]
         .into_iter()
         .flatten()

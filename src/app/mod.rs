@@ -3,15 +3,17 @@
 //! UI only polls.
 
 mod case_view;
+mod estimates;
 mod export;
 mod jobs;
 mod log_panel;
 mod planner;
 pub mod settings;
 mod simulate;
+mod slice_strip;
 pub mod viewer;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use planner::request_from_settings;
 pub use settings::Settings;
@@ -20,8 +22,9 @@ use viewer::ViewerState;
 use crate::dataset::{Dataset, LoadedCase, demo};
 use crate::error::Error;
 use crate::interp::{CaseInterp, Interpolation};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanRequest};
 use crate::sim::{SimResult, SkippedRun};
+pub use estimates::StoreView;
 use jobs::{AppJobs, finished};
 
 /// The application state.
@@ -45,12 +48,25 @@ pub struct SliceplanApp {
     viewer: ViewerState,
     /// Whether settings are saved to the user's config folder (see `persisting_settings`).
     persist_settings: bool,
-    /// Where simulations keep their runs (None: the dataset's default store).
+    /// A folder holding one result store per dataset (`<folder>/<dataset id>`) for
+    /// simulations and estimates (None: each dataset's default store).
     pub store_dir: Option<std::path::PathBuf>,
     /// The status line as last logged (see `log_status_change`).
     logged_status: String,
     /// Whether the log panel is open.
     pub show_log: bool,
+    /// The open dataset's result store, read for the planner's estimates (None while it
+    /// opens, or when it cannot be used).
+    pub store_view: Option<StoreView>,
+    /// The store is to be opened at the next frame (after `store_dir` may have been set).
+    store_wanted: bool,
+    /// Screen positions of the frontier's points and their volume counts (for clicks).
+    pub frontier_hits: Vec<(egui::Pos2, usize)>,
+    /// The request of the last plan started, and when it started.
+    last_request: Option<PlanRequest>,
+    plan_started: Option<Instant>,
+    /// How long the last plan took (live replanning stays on while plans are quick).
+    pub last_plan_seconds: Option<f64>,
 }
 
 /// "cancelled" is information, not an error.
@@ -83,6 +99,12 @@ impl SliceplanApp {
             store_dir: None,
             logged_status: String::new(),
             show_log: false,
+            store_view: None,
+            store_wanted: true,
+            frontier_hits: Vec::new(),
+            last_request: None,
+            plan_started: None,
+            last_plan_seconds: None,
         };
         app.load_selected();
         app
@@ -126,6 +148,15 @@ impl SliceplanApp {
         self.preview = None;
         self.sim_results.clear();
         self.sim_skipped.clear();
+        self.store_view = None;
+        self.store_wanted = true;
+        self.last_request = None;
+        self.last_plan_seconds = None;
+        if let Some(t) = self.settings.target_label
+            && !self.dataset.label_names.contains_key(&t)
+        {
+            self.settings.target_label = None;
+        }
         self.load_selected();
     }
 
@@ -136,10 +167,23 @@ impl SliceplanApp {
         if let Some(old) = self.jobs.load.take() {
             old.progress.cancel();
         }
-        match self.jobs.spawn("sliceplan-load", move |_| ds.load(index)) {
+        match self.jobs.spawn("sliceplan-load", move |p| {
+            p.set(0.0, format!("loading {}", ds.cases[index].id));
+            ds.load(index)
+        }) {
             Ok(job) => self.jobs.load = Some(job),
             Err(e) => self.status = format!("error: {e}"),
         }
+    }
+
+    /// The result store folder of the open dataset when `store_dir` is set.
+    pub(crate) fn dataset_store_dir(&self) -> Option<std::path::PathBuf> {
+        self.store_dir.as_ref().map(|d| d.join(&self.dataset.id))
+    }
+
+    /// The viewer's state (crosshair, window, zoom, what is hovered).
+    pub fn viewer(&self) -> &ViewerState {
+        &self.viewer
     }
 
     /// True while any background job runs.
@@ -176,6 +220,7 @@ impl SliceplanApp {
         if let Some(r) = finished(&mut self.jobs.open) {
             match r {
                 Ok((ds, path)) => {
+                    self.settings.remember_recent(&path);
                     self.status = format!(
                         "opened '{}': {} cases ({:?} layout)",
                         ds.id,
@@ -196,6 +241,7 @@ impl SliceplanApp {
         if let Some(r) = finished(&mut self.jobs.plan) {
             match r {
                 Ok(plan) => {
+                    self.last_plan_seconds = self.plan_started.map(|t| t.elapsed().as_secs_f64());
                     self.status = format!(
                         "plan: {} slices in {} volumes (about {:.1} h of annotation)",
                         plan.total_slices(),
@@ -254,6 +300,37 @@ impl SliceplanApp {
                 Err(e) => self.status = describe_error("interpolation preview", &e),
             }
         }
+        if let Some(r) = finished(&mut self.jobs.store) {
+            match r {
+                Ok((store, contents)) => self.store_view = Some(StoreView::new(store, contents)),
+                Err(e) => {
+                    self.status = format!("no estimates: the result store cannot be used: {e}")
+                }
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.estimate) {
+            self.status = match r {
+                Ok(done) if done.cancelled => format!(
+                    "estimate cancelled; {} finished run(s) kept in {}",
+                    done.kept,
+                    done.store.display()
+                ),
+                Ok(done) => format!(
+                    "estimated the {}: {} of {} run(s) stored in {}",
+                    done.what,
+                    done.kept,
+                    done.asked,
+                    done.store.display()
+                ),
+                Err(e) => describe_error("estimate", &e),
+            };
+        }
+        // Runs finished by an estimate (or another process) appear as they are stored.
+        if let Some(view) = &mut self.store_view
+            && let Err(e) = view.refresh()
+        {
+            self.status = format!("error reading the result store: {e}");
+        }
         if let Some(r) = finished(&mut self.jobs.export) {
             self.status = match r {
                 Ok(msg) => msg,
@@ -267,7 +344,12 @@ impl SliceplanApp {
         if self.jobs.ctx.is_none() {
             self.jobs.ctx = Some(ui.ctx().clone());
         }
+        if self.store_wanted && self.jobs.store.is_none() {
+            self.store_wanted = false;
+            self.open_store();
+        }
         self.poll_jobs();
+        self.open_dropped_files(ui.ctx());
         self.log_status_change();
         if self.busy() {
             // Progress bars move while jobs run; a finished job asks for its own repaint.
@@ -275,6 +357,9 @@ impl SliceplanApp {
         }
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if self.busy() {
+            egui::Panel::bottom("jobs").show(ui, |ui| self.jobs_ui(ui));
+        }
         if self.show_log {
             egui::Panel::bottom("log")
                 .resizable(true)
@@ -300,32 +385,109 @@ impl SliceplanApp {
             });
         egui::Panel::bottom("plots")
             .resizable(true)
-            .default_size(200.0)
-            .show(ui, |ui| self.plots_ui(ui));
+            .default_size(240.0)
+            .show(ui, |ui| {
+                ui.columns(2, |cols| {
+                    self.frontier_ui(&mut cols[0]);
+                    self.budget_curve_ui(&mut cols[1]);
+                });
+            });
         egui::CentralPanel::default_margins().show(ui, |ui| self.viewer_panel_ui(ui));
     }
 
-    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.heading("sliceplan");
-            let idle = self.jobs.open.is_none();
-            if ui
-                .add_enabled(idle, egui::Button::new("Open dataset…"))
-                .clicked()
-            {
-                match rfd::FileDialog::new().pick_folder() {
-                    Some(p) => self.open_path(&p.display().to_string()),
-                    None => {
-                        self.status =
-                            "no folder chosen (no file dialog here? type the path and press Open)"
-                                .into()
-                    }
-                }
+    /// Asks for a folder with the platform's dialog; where there is none, says to type it.
+    fn pick_and_open(&mut self, file: bool) {
+        let picked = if file {
+            rfd::FileDialog::new()
+                .add_filter("NIfTI", &["nii", "gz", "hdr"])
+                .pick_file()
+        } else {
+            rfd::FileDialog::new().pick_folder()
+        };
+        match picked {
+            Some(p) => self.open_path(&p.display().to_string()),
+            None => {
+                self.status =
+                    "nothing chosen (no file dialog here? type the path and press Open)".into()
             }
+        }
+    }
+
+    /// Opens a folder or file dropped on the window.
+    fn open_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<String> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().display().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.first() {
+            self.open_path(path);
+        }
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            let idle = self.jobs.open.is_none();
+            ui.menu_button("File", |ui| {
+                if ui
+                    .add_enabled(idle, egui::Button::new("Open dataset folder…"))
+                    .clicked()
+                {
+                    ui.close();
+                    self.pick_and_open(false);
+                }
+                if ui
+                    .add_enabled(idle, egui::Button::new("Open NIfTI file…"))
+                    .clicked()
+                {
+                    ui.close();
+                    self.pick_and_open(true);
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.label("nothing opened yet");
+                    }
+                    for path in self.settings.recent.clone() {
+                        if ui.add_enabled(idle, egui::Button::new(&path)).clicked() {
+                            ui.close();
+                            self.open_path(&path);
+                        }
+                    }
+                });
+                if ui.button("Demo cohort").clicked() {
+                    ui.close();
+                    self.switch_dataset(demo::dataset(), None);
+                    self.status = format!("demo cohort: {} synthetic CT cases", self.dataset.len());
+                }
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                ui.checkbox(&mut self.settings.show_labels, "Labels");
+                ui.checkbox(&mut self.settings.label_outline, "Labels as outlines");
+                ui.radio_value(
+                    &mut self.settings.view_layout,
+                    settings::ViewLayout::OneLarge,
+                    "One large and two small views",
+                );
+                ui.radio_value(
+                    &mut self.settings.view_layout,
+                    settings::ViewLayout::Grid,
+                    "Two by two",
+                );
+                ui.checkbox(&mut self.show_log, "Log panel");
+            });
+            ui.separator();
+            ui.heading("sliceplan");
             ui.add(
                 egui::TextEdit::singleline(&mut self.path_input)
-                    .hint_text("dataset or DICOM folder path")
-                    .desired_width(280.0),
+                    .hint_text("dataset folder, NIfTI file or DICOM folder (or drop one here)")
+                    .desired_width(340.0),
             );
             if ui.add_enabled(idle, egui::Button::new("Open")).clicked() {
                 let p = self.path_input.trim().to_string();
@@ -340,21 +502,54 @@ impl SliceplanApp {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            for (name, p) in self.jobs.running() {
-                let (f, msg) = p.get();
+            ui.toggle_value(&mut self.show_log, "Log");
+            if ui.ctx().input(|i| !i.raw.hovered_files.is_empty()) {
+                ui.strong("drop the folder or file to open it");
+            }
+            ui.label(&self.status);
+        });
+    }
+
+    /// One row per running job, as wide as the window: what it does (run i of N, scenario,
+    /// step, time left), its progress, Cancel; and the latest stored Dice while estimating.
+    fn jobs_ui(&mut self, ui: &mut egui::Ui) {
+        for (name, p) in self.jobs.running() {
+            let (f, msg) = p.get();
+            ui.horizontal(|ui| {
+                let cancel = ui.button(format!("Cancel {name}"));
                 ui.add(
                     egui::ProgressBar::new(f)
-                        .desired_width(420.0)
+                        .desired_width(ui.available_width())
                         .text(format!("{name}: {msg}")),
                 )
                 .on_hover_text(format!("{name}: {msg}"));
-                if ui.button(format!("Cancel {name}")).clicked() {
+                if cancel.clicked() {
                     p.cancel();
                 }
-            }
-            ui.toggle_value(&mut self.show_log, "Log");
-            ui.label(&self.status);
-        });
+            });
+        }
+        // While estimating, a line for the latest stored run (always there, so the rows
+        // above do not move under the pointer when the first run lands).
+        if self.jobs.estimate.is_some() {
+            let last = self
+                .store_view
+                .as_ref()
+                .and_then(|v| v.contents.runs.last());
+            ui.label(match (last, last.and_then(|l| l.result())) {
+                (Some(l), Some(r)) => format!(
+                    "latest stored run: {} — Dice {:.3}{}",
+                    l.spec.label(),
+                    r.mean_dice,
+                    if r.flags.is_empty() {
+                        ""
+                    } else {
+                        " (did not learn)"
+                    }
+                ),
+                (Some(l), None) => format!("latest stored run: {} — skipped", l.spec.label()),
+                (None, _) => "latest stored run: none yet".into(),
+            });
+        }
     }
 
     fn cases_ui(&mut self, ui: &mut egui::Ui) {

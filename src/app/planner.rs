@@ -3,6 +3,7 @@
 
 use super::SliceplanApp;
 use super::settings::Settings;
+use crate::dataset::TargetLabels;
 use crate::io::Plane;
 use crate::plan::{
     BodyRule, Budget, CostModel, PlanRequest, SliceStrategy, VolumeStrategy, make_plan,
@@ -29,11 +30,13 @@ pub fn request_from_settings(s: &Settings) -> PlanRequest {
             seconds_per_volume: s.seconds_per_volume,
         },
         holdout: s.holdout,
+        target: TargetLabels {
+            values: s.target_label.into_iter().collect(),
+        },
         body_rule: BodyRule {
             threshold: None,
             min_fraction: s.body_min_fraction,
         },
-        ..PlanRequest::default()
     }
 }
 
@@ -42,6 +45,8 @@ impl SliceplanApp {
     pub fn start_plan(&mut self) {
         let ds = self.dataset.clone();
         let req = request_from_settings(&self.settings);
+        self.last_request = Some(req.clone());
+        self.plan_started = Some(std::time::Instant::now());
         self.save_settings();
         match self
             .jobs
@@ -61,7 +66,25 @@ impl SliceplanApp {
             add(ui).labelled_by(label.id);
             ui.end_row();
         }
+        let names = &self.dataset.label_names;
         egui::Grid::new("plan-grid").num_columns(2).show(ui, |ui| {
+            if !names.is_empty() {
+                row(ui, "Target", |ui| {
+                    let shown = match s.target_label {
+                        Some(v) => names.get(&v).cloned().unwrap_or_else(|| v.to_string()),
+                        None => "every label".into(),
+                    };
+                    egui::ComboBox::from_id_salt("target")
+                        .selected_text(shown)
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut s.target_label, None, "every label");
+                            for (v, n) in names {
+                                ui.selectable_value(&mut s.target_label, Some(*v), format!("{v}: {n}"));
+                            }
+                        })
+                        .response
+                });
+            }
             row(ui, "Slicing plane", |ui| {
                 egui::ComboBox::from_id_salt("plane")
                     .selected_text(s.plane.name())
@@ -139,12 +162,66 @@ impl SliceplanApp {
                 "This strategy looks at the labels: simulation only.",
             );
         }
-        if ui
-            .add_enabled(self.jobs.plan.is_none(), egui::Button::new("Make plan"))
-            .clicked()
+        let fast = self
+            .last_plan_seconds
+            .is_some_and(|t| t < self.settings.live_plan_max_seconds);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(self.jobs.plan.is_none(), egui::Button::new("Make plan"))
+                .clicked()
+            {
+                self.start_plan();
+            }
+            ui.checkbox(&mut self.settings.live_plan, "Live")
+                .on_hover_text(format!(
+                    "Replan as the settings change, while plans take under {} s",
+                    self.settings.live_plan_max_seconds
+                ));
+            if let Some(t) = self.last_plan_seconds {
+                ui.label(format!("planned in {t:.2} s"));
+            }
+        });
+        // Live: a changed request replans once the previous plan is done.
+        if self.settings.live_plan
+            && fast
+            && self.plan.is_some()
+            && self.jobs.plan.is_none()
+            && self.last_request.as_ref() != Some(&request_from_settings(&self.settings))
         {
             self.start_plan();
         }
+        egui::CollapsingHeader::new("Estimates").show(ui, |ui| {
+            let s = &mut self.settings;
+            ui.horizontal(|ui| {
+                let label = ui.label("Preset");
+                egui::ComboBox::from_id_salt("estimate-preset")
+                    .selected_text(s.estimate_preset.clone())
+                    .show_ui(ui, |ui| {
+                        for p in ["tiny", "quick", "full"] {
+                            ui.selectable_value(&mut s.estimate_preset, p.to_string(), p);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id)
+                    .on_hover_text("quick: minutes per point on a laptop CPU; full: to convergence; tiny: seconds, for trying the app only");
+            });
+            ui.horizontal(|ui| {
+                let label = ui.label("Points");
+                ui.add(egui::DragValue::new(&mut s.estimate_points).range(1..=50))
+                    .labelled_by(label.id);
+                let label = ui.label("Seeds");
+                ui.add(egui::DragValue::new(&mut s.estimate_seeds).range(1..=10))
+                    .labelled_by(label.id);
+            });
+            ui.label(match &self.store_view {
+                Some(v) => format!(
+                    "{} run(s) in the store {}",
+                    v.contents.runs.len(),
+                    v.store.dir().display()
+                ),
+                None => "opening the result store…".into(),
+            });
+        });
         if let Some(plan) = &self.plan {
             ui.label(format!(
                 "{} slices in {} of {} volumes · {:.1} per volume · ρ = {:.3} · about {:.1} h",

@@ -42,6 +42,47 @@ pub struct Settings {
     /// Seeds per scenario (seed, seed + 1, …), to tell differences from noise.
     pub sim_seeds: usize,
     pub show_labels: bool,
+    /// Label overlay opacity (0–1) in every view.
+    pub label_opacity: f32,
+    /// Draw labels as outlines instead of filled.
+    pub label_outline: bool,
+    pub view_layout: ViewLayout,
+    /// The large view of the one-large-two-small layout.
+    pub main_plane: Plane,
+    /// Recently opened datasets and files, newest first.
+    pub recent: Vec<String>,
+    /// The label the plan and its estimates target (None: every label).
+    pub target_label: Option<i64>,
+    /// Replan as the budget or the settings change, while plans take under
+    /// `live_plan_max_seconds`.
+    pub live_plan: bool,
+    pub live_plan_max_seconds: f64,
+    /// Training preset of the planner's estimates ("tiny", "quick" or "full").
+    pub estimate_preset: String,
+    /// Volume counts "Estimate" spreads over the frontier.
+    pub estimate_points: usize,
+    /// Seeds per estimated allocation (two or more give an interval).
+    pub estimate_seeds: usize,
+    /// The Dice the budget panel asks a budget for.
+    pub target_dice: f64,
+}
+
+/// How the three views are arranged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewLayout {
+    /// One large view and two small ones beside it.
+    OneLarge,
+    /// Two by two: axial, coronal, sagittal and the case's readout.
+    Grid,
+}
+
+impl Settings {
+    /// Remembers `path` at the top of the recent list (eight kept).
+    pub fn remember_recent(&mut self, path: &str) {
+        self.recent.retain(|p| p != path);
+        self.recent.insert(0, path.to_string());
+        self.recent.truncate(8);
+    }
 }
 
 impl Default for Settings {
@@ -69,6 +110,18 @@ impl Default for Settings {
             sim_interpolation: false,
             sim_seeds: 1,
             show_labels: true,
+            label_opacity: 0.45,
+            label_outline: false,
+            view_layout: ViewLayout::OneLarge,
+            main_plane: Plane::Axial,
+            recent: Vec::new(),
+            target_label: None,
+            live_plan: true,
+            live_plan_max_seconds: 2.0,
+            estimate_preset: "quick".into(),
+            estimate_points: 5,
+            estimate_seeds: 2,
+            target_dice: 0.8,
         }
     }
 }

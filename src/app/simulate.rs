@@ -1,5 +1,5 @@
 //! The simulation panel: which plans to simulate (volume counts, strategies, interpolation,
-//! seeds), the results table and the two plots (the plan's trade-off, simulated Dice).
+//! seeds), the results table and the simulated Dice plot.
 
 use egui_plot::{Legend, Line, Plot, Points};
 
@@ -53,7 +53,7 @@ impl SliceplanApp {
             }
         };
         let ds = self.dataset.clone();
-        let store_dir = self.store_dir.clone();
+        let store_dir = self.dataset_store_dir();
         // The store is opened on the job's thread: its fingerprint reads every case's header.
         match self.jobs.spawn("sliceplan-simulate", move |p| {
             let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
@@ -131,6 +131,9 @@ impl SliceplanApp {
                 }
             });
         }
+        if !self.sim_results.is_empty() {
+            self.simulation_plot_ui(ui);
+        }
         for warning in self.sim_results.iter().filter_map(|r| r.warning()) {
             ui.colored_label(egui::Color32::YELLOW, warning);
         }
@@ -144,43 +147,19 @@ impl SliceplanApp {
         }
     }
 
-    pub(super) fn plots_ui(&mut self, ui: &mut egui::Ui) {
-        ui.columns(2, |cols| {
-            let alternatives = self
-                .plan
-                .as_ref()
-                .map(|p| p.alternatives.clone())
-                .unwrap_or_default();
-            Plot::new("tradeoff")
-                .x_axis_label("volumes annotated (s)")
-                .y_axis_label("slices per volume")
-                .legend(Legend::default())
-                .show(&mut cols[0], |plot| {
-                    let pts: Vec<[f64; 2]> = alternatives
-                        .iter()
-                        .map(|a| [a.volumes as f64, a.slices_per_volume])
-                        .collect();
-                    plot.line(Line::new("same budget", pts));
-                    if let Some(p) = &self.plan {
-                        plot.points(
-                            Points::new(
-                                "this plan",
-                                vec![[p.volumes.len() as f64, p.accounting.slices_per_volume]],
-                            )
-                            .radius(5.0),
-                        );
-                    }
-                });
-            Plot::new("simulation")
-                .x_axis_label("volumes annotated (s)")
-                .y_axis_label("Dice on held-out volumes")
-                .legend(Legend::default())
-                .show(&mut cols[1], |plot| {
-                    for series in plot_series(&self.sim_results) {
-                        plot.line(Line::new(series.name.clone(), series.means));
-                        plot.points(Points::new(series.name, series.runs).radius(3.0));
-                    }
-                });
-        });
+    /// Simulated Dice against volume count, one line per strategy/model, every run a point.
+    fn simulation_plot_ui(&self, ui: &mut egui::Ui) {
+        Plot::new("simulation")
+            .height(180.0)
+            .x_axis_label("volumes annotated (s)")
+            .y_axis_label("Dice on held-out volumes")
+            .legend(Legend::default())
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                for series in plot_series(&self.sim_results) {
+                    plot.line(Line::new(series.name.clone(), series.means));
+                    plot.points(Points::new(series.name, series.runs).radius(3.0));
+                }
+            });
     }
 }

@@ -153,14 +153,49 @@ pub fn open_spec(spec: &str) -> Result<Dataset> {
     open_dataset(spec)
 }
 
-/// Opens a dataset folder: nnU-Net v2 raw, MSD, a folder of case folders, or a single case folder.
+/// A single NIfTI image file as a one-case, unlabelled dataset (to look at and plan one volume).
+fn open_single_file(path: &Path) -> Result<Dataset> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(stem) = NIFTI_ENDINGS
+        .iter()
+        .chain([".hdr"].iter())
+        .find_map(|e| name.strip_suffix(e))
+    else {
+        return Err(Error::file(
+            "expected a dataset folder or a NIfTI file (.nii, .nii.gz, .hdr), found another file",
+            path,
+        ));
+    };
+    let dataset = Dataset {
+        id: stem.to_string(),
+        root: None,
+        layout: Layout::SingleFile,
+        label_names: BTreeMap::new(),
+        cases: vec![Case {
+            id: stem.to_string(),
+            image: Source::File(path.to_path_buf()),
+            labels: None,
+            modality: Modality::Other,
+        }],
+        cache: Default::default(),
+    };
+    // The header is read now, so a file that is not NIfTI is refused at open, not at view.
+    dataset.geometry(0)?;
+    Ok(dataset)
+}
+
+/// Opens a dataset folder: nnU-Net v2 raw, MSD, a folder of case folders, or a single case
+/// folder; or a single NIfTI file as a one-case dataset.
 pub fn open_dataset(path: impl AsRef<Path>) -> Result<Dataset> {
     let root = path.as_ref();
     if !root.exists() {
         return Err(Error::file("no such file or folder", root));
     }
     if !root.is_dir() {
-        return Err(Error::file("expected a dataset folder, found a file", root));
+        return open_single_file(root);
     }
     let dataset_json = root.join("dataset.json");
     let images_tr = root.join("imagesTr");

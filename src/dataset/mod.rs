@@ -38,6 +38,8 @@ pub enum Layout {
     Dicom,
     /// The built-in synthetic cohort.
     Demo,
+    /// One NIfTI image file opened on its own (unlabelled).
+    SingleFile,
 }
 
 /// Imaging modality, which decides intensity normalisation.

@@ -135,6 +135,24 @@ pub struct Volume {
 }
 
 impl Volume {
+    /// A volume of `data` on a grid (no scaling; a header made for the geometry).
+    pub fn new(
+        shape: [usize; 3],
+        spacing_mm: [f64; 3],
+        world_from_voxel: Affine,
+        data: VoxelData,
+    ) -> Volume {
+        Volume {
+            shape,
+            spacing_mm,
+            world_from_voxel,
+            header: super::header_for_geometry(shape, spacing_mm, &world_from_voxel),
+            data,
+            scaling: None,
+            source_dtype: None,
+        }
+    }
+
     /// Number of voxels.
     pub fn voxel_count(&self) -> usize {
         self.shape[0] * self.shape[1] * self.shape[2]

@@ -6,6 +6,7 @@
 pub mod calibrate;
 pub mod curve;
 pub mod engine;
+pub mod estimates;
 pub mod file;
 pub mod key;
 pub mod raster;
@@ -16,6 +17,7 @@ pub mod stats;
 pub mod store;
 
 pub use engine::{StudyProgress, run_missing};
+pub use estimates::{EstimateSetup, FrontierPoint, recommended};
 pub use file::{AllocationRule, Preset, Study};
 pub use key::{RunSpec, dataset_fingerprint};
 pub use store::{ResultStore, RunOutcome, RunResult, StoredRun};

@@ -89,6 +89,7 @@ struct StoreMeta {
 #[derive(Debug, Clone)]
 pub struct ResultStore {
     dir: PathBuf,
+    dataset_id: String,
     fingerprint: String,
 }
 
@@ -131,6 +132,22 @@ impl ResultStore {
     /// The store of `dataset` at `dir`, or at its default folder (`default_dir`), opened for
     /// the dataset's fingerprint (header reads of every case).
     pub fn for_dataset(dataset: &Dataset, dir: Option<&Path>) -> Result<Self> {
+        let store = Self::for_dataset_lazily(dataset, dir)?;
+        store.create()?;
+        Ok(store)
+    }
+
+    /// Opens (creating) the store in `dir` for the dataset with `fingerprint`; a store written
+    /// for another dataset is refused.
+    pub fn open(dir: impl AsRef<Path>, dataset_id: &str, fingerprint: &str) -> Result<Self> {
+        let store = Self::open_lazily(dir, dataset_id, fingerprint)?;
+        store.create()?;
+        Ok(store)
+    }
+
+    /// Like `for_dataset`, without writing anything until the first run is appended: looking
+    /// at a dataset (the GUI reads its store to show estimates) leaves its folder untouched.
+    pub fn for_dataset_lazily(dataset: &Dataset, dir: Option<&Path>) -> Result<Self> {
         let dir = match dir {
             Some(d) => d.to_path_buf(),
             None => Self::default_dir(dataset).ok_or_else(|| {
@@ -139,15 +156,13 @@ impl ResultStore {
                 )
             })?,
         };
-        Self::open(dir, &dataset.id, &super::key::dataset_fingerprint(dataset)?)
+        Self::open_lazily(dir, &dataset.id, &super::key::dataset_fingerprint(dataset)?)
     }
 
-    /// Opens (creating) the store in `dir` for the dataset with `fingerprint`; a store written
-    /// for another dataset is refused.
-    pub fn open(dir: impl AsRef<Path>, dataset_id: &str, fingerprint: &str) -> Result<Self> {
+    /// The store in `dir` for the dataset with `fingerprint`, checked against its `store.json`
+    /// where one exists; nothing is created (the first `append` creates the folder).
+    pub fn open_lazily(dir: impl AsRef<Path>, dataset_id: &str, fingerprint: &str) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io("cannot create the result store", &dir, e))?;
         let meta_path = dir.join(META);
         if meta_path.is_file() {
             let text = std::fs::read_to_string(&meta_path)
@@ -173,20 +188,30 @@ impl ResultStore {
                     &dir,
                 ));
             }
-        } else {
-            let meta = StoreMeta {
-                format: FORMAT.into(),
-                dataset_id: dataset_id.into(),
-                dataset_fingerprint: fingerprint.into(),
-            };
-            let text =
-                serde_json::to_string_pretty(&meta).map_err(|e| Error::invalid(e.to_string()))?;
-            write_bytes_atomic(&meta_path, text.as_bytes())?;
         }
         Ok(ResultStore {
             dir,
+            dataset_id: dataset_id.into(),
             fingerprint: fingerprint.into(),
         })
+    }
+
+    /// Creates the folder and its `store.json` where they do not exist yet.
+    fn create(&self) -> Result<()> {
+        let meta_path = self.dir.join(META);
+        if meta_path.is_file() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| Error::io("cannot create the result store", &self.dir, e))?;
+        let meta = StoreMeta {
+            format: FORMAT.into(),
+            dataset_id: self.dataset_id.clone(),
+            dataset_fingerprint: self.fingerprint.clone(),
+        };
+        let text =
+            serde_json::to_string_pretty(&meta).map_err(|e| Error::invalid(e.to_string()))?;
+        write_bytes_atomic(&meta_path, text.as_bytes())
     }
 
     /// Bytes in its results file (0 before the first run): grows with every stored run, so a
@@ -230,6 +255,7 @@ impl ResultStore {
 
     /// Appends `run` as one line, under an exclusive lock, and fsyncs it before returning.
     pub fn append(&self, run: &StoredRun) -> Result<()> {
+        self.create()?;
         let lock_path = self.dir.join(LOCK);
         let lock = OpenOptions::new()
             .create(true)

@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::super::args::GuiArgs;
 use sliceplan::app::{Settings, SliceplanApp};
-use sliceplan::dataset::{demo, open_dataset};
+use sliceplan::dataset::{demo, open_spec};
 
 /// The window icon (assets/icon.png: a body outline crossed by three planned slices).
 fn with_icon(builder: egui::ViewportBuilder) -> egui::ViewportBuilder {
@@ -29,7 +29,7 @@ pub fn gui(args: GuiArgs) -> Result<()> {
         tracing::warn!(target: "sliceplan", "{n}");
     }
     let dataset = match data.or_else(|| settings.data_path.clone()) {
-        Some(d) if d != "demo" => match open_dataset(&d) {
+        Some(d) if d != "demo" => match open_spec(&d) {
             Ok(ds) => ds,
             Err(e) => {
                 tracing::warn!(target: "sliceplan", "{e}; opening the demo cohort instead");
@@ -47,6 +47,9 @@ pub fn gui(args: GuiArgs) -> Result<()> {
         viewport: with_icon(
             egui::ViewportBuilder::default()
                 .with_inner_size([1400.0, 900.0])
+                .with_min_inner_size([900.0, 600.0])
+                // Sized to the screen: the three views want all the room there is.
+                .with_maximized(true)
                 .with_title("sliceplan"),
         ),
         ..Default::default()

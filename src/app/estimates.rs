@@ -1,0 +1,415 @@
+//! The planner's numbers, read from the result store: the allocation frontier at this budget
+//! with each point's expected Dice (grey until estimated, the recommended one marked, click to
+//! choose), "Estimate" to run the missing points in the background (they fill in as each run
+//! ends), and the budget curve of the chosen allocation with "target Dice → budget".
+
+use egui::{Color32, Pos2};
+use egui_plot::{FilledArea, Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text, VLine};
+
+use super::{SliceplanApp, request_from_settings};
+use crate::error::Error;
+use crate::plan::Budget;
+use crate::sim::default_holdout;
+use crate::study::store::StoreContents;
+use crate::study::{
+    AllocationRule, EstimateSetup, FrontierPoint, Preset, ResultStore, recommended, run_missing,
+};
+
+/// The open dataset's result store and what it holds.
+pub struct StoreView {
+    pub store: ResultStore,
+    pub contents: StoreContents,
+    /// The results file's length when `contents` was read.
+    read_len: u64,
+}
+
+impl StoreView {
+    pub fn new(store: ResultStore, contents: StoreContents) -> Self {
+        let read_len = store.results_len();
+        StoreView {
+            store,
+            contents,
+            read_len,
+        }
+    }
+
+    /// Rereads the store when its file grew (a run finished here or in another process).
+    pub fn refresh(&mut self) -> crate::Result<bool> {
+        let len = self.store.results_len();
+        if len == self.read_len {
+            return Ok(false);
+        }
+        self.contents = self.store.load()?;
+        self.read_len = len;
+        Ok(true)
+    }
+}
+
+/// Dice → a colour from red (0.5 and below) over yellow to green (1.0).
+fn dice_color(d: f64) -> Color32 {
+    let t = ((d - 0.5) / 0.5).clamp(0.0, 1.0) as f32;
+    let (r, g) = if t < 0.5 {
+        (1.0, t * 2.0)
+    } else {
+        (1.0 - (t - 0.5) * 2.0, 1.0)
+    };
+    Color32::from_rgb((r * 220.0) as u8, (g * 200.0) as u8, 40)
+}
+
+impl SliceplanApp {
+    /// Opens the dataset's result store in the background (its fingerprint reads every header).
+    pub(super) fn open_store(&mut self) {
+        let ds = self.dataset.clone();
+        let dir = self.dataset_store_dir();
+        match self.jobs.spawn("sliceplan-store", move |p| {
+            p.set(0.0, "reading the result store");
+            let store = ResultStore::for_dataset_lazily(&ds, dir.as_deref())?;
+            let contents = store.load()?;
+            Ok((store, contents))
+        }) {
+            Ok(job) => self.jobs.store = Some(job),
+            Err(e) => self.status = format!("error: {e}"),
+        }
+    }
+
+    /// How the planner's estimates run: the plan settings, the target, the model and the
+    /// preset, over `estimate_seeds` seeds (None until the store is open).
+    pub fn estimate_setup(&self) -> Option<EstimateSetup> {
+        let view = self.store_view.as_ref()?;
+        let s = &self.settings;
+        let mut base = request_from_settings(s);
+        if base.holdout == 0 {
+            base.holdout = default_holdout(self.dataset.len());
+        }
+        Some(EstimateSetup {
+            base,
+            target: request_from_settings(s).target,
+            model: s.model,
+            backend: s.backend,
+            preset: Preset::parse(&s.estimate_preset).unwrap_or(Preset::Quick),
+            seeds: (0..s.estimate_seeds.max(1) as u64)
+                .map(|i| s.seed + i)
+                .collect(),
+            fingerprint: view.store.fingerprint().to_string(),
+        })
+    }
+
+    /// The frontier at the plan's budget with what the store knows (empty without a plan).
+    pub fn frontier_points(&self) -> Vec<FrontierPoint> {
+        let (Some(plan), Some(setup), Some(view)) =
+            (&self.plan, self.estimate_setup(), &self.store_view)
+        else {
+            return Vec::new();
+        };
+        // Estimates hold volumes out for testing: only allocations that leave them count.
+        let left = self.dataset.len().saturating_sub(setup.base.holdout);
+        let alternatives: Vec<_> = plan
+            .alternatives
+            .iter()
+            .filter(|t| t.volumes <= left)
+            .cloned()
+            .collect();
+        setup.frontier(&alternatives, &view.contents)
+    }
+
+    /// The allocation rule the settings choose: a volume count, or spread over every volume.
+    fn chosen_rule(&self) -> AllocationRule {
+        match self.settings.volumes {
+            0 => AllocationRule::Spread,
+            s => AllocationRule::Volumes(s),
+        }
+    }
+
+    /// Runs the frontier points not yet in the store (a spread of `estimate_points` volume
+    /// counts and the chosen one), each stored as it ends.
+    pub fn start_estimate(&mut self) {
+        let (Some(setup), Some(view), Some(plan)) =
+            (self.estimate_setup(), &self.store_view, &self.plan)
+        else {
+            self.status = "make a plan first; its budget's allocations are estimated".into();
+            return;
+        };
+        let left = self.dataset.len().saturating_sub(setup.base.holdout);
+        let alternatives: Vec<_> = plan
+            .alternatives
+            .iter()
+            .filter(|t| t.volumes <= left)
+            .cloned()
+            .collect();
+        let chosen = Some(plan.volumes.len());
+        let specs = setup.missing_frontier_specs(
+            &alternatives,
+            chosen,
+            self.settings.estimate_points,
+            &view.contents,
+        );
+        self.run_estimate(specs, "frontier");
+    }
+
+    /// Runs the missing runs of the chosen allocation's budget curve.
+    pub fn start_curve_estimate(&mut self) {
+        let (Some(setup), Some(view)) = (self.estimate_setup(), &self.store_view) else {
+            return;
+        };
+        let specs: Vec<_> = setup
+            .curve_specs(self.chosen_rule())
+            .into_iter()
+            .filter(|s| view.contents.get(&s.key()).is_none())
+            .collect();
+        self.run_estimate(specs, "budget curve");
+    }
+
+    fn run_estimate(&mut self, specs: Vec<crate::study::RunSpec>, what: &'static str) {
+        if specs.is_empty() {
+            self.status = format!("every run of the {what} is already in the store");
+            return;
+        }
+        if !self.dataset.is_labelled() {
+            self.status = "estimates train on dense labels: this dataset has none".into();
+            return;
+        }
+        let Some(view) = &self.store_view else {
+            return;
+        };
+        let store = view.store.clone();
+        let ds = self.dataset.clone();
+        let n = specs.len();
+        match self.jobs.spawn("sliceplan-estimate", move |p| {
+            let before = store.load()?.runs.len();
+            let cancelled = match run_missing(&ds, &specs, &store, p) {
+                Ok(_) => false,
+                Err(Error::Cancelled) => true,
+                Err(e) => return Err(e),
+            };
+            let kept = store.load()?.runs.len().saturating_sub(before);
+            Ok(super::jobs::EstimateDone {
+                what,
+                asked: n,
+                kept,
+                cancelled,
+                store: store.dir().to_path_buf(),
+            })
+        }) {
+            Ok(job) => {
+                self.status = format!("estimating the {what}: {n} run(s)");
+                self.jobs.estimate = Some(job);
+            }
+            Err(e) => self.status = format!("error: {e}"),
+        }
+    }
+
+    /// Chooses the frontier point with `volumes` volumes and replans.
+    pub fn choose_allocation(&mut self, volumes: usize) {
+        self.settings.volumes = volumes;
+        self.start_plan();
+    }
+
+    /// The frontier chart: volumes against slices per volume at this budget, each point
+    /// labelled with its expected Dice.
+    pub(super) fn frontier_ui(&mut self, ui: &mut egui::Ui) {
+        let points = self.frontier_points();
+        let best = recommended(&points);
+        let chosen = self.plan.as_ref().map(|p| p.volumes.len());
+        ui.horizontal(|ui| {
+            ui.strong("Allocations at this budget");
+            let busy = self.jobs.estimate.is_some();
+            let can = self.plan.is_some() && self.store_view.is_some() && !busy;
+            if ui
+                .add_enabled(can, egui::Button::new("Estimate"))
+                .on_hover_text(format!(
+                    "Train and score the missing points ({} volume counts and the chosen one, {} seed(s), {} preset) in the background",
+                    self.settings.estimate_points, self.settings.estimate_seeds, self.settings.estimate_preset
+                ))
+                .clicked()
+            {
+                self.start_estimate();
+            }
+            let estimated = points.iter().filter(|p| p.dice.is_some()).count();
+            ui.label(format!("{estimated} of {} estimated", points.len()));
+            if let Some(i) = best {
+                let p = &points[i];
+                if let Some(d) = p.dice {
+                    ui.label(format!(
+                        "· recommended: {} volumes, Dice {:.3} ({:.3}–{:.3})",
+                        p.trade_off.volumes, d.mean, d.lo, d.hi
+                    ));
+                }
+            }
+        });
+        let response = Plot::new("frontier")
+            .x_axis_label("volumes annotated (s)")
+            .y_axis_label("slices per volume")
+            .legend(Legend::default())
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                let line: Vec<[f64; 2]> = points
+                    .iter()
+                    .map(|p| [p.trade_off.volumes as f64, p.trade_off.slices_per_volume])
+                    .collect();
+                plot.line(Line::new("same budget", line).color(Color32::from_gray(110)));
+                for (i, p) in points.iter().enumerate() {
+                    let xy = [p.trade_off.volumes as f64, p.trade_off.slices_per_volume];
+                    let (name, color) = match (p.dice, p.flagged) {
+                        (Some(d), _) => ("estimated", dice_color(d.mean)),
+                        (None, f) if f > 0 => ("did not learn", Color32::from_rgb(200, 90, 200)),
+                        _ => ("not estimated", Color32::GRAY),
+                    };
+                    plot.points(Points::new(name, vec![xy]).radius(4.5).color(color));
+                    if let Some(d) = p.dice {
+                        let text = if d.n > 1 {
+                            format!("{:.2}±{:.2}", d.mean, (d.hi - d.lo) / 2.0)
+                        } else {
+                            format!("{:.2}", d.mean)
+                        };
+                        plot.text(
+                            Text::new("Dice", PlotPoint::new(xy[0], xy[1]), text)
+                                .anchor(egui::Align2::CENTER_BOTTOM)
+                                .color(color),
+                        );
+                    }
+                    if Some(i) == best {
+                        plot.points(
+                            Points::new("recommended", vec![xy])
+                                .shape(MarkerShape::Diamond)
+                                .radius(9.0)
+                                .filled(false)
+                                .color(Color32::from_rgb(60, 220, 90)),
+                        );
+                    }
+                    if Some(p.trade_off.volumes) == chosen {
+                        plot.points(
+                            Points::new("this plan", vec![xy])
+                                .shape(MarkerShape::Circle)
+                                .radius(8.0)
+                                .filled(false)
+                                .color(Color32::from_rgb(255, 200, 0)),
+                        );
+                    }
+                }
+            });
+        self.frontier_hits = points
+            .iter()
+            .map(|p| {
+                let pos = response.transform.position_from_point(&PlotPoint::new(
+                    p.trade_off.volumes as f64,
+                    p.trade_off.slices_per_volume,
+                ));
+                (pos, p.trade_off.volumes)
+            })
+            .collect();
+        if response.response.clicked()
+            && let Some(click) = response.response.interact_pointer_pos()
+            && let Some(volumes) = nearest_hit(&self.frontier_hits, click, 14.0)
+        {
+            self.choose_allocation(volumes);
+        }
+    }
+
+    /// The budget curve of the chosen allocation: Dice against budget with its band, the
+    /// current budget marked, and the budget a target Dice needs.
+    pub(super) fn budget_curve_ui(&mut self, ui: &mut egui::Ui) {
+        let rule = self.chosen_rule();
+        let curve = match (self.estimate_setup(), &self.store_view) {
+            (Some(setup), Some(view)) => setup.curve(rule, &view.contents),
+            _ => None,
+        };
+        let hours = self.settings.budget_in_hours;
+        ui.horizontal(|ui| {
+            ui.strong(format!("Budget curve ({})", rule.name()));
+            let can = self.store_view.is_some() && self.jobs.estimate.is_none();
+            if ui
+                .add_enabled(can, egui::Button::new("Estimate curve"))
+                .on_hover_text("Train the chosen allocation at ¼, ½, 1 and 2 times this budget")
+                .clicked()
+            {
+                self.start_curve_estimate();
+            }
+            let label = ui.label("Target Dice");
+            ui.add(
+                egui::DragValue::new(&mut self.settings.target_dice)
+                    .range(0.05..=0.99)
+                    .speed(0.005)
+                    .fixed_decimals(3),
+            )
+            .labelled_by(label.id);
+        });
+        let fit = curve.as_ref().and_then(|c| {
+            if hours {
+                c.fit_hours.as_ref()
+            } else {
+                c.fit_slices.as_ref()
+            }
+        });
+        let unit = if hours { "h" } else { "slices" };
+        let answer = fit.map(|f| f.budget_for(self.settings.target_dice));
+        ui.label(match (&curve, answer) {
+            (None, _) => {
+                "Not enough runs yet: estimate the curve (two or more budgets).".to_string()
+            }
+            (Some(_), None) => "Runs at two or more budgets are needed for a curve.".to_string(),
+            (Some(_), Some(a)) => match a.budget {
+                Some(b) => format!(
+                    "Dice {:.3} needs about {b:.1} {unit} (95 %: {} – {}){}",
+                    a.target_dice,
+                    a.lo.map_or("?".into(), |v| format!("{v:.1}")),
+                    a.hi.map_or("not reached".into(), |v| format!("{v:.1}")),
+                    if a.extrapolated {
+                        ", extrapolated beyond the largest simulated budget"
+                    } else {
+                        ""
+                    }
+                ),
+                None => format!(
+                    "the fitted curve levels off below Dice {:.3}",
+                    a.target_dice
+                ),
+            },
+        });
+        let budget_now = match request_from_settings(&self.settings).budget {
+            Some(Budget::Slices(b)) if !hours => Some(b as f64),
+            Some(Budget::Seconds(t)) if hours => Some(t / 3600.0),
+            _ => None,
+        };
+        Plot::new("budget-curve")
+            .x_axis_label(format!("budget ({unit})"))
+            .y_axis_label("Dice")
+            .legend(Legend::default())
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                if let Some(c) = &curve {
+                    let pts = if hours {
+                        &c.points_hours
+                    } else {
+                        &c.points_slices
+                    };
+                    plot.points(
+                        Points::new("runs", pts.iter().map(|p| [p.0, p.1]).collect::<Vec<_>>())
+                            .radius(3.0),
+                    );
+                }
+                if let Some(f) = fit {
+                    let xs: Vec<f64> = f.band.iter().map(|b| b.0).collect();
+                    let lo: Vec<f64> = f.band.iter().map(|b| b.1).collect();
+                    let hi: Vec<f64> = f.band.iter().map(|b| b.3).collect();
+                    plot.add(FilledArea::new("95 % band", &xs, &lo, &hi));
+                    plot.line(Line::new(
+                        "fit",
+                        f.band.iter().map(|b| [b.0, b.2]).collect::<Vec<_>>(),
+                    ));
+                    plot.vline(VLine::new("largest simulated", f.max_budget).color(Color32::GRAY));
+                }
+                if let Some(b) = budget_now {
+                    plot.vline(VLine::new("this budget", b).color(Color32::from_rgb(255, 200, 0)));
+                }
+            });
+    }
+}
+
+/// The frontier point within `radius` points of `click`, nearest first.
+fn nearest_hit(hits: &[(Pos2, usize)], click: Pos2, radius: f32) -> Option<usize> {
+    hits.iter()
+        .map(|(p, v)| (p.distance(click), *v))
+        .filter(|(d, _)| *d <= radius)
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, v)| v)
+}
