@@ -66,6 +66,7 @@ fn dataset(root: &Path, cases: Vec<Case>) -> Dataset {
         label_names: BTreeMap::from([(1, "target".to_string())]),
         cases,
         cache: Default::default(),
+        features: Default::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Crash consistency: commands killed (SIGKILL) at random moments leave only complete, valid
 //! files (or none), the result store parses, and a rerun completes; a full disk (`ulimit -f`)
-//! gives one sentence and leaves the earlier output intact.
+//! or a read-only folder (a tmpfs remounted read-only) gives one sentence and leaves the earlier
+//! output intact.
 
 mod common;
 
@@ -259,4 +260,170 @@ fn a_full_disk_is_one_sentence_and_keeps_the_earlier_output() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("File too large"), "{err}");
     check_files(&export);
+}
+
+/// A small tmpfs at a fresh folder (None where mounting is not allowed: not root, or no
+/// privilege in the container); unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+
+    fn remount(&self, mode: &str) -> bool {
+        Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_read_only_folder_is_one_sentence_and_keeps_the_earlier_output() {
+    let dir = tempdir();
+    let Some(fs) = Tmpfs::mount(&dir.path().join("ro")) else {
+        println!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let plan = fs.0.join("plan.json");
+    let plan_s = plan.to_str().unwrap();
+    run_ok(&plan_args("10", plan_s));
+    let before = std::fs::read(&plan).unwrap();
+    assert!(fs.remount("ro"), "remount read-only");
+    let export = fs.0.join("export");
+    let export_args = [
+        "export-nnunet",
+        "--data",
+        "demo",
+        "--plan",
+        plan_s,
+        "--out",
+        export.to_str().unwrap(),
+    ];
+    for args in [&plan_args("30", plan_s)[..], &export_args[..]] {
+        let out = sliceplan(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("Read-only file system"), "{err}");
+        assert!(
+            err.contains(fs.0.to_str().unwrap()),
+            "names the path: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&plan).unwrap(),
+        before,
+        "the old plan is intact"
+    );
+    assert!(!export.exists());
+}
+
+#[test]
+fn training_killed_at_random_moments_resumes_from_a_whole_checkpoint() {
+    let dir = tempdir();
+    let plan = dir.path().join("plan.json");
+    let plan_s = plan.to_str().unwrap();
+    run_ok(&[
+        "plan",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "20",
+        "--holdout",
+        "2",
+        "--out",
+        plan_s,
+    ]);
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let args = [
+        "train",
+        "--data",
+        "demo",
+        "--plan",
+        plan_s,
+        "--out",
+        run_s,
+        "--resume",
+        "--steps",
+        "40",
+        "--features",
+        "4,8",
+        "--max-in-plane",
+        "32",
+        "--backend",
+        "cpu",
+        "--checkpoint-every",
+        "2",
+        "--batch",
+        "2",
+    ];
+    let mut rng = Rng::new(7);
+    let mut killed = 0;
+    let mut steps_seen = Vec::new();
+    for _ in 0..8 {
+        killed += usize::from(kill_after(
+            &args,
+            Duration::from_millis(300 + rng.below(2500) as u64),
+        ));
+        let state = run.join("state.json");
+        if state.is_file() {
+            // state.json is whole and names a checkpoint whose files are there.
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+            let step = v["step"].as_u64().unwrap();
+            assert!(
+                run.join(format!("model-{step}.bpk")).is_file(),
+                "step {step}"
+            );
+            assert!(
+                run.join(format!("optim-{step}.bin")).is_file(),
+                "step {step}"
+            );
+            steps_seen.push(step);
+        }
+    }
+    assert!(killed >= 4, "most runs were killed mid-way ({killed})");
+    assert!(
+        steps_seen.windows(2).all(|w| w[0] <= w[1]),
+        "each resume continues: {steps_seen:?}"
+    );
+    // The last run resumes and finishes; one checkpoint is left.
+    run_ok(&args);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["steps"], 40, "{report}");
+    let checkpoints = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("model-"))
+        .count();
+    assert_eq!(checkpoints, 1);
+    assert_eq!(temp_files(&run), Vec::<PathBuf>::new());
+    let leftovers: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "a killed writer's files are cleared: {leftovers:?}"
+    );
 }

@@ -423,6 +423,17 @@ fn a_frontier_point_is_chosen_by_clicking_it_and_estimates_fill_it_in() {
         "{}",
         h.state().status
     );
+    // The study report of the store's runs, written where the typed path says.
+    let dir = tempdir();
+    let out = dir.path().join("report");
+    h.state_mut().export_path = out.display().to_string();
+    h.get_by_label("Study report…").click();
+    h.step();
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    assert!(status.starts_with("study report of"), "{status}");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(md.contains("s="), "{md}");
 }
 
 #[test]
@@ -612,5 +623,71 @@ fn a_300_case_cohort_lists_without_loading_every_volume() {
     assert_eq!(
         h.state().loaded.as_ref().map(|c| c.id.as_str()),
         Some("ct_0000")
+    );
+}
+
+#[test]
+fn closing_the_window_mid_estimate_keeps_every_finished_run() {
+    let store_root = tempdir();
+    let settings = Settings {
+        estimate_points: 6,
+        ..tiny_estimates()
+    };
+    let mut app = SliceplanApp::new(demo::dataset(), settings.clone());
+    app.store_dir = Some(store_root.path().to_path_buf());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut SliceplanApp| app.show_ui(ui), app);
+    run_until_idle(&mut h);
+    make_plan(&mut h);
+    h.get_by_label("Estimate").click();
+    h.step();
+    wait_for(&mut h, "a stored run", |app| {
+        app.store_view
+            .as_ref()
+            .is_some_and(|v| !v.contents.runs.is_empty())
+    });
+    // Closing the window: eframe calls on_exit, which cancels every job; the app goes away
+    // while the estimate's thread is mid-run.
+    h.state().cancel_all();
+    drop(h);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let ds = demo::dataset();
+    let store = sliceplan::study::ResultStore::for_dataset_lazily(
+        &ds,
+        Some(&store_root.path().join("demo")),
+    )
+    .unwrap();
+    let contents = store.load().unwrap();
+    assert!(!contents.runs.is_empty());
+    assert_eq!(contents.unreadable_lines, 0, "every line is a whole run");
+    let kept = contents.runs.len();
+    // A new window on the same store estimates only what is missing.
+    let mut app = SliceplanApp::new(demo::dataset(), settings);
+    app.store_dir = Some(store_root.path().to_path_buf());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut SliceplanApp| app.show_ui(ui), app);
+    run_until_idle(&mut h);
+    make_plan(&mut h);
+    assert_eq!(
+        h.state().store_view.as_ref().map(|v| v.contents.runs.len()),
+        Some(kept)
+    );
+    h.get_by_label("Estimate").click();
+    h.step();
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    let asked: usize = status
+        .split(" of ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
+    let total = kept + asked;
+    assert!(status.starts_with("estimated the frontier"), "{status}");
+    assert_eq!(
+        h.state().store_view.as_ref().map(|v| v.contents.runs.len()),
+        Some(total)
     );
 }

@@ -520,3 +520,30 @@ fn cli_plan_writes_plan_and_worklist() {
     assert_eq!(code, 2);
     assert!(err.contains("feasible range"), "{err}");
 }
+
+#[test]
+fn replanning_reuses_slice_features_and_plans_what_a_fresh_dataset_plans() {
+    let ds = demo::dataset();
+    assert!(ds.features.is_empty());
+    for strategy in [SliceStrategy::Fixed, SliceStrategy::Ual] {
+        let first = plan(
+            &ds,
+            &PlanRequest {
+                slice_strategy: strategy,
+                ..request(40)
+            },
+        );
+        let kept = ds.features.len();
+        assert!(kept >= first.volumes.len(), "{kept} cases' features kept");
+        // Another budget and seed on the same dataset (features reused) plans exactly what a
+        // fresh copy of the dataset (features computed) plans.
+        let req = PlanRequest {
+            slice_strategy: strategy,
+            seed: 3,
+            ..request(70)
+        };
+        let reused = plan(&ds, &req);
+        let fresh = plan(&demo::dataset(), &req);
+        assert_eq!(reused.volumes, fresh.volumes, "{strategy:?}");
+    }
+}

@@ -272,8 +272,12 @@ fn checkpoints_resume_and_cancellation_keeps_progress() {
     assert!(matches!(job.wait(), Err(sliceplan::Error::Cancelled)));
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
-    assert!(state["step"].as_u64().unwrap() >= 3, "{state}");
-    assert!(run.join("model.bpk").is_file() && run.join("optim.bin").is_file());
+    let step = state["step"].as_u64().unwrap();
+    assert!(step >= 3, "{state}");
+    assert!(
+        run.join(format!("model-{step}.bpk")).is_file()
+            && run.join(format!("optim-{step}.bin")).is_file()
+    );
     let in_run = |config| TrainJob {
         run_dir: Some(&run),
         ..TrainJob::new(&ds, &plan, &target, config)
@@ -504,7 +508,7 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["test"].as_array().unwrap().len(), 2);
     assert_eq!(report["backend"], "cpu: flex");
-    assert!(run.join("report.json").is_file() && run.join("model.bpk").is_file());
+    assert!(run.join("report.json").is_file() && run.join("model-3.bpk").is_file());
     let simulation = simulate_json(
         &[
             "--data",

@@ -1,10 +1,12 @@
-//! The export panel: plan JSON, worklist CSV and sparse nnU-Net dataset, each written by a
+//! The export panel: plan JSON, worklist CSV, sparse nnU-Net dataset and the study report of
+//! the result store, each written by a
 //! background job to a path from a dialog or typed where no dialog exists.
 
 use std::path::PathBuf;
 
 use super::SliceplanApp;
 use crate::export::{export_nnunet, write_worklist};
+use crate::study::report::write_report;
 
 impl SliceplanApp {
     pub(super) fn export_ui(&mut self, ui: &mut egui::Ui) {
@@ -35,9 +37,26 @@ impl SliceplanApp {
                 clicked = Some("nnunet");
                 chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
             }
+            let runs = self
+                .store_view
+                .as_ref()
+                .map_or(0, |v| v.contents.runs.len());
+            if ui
+                .add_enabled(runs > 0, egui::Button::new("Study report…"))
+                .on_hover_text("Markdown and HTML with plots of every run in the result store")
+                .clicked()
+            {
+                clicked = Some("report");
+                chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
+            }
         });
         if let (Some(kind), Some(path)) = (clicked, chosen) {
             let ds = self.dataset.clone();
+            let runs = self
+                .store_view
+                .as_ref()
+                .map(|v| v.contents.clone())
+                .unwrap_or_default();
             let job =
                 self.jobs.spawn("sliceplan-export", move |progress| {
                     match kind {
@@ -46,6 +65,11 @@ impl SliceplanApp {
                     .map(|_| format!("plan saved to {}", path.display())),
                 "csv" => write_worklist(&plan, &ds, &path)
                     .map(|n| format!("worklist of {n} slices written to {}", path.display())),
+                "report" => {
+                    let specs: Vec<_> = runs.runs.iter().map(|r| r.spec.clone()).collect();
+                    write_report(&format!("sliceplan estimates on '{}'", ds.id), &specs, &runs, &path)
+                        .map(|f| format!("study report of {} runs written to {} (and its HTML and {} plots)", specs.len(), f.markdown.display(), f.plots.len()))
+                }
                 _ => export_nnunet(
                     &ds,
                     &plan,

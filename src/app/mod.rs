@@ -60,6 +60,9 @@ pub struct SliceplanApp {
     pub store_view: Option<StoreView>,
     /// The store is to be opened at the next frame (after `store_dir` may have been set).
     store_wanted: bool,
+    /// Where the case list, planner, plots and views were drawn in the last frame (for
+    /// screenshots of each panel).
+    pub panel_rects: Vec<(&'static str, egui::Rect)>,
     /// Screen positions of the frontier's points and their volume counts (for clicks).
     pub frontier_hits: Vec<(egui::Pos2, usize)>,
     /// The request of the last plan started, and when it started.
@@ -102,6 +105,7 @@ impl SliceplanApp {
             store_view: None,
             store_wanted: true,
             frontier_hits: Vec::new(),
+            panel_rects: Vec::new(),
             last_request: None,
             plan_started: None,
             last_plan_seconds: None,
@@ -184,6 +188,11 @@ impl SliceplanApp {
     /// The viewer's state (crosshair, window, zoom, what is hovered).
     pub fn viewer(&self) -> &ViewerState {
         &self.viewer
+    }
+
+    /// The viewer's state, to move its crosshair or window.
+    pub fn viewer_mut(&mut self) -> &mut ViewerState {
+        &mut self.viewer
     }
 
     /// True while any background job runs.
@@ -366,12 +375,12 @@ impl SliceplanApp {
                 .default_size(160.0)
                 .show(ui, |ui| self.log_ui(ui));
         }
-        egui::Panel::left("cases")
+        let cases = egui::Panel::left("cases")
             .resizable(true)
             .default_size(230.0)
             .min_size(200.0)
             .show(ui, |ui| self.cases_ui(ui));
-        egui::Panel::right("planner")
+        let planner = egui::Panel::right("planner")
             .resizable(true)
             .default_size(320.0)
             .show(ui, |ui| {
@@ -383,7 +392,7 @@ impl SliceplanApp {
                     self.simulation_ui(ui);
                 });
             });
-        egui::Panel::bottom("plots")
+        let plots = egui::Panel::bottom("plots")
             .resizable(true)
             .default_size(240.0)
             .show(ui, |ui| {
@@ -392,7 +401,13 @@ impl SliceplanApp {
                     self.budget_curve_ui(&mut cols[1]);
                 });
             });
-        egui::CentralPanel::default_margins().show(ui, |ui| self.viewer_panel_ui(ui));
+        let views = egui::CentralPanel::default_margins().show(ui, |ui| self.viewer_panel_ui(ui));
+        self.panel_rects = vec![
+            ("cases", cases.response.rect),
+            ("planner", planner.response.rect),
+            ("plots", plots.response.rect),
+            ("views", views.response.rect),
+        ];
     }
 
     /// Asks for a folder with the platform's dialog; where there is none, says to type it.

@@ -162,9 +162,13 @@ impl SliceplanApp {
                 "This strategy looks at the labels: simulation only.",
             );
         }
+        // Quick plans replan live; so do plans whose slow part, reading the volumes for their
+        // slice features, is done (the dataset keeps the features: replans take milliseconds,
+        // README "Replanning").
         let fast = self
             .last_plan_seconds
-            .is_some_and(|t| t < self.settings.live_plan_max_seconds);
+            .is_some_and(|t| t < self.settings.live_plan_max_seconds)
+            || (!self.dataset.features.is_empty() && !self.settings.strategy.needs_labels());
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(self.jobs.plan.is_none(), egui::Button::new("Make plan"))

@@ -296,6 +296,9 @@ pub struct TrainArgs {
     /// Continue from the checkpoint in RUN
     #[arg(long)]
     pub resume: bool,
+    /// Save a checkpoint every N steps (0: only at the end)
+    #[arg(long, value_name = "N", default_value_t = sliceplan::train::TrainConfig::default().checkpoint_every)]
+    pub checkpoint_every: usize,
     /// Write the test predictions as NIfTI
     #[arg(long, value_name = "DIR")]
     pub predict_out: Option<PathBuf>,

@@ -59,6 +59,7 @@ pub fn dataset() -> Dataset {
             })
             .collect(),
         cache: Default::default(),
+        features: Default::default(),
     }
 }
 

@@ -181,6 +181,7 @@ fn open_single_file(path: &Path) -> Result<Dataset> {
             modality: Modality::Other,
         }],
         cache: Default::default(),
+        features: Default::default(),
     };
     // The header is read now, so a file that is not NIfTI is refused at open, not at view.
     dataset.geometry(0)?;
@@ -318,6 +319,7 @@ fn open_nnunet(root: &Path, json: &Value) -> Result<Dataset> {
         label_names: label_names_from_json(json.get("labels")),
         cases,
         cache: Default::default(),
+        features: Default::default(),
     })
 }
 
@@ -401,6 +403,7 @@ fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
         label_names: label_names_from_json(json.get("labels")),
         cases,
         cache: Default::default(),
+        features: Default::default(),
     })
 }
 
@@ -490,6 +493,7 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
         label_names,
         cases,
         cache: Default::default(),
+        features: Default::default(),
     })
 }
 
@@ -527,5 +531,6 @@ fn open_dicom_folder(root: &Path) -> Result<Dataset> {
         label_names: BTreeMap::new(),
         cases,
         cache: Default::default(),
+        features: Default::default(),
     })
 }

@@ -153,6 +153,8 @@ pub struct Dataset {
     pub cases: Vec<Case>,
     /// Loaded cases kept across runs (disabled unless `with_case_cache` turned it on).
     pub cache: CaseCache,
+    /// Slice features computed by earlier plans (shared by clones).
+    pub features: crate::plan::FeatureCache,
 }
 
 impl Dataset {

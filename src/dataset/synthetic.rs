@@ -105,6 +105,7 @@ pub fn dataset(cases: usize) -> Dataset {
             })
             .collect(),
         cache: Default::default(),
+        features: Default::default(),
     }
 }
 

@@ -3,12 +3,14 @@
 
 pub mod allocation;
 pub mod cluster;
+pub mod feature_cache;
 pub mod features;
 #[allow(clippy::module_inception)]
 pub mod plan;
 pub mod select;
 
 pub use allocation::{Budget, CostModel, Rounding, TradeOff};
+pub use feature_cache::FeatureCache;
 pub use features::{BodyRule, SliceFeatures, slice_features};
 pub use plan::{Plan, PlanRequest, PlannedVolume, VolumeStrategy, foreground_slices, make_plan};
 pub use select::SliceStrategy;

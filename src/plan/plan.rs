@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,7 @@ use super::allocation::{self, Budget, CostModel, Rounding, TradeOff};
 use super::cluster;
 use super::features::{BodyRule, SliceFeatures, slice_features};
 use super::select::{SliceStrategy, select_slices};
-use crate::dataset::{Dataset, TargetLabels};
+use crate::dataset::{Dataset, LoadedCase, TargetLabels};
 use crate::error::{Error, Result};
 use crate::io::{Plane, write_bytes_atomic};
 use crate::jobs::Progress;
@@ -250,7 +251,7 @@ fn volume_order(
     req: &PlanRequest,
     axes: &[usize],
     depths: &[usize],
-    features: &mut HashMap<usize, SliceFeatures>,
+    features: &mut HashMap<usize, Arc<SliceFeatures>>,
     progress: &Progress,
 ) -> Result<Vec<usize>> {
     let n = eligible.len();
@@ -269,7 +270,7 @@ fn volume_order(
                     0.5 * pos as f32 / n as f32,
                     format!("features of {}", dataset.cases[i].id),
                 );
-                let f = case_features(dataset, i, axes[i], &req.body_rule)?;
+                let f = case_features(dataset, i, axes[i], &req.body_rule, None)?;
                 let cand = f.candidates(&req.body_rule);
                 let mut mean = vec![0f32; f.dims];
                 for &c in &cand {
@@ -289,14 +290,28 @@ fn volume_order(
     }
 }
 
+/// The slice features of case `index` along `axis`, from the dataset's feature cache or
+/// computed (and kept) from its loaded image.
 fn case_features(
     dataset: &Dataset,
     index: usize,
     axis: usize,
     rule: &BodyRule,
-) -> Result<SliceFeatures> {
-    let case = dataset.load(index)?;
-    Ok(slice_features(&case.image, axis, case.modality, rule))
+    loaded: Option<&LoadedCase>,
+) -> Result<Arc<SliceFeatures>> {
+    if let Some(f) = dataset.features.get(index, axis, rule) {
+        return Ok(f);
+    }
+    let computed = match loaded {
+        Some(case) => slice_features(&case.image, axis, case.modality, rule),
+        None => {
+            let case = dataset.load(index)?;
+            slice_features(&case.image, axis, case.modality, rule)
+        }
+    };
+    let f = Arc::new(computed);
+    dataset.features.insert(index, axis, rule, Arc::clone(&f));
+    Ok(f)
 }
 
 /// Makes a plan for `dataset`.
@@ -338,7 +353,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             dataset.id, req.holdout
         )));
     }
-    let mut features: HashMap<usize, SliceFeatures> = HashMap::new();
+    let mut features: HashMap<usize, Arc<SliceFeatures>> = HashMap::new();
     let order = volume_order(
         dataset,
         &eligible,
@@ -461,17 +476,26 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         let axis = axes[case_index];
         let depth = depths[case_index];
         let mut rng = Rng::with_stream(req.seed, 1000 + case_index as u64);
-        let loaded = if needs_volume || req.slice_strategy.needs_labels() {
+        // Features kept by an earlier plan spare loading the volume (unless the labels are
+        // needed).
+        let cached = features
+            .remove(&case_index)
+            .or_else(|| dataset.features.get(case_index, axis, &req.body_rule));
+        let loaded = if (needs_volume && cached.is_none()) || req.slice_strategy.needs_labels() {
             Some(dataset.load(case_index)?)
         } else {
             None
         };
-        let feats = match (features.remove(&case_index), &loaded) {
-            (Some(f), _) => Some(f),
-            (None, Some(c)) if needs_volume => {
-                Some(slice_features(&c.image, axis, c.modality, &req.body_rule))
-            }
-            _ => None,
+        let feats = match cached {
+            Some(f) => Some(f),
+            None if needs_volume => Some(case_features(
+                dataset,
+                case_index,
+                axis,
+                &req.body_rule,
+                loaded.as_ref(),
+            )?),
+            None => None,
         };
         let mut candidates = match &feats {
             Some(f) if req.body_rule.min_fraction > 0.0 => f.candidates(&req.body_rule),
@@ -491,7 +515,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             req.slice_strategy,
             count,
             &candidates,
-            feats.as_ref(),
+            feats.as_deref(),
             foreground.as_deref(),
             &mut rng,
         )?;

@@ -99,15 +99,22 @@ impl Loop<'_> {
             return Ok(());
         };
         std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create run folder", dir, e))?;
-        let model_tmp = dir.join(".model.bpk.tmp");
+        // The net and optimiser of this step go to files named by the step, each written to a
+        // temporary name, fsynced and renamed; state.json, replaced atomically last, says which
+        // step to resume from. A kill at any moment leaves state.json naming a complete pair.
+        let (model_name, optim_name) = checkpoint_files(step);
+        let model_tmp = dir.join(format!(".{model_name}.tmp"));
         model.clone().save_file(&model_tmp).map_err(|e| {
             Error::file(format!("cannot save model checkpoint ({e:?})"), &model_tmp)
         })?;
-        let optim_tmp = dir.join(".optim.bin.tmp");
+        let optim_tmp = dir.join(format!(".{optim_name}.tmp"));
         optim
             .save(&optim_tmp)
             .map_err(|e| Error::file(format!("cannot save optimiser state ({e:?})"), &optim_tmp))?;
-        for (tmp, name) in [(&model_tmp, "model.bpk"), (&optim_tmp, "optim.bin")] {
+        for (tmp, name) in [(&model_tmp, &model_name), (&optim_tmp, &optim_name)] {
+            std::fs::File::open(tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("cannot flush checkpoint", tmp, e))?;
             std::fs::rename(tmp, dir.join(name))
                 .map_err(|e| Error::io("cannot move checkpoint into place", dir.join(name), e))?;
         }
@@ -119,7 +126,23 @@ impl Loop<'_> {
         };
         let text =
             serde_json::to_string_pretty(&state).map_err(|e| Error::invalid(e.to_string()))?;
-        write_bytes_atomic(dir.join("state.json"), text.as_bytes())
+        write_bytes_atomic(dir.join("state.json"), text.as_bytes())?;
+        // Older checkpoints (and a killed writer's temporary files) are no longer needed.
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let old = (name.starts_with("model-")
+                    || name.starts_with("optim-")
+                    || name.starts_with(".model-")
+                    || name.starts_with(".optim-"))
+                    && name != model_name
+                    && name != optim_name;
+                if old {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn run<M: Module, const D: usize>(
@@ -261,6 +284,11 @@ impl FitContext<'_> {
     }
 }
 
+/// The model and optimiser file names of the checkpoint at `step`.
+fn checkpoint_files(step: usize) -> (String, String) {
+    (format!("model-{step}.bpk"), format!("optim-{step}.bin"))
+}
+
 /// Loads a checkpoint from `dir` into `model`/`optim` if one matches `config`.
 fn try_resume<M: Module>(
     dir: Option<&Path>,
@@ -289,16 +317,17 @@ fn try_resume<M: Module>(
             &state_path,
         ));
     }
-    let model = model.try_load_file(dir.join("model.bpk")).map_err(|e| {
+    let (model_name, optim_name) = checkpoint_files(state.step);
+    let model = model.try_load_file(dir.join(&model_name)).map_err(|e| {
         Error::file(
             format!("cannot load model checkpoint ({e:?})"),
-            dir.join("model.bpk"),
+            dir.join(&model_name),
         )
     })?;
-    let optim = optim.load(dir.join("optim.bin")).map_err(|e| {
+    let optim = optim.load(dir.join(&optim_name)).map_err(|e| {
         Error::file(
             format!("cannot load optimiser state ({e:?})"),
-            dir.join("optim.bin"),
+            dir.join(&optim_name),
         )
     })?;
     Ok((model, optim, Some(state)))

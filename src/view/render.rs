@@ -418,7 +418,7 @@ fn draw_plan(rgba: &mut [u8], frame: &DisplayFrame, slice: usize, plan: &PlanMar
         for y in 0..height {
             let s = frame.down.voxel(y);
             if in_risky(s) {
-                row(y, RISKY, 0.3);
+                row(y, RISKY, 0.18);
             }
         }
         for &s in plan.slices.iter().filter(|&&s| s < height) {
@@ -435,7 +435,7 @@ fn draw_plan(rgba: &mut [u8], frame: &DisplayFrame, slice: usize, plan: &PlanMar
     if plan.axis == frame.across.voxel_axis {
         for x in 0..width {
             if in_risky(frame.across.voxel(x)) {
-                col(x, RISKY, 0.3);
+                col(x, RISKY, 0.18);
             }
         }
         for &s in plan.slices.iter().filter(|&&s| s < width) {
