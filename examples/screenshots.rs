@@ -4,7 +4,7 @@
 //! whole-window shot is also cut into its panels.
 //!
 //! Needs a display; on a machine without one:
-//! `xvfb-run -s "-screen 0 1600x1000x24" cargo run --release --example screenshots -- [--out assets/screenshots] [--preset tiny] [--points 5] [--seeds 2]`
+//! `xvfb-run -s "-screen 0 1600x1000x24" cargo run --release --example screenshots -- [--out assets/screenshots] [--preset tiny] [--points 5] [--seeds 2] [--store DIR]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -170,7 +170,10 @@ fn main() -> eframe::Result {
         ..Settings::default()
     };
     let mut app = SliceplanApp::new(demo::dataset(), settings);
-    let store = std::env::temp_dir().join(format!("sliceplan-screenshots-{}", std::process::id()));
+    // `--store DIR` reuses the estimates of an earlier run (one folder per dataset inside).
+    let store = value("--store").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("sliceplan-screenshots-{}", std::process::id()))
+    });
     app.store_dir = Some(store);
     let real =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real/totalseg-ct-abdomen");

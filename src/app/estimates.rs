@@ -210,7 +210,7 @@ impl SliceplanApp {
         let points = self.frontier_points();
         let best = recommended(&points);
         let chosen = self.plan.as_ref().map(|p| p.volumes.len());
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.strong("Allocations at this budget");
             let busy = self.jobs.estimate.is_some();
             let can = self.plan.is_some() && self.store_view.is_some() && !busy;
@@ -226,16 +226,20 @@ impl SliceplanApp {
             }
             let estimated = points.iter().filter(|p| p.dice.is_some()).count();
             ui.label(format!("{estimated} of {} estimated", points.len()));
-            if let Some(i) = best {
-                let p = &points[i];
-                if let Some(d) = p.dice {
-                    ui.label(format!(
-                        "· recommended: {} volumes, Dice {:.3} ({:.3}–{:.3})",
-                        p.trade_off.volumes, d.mean, d.lo, d.hi
-                    ));
-                }
-            }
         });
+        ui.label(
+            match best.and_then(|i| points[i].dice.map(|d| (&points[i], d))) {
+                Some((p, d)) if d.n > 1 => format!(
+                    "recommended: {} volumes, Dice {:.3} (95 %: {:.3}–{:.3})",
+                    p.trade_off.volumes, d.mean, d.lo, d.hi
+                ),
+                Some((p, d)) => format!(
+                    "recommended: {} volumes, Dice {:.3} (one seed: no interval)",
+                    p.trade_off.volumes, d.mean
+                ),
+                None => "recommended: nothing estimated yet".into(),
+            },
+        );
         let response = Plot::new("frontier")
             .x_axis_label("volumes annotated (s)")
             .y_axis_label("slices per volume")
@@ -262,7 +266,8 @@ impl SliceplanApp {
                             format!("{:.2}", d.mean)
                         };
                         plot.text(
-                            Text::new("Dice", PlotPoint::new(xy[0], xy[1]), text)
+                            // Unnamed: the labels stay out of the legend.
+                            Text::new("", PlotPoint::new(xy[0], xy[1]), text)
                                 .anchor(egui::Align2::CENTER_BOTTOM)
                                 .color(color),
                         );
@@ -314,7 +319,7 @@ impl SliceplanApp {
             _ => None,
         };
         let hours = self.settings.budget_in_hours;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.strong(format!("Budget curve ({})", rule.name()));
             let can = self.store_view.is_some() && self.jobs.estimate.is_none();
             if ui
@@ -389,8 +394,9 @@ impl SliceplanApp {
                 }
                 if let Some(f) = fit {
                     let xs: Vec<f64> = f.band.iter().map(|b| b.0).collect();
-                    let lo: Vec<f64> = f.band.iter().map(|b| b.1).collect();
-                    let hi: Vec<f64> = f.band.iter().map(|b| b.3).collect();
+                    // Dice lies in [0, 1]; so does its band.
+                    let lo: Vec<f64> = f.band.iter().map(|b| b.1.clamp(0.0, 1.0)).collect();
+                    let hi: Vec<f64> = f.band.iter().map(|b| b.3.clamp(0.0, 1.0)).collect();
                     plot.add(FilledArea::new("95 % band", &xs, &lo, &hi));
                     plot.line(Line::new(
                         "fit",
