@@ -104,6 +104,18 @@ fn plan_args<'a>(budget: &'a str, out: &'a str) -> [&'a str; 9] {
     ]
 }
 
+fn export_args<'a>(plan: &'a str, out: &'a str) -> [&'a str; 7] {
+    [
+        "export-nnunet",
+        "--data",
+        "demo",
+        "--plan",
+        plan,
+        "--out",
+        out,
+    ]
+}
+
 #[test]
 fn exports_and_interpolations_killed_at_random_moments_leave_whole_files() {
     let dir = tempdir();
@@ -112,15 +124,7 @@ fn exports_and_interpolations_killed_at_random_moments_leave_whole_files() {
     run_ok(&plan_args("40", plan_s));
     let export = dir.path().join("export");
     let interp = dir.path().join("interp");
-    let export_args = [
-        "export-nnunet",
-        "--data",
-        "demo",
-        "--plan",
-        plan_s,
-        "--out",
-        export.to_str().unwrap(),
-    ];
+    let export_args = export_args(plan_s, export.to_str().unwrap());
     let interp_args = [
         "interp",
         "--data",
@@ -306,15 +310,7 @@ fn a_read_only_folder_is_one_sentence_and_keeps_the_earlier_output() {
     let before = std::fs::read(&plan).unwrap();
     assert!(fs.remount("ro"), "remount read-only");
     let export = fs.0.join("export");
-    let export_args = [
-        "export-nnunet",
-        "--data",
-        "demo",
-        "--plan",
-        plan_s,
-        "--out",
-        export.to_str().unwrap(),
-    ];
+    let export_args = export_args(plan_s, export.to_str().unwrap());
     for args in [&plan_args("30", plan_s)[..], &export_args[..]] {
         let out = sliceplan(args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -362,7 +358,7 @@ fn training_killed_at_random_moments_resumes_from_a_whole_checkpoint() {
         run_s,
         "--resume",
         "--steps",
-        "40",
+        "300",
         "--features",
         "4,8",
         "--max-in-plane",
@@ -399,7 +395,8 @@ fn training_killed_at_random_moments_resumes_from_a_whole_checkpoint() {
             steps_seen.push(step);
         }
     }
-    assert!(killed >= 4, "most runs were killed mid-way ({killed})");
+    // Timing decides how many runs were still training when killed; some must have been.
+    assert!(killed >= 2, "runs were killed mid-way ({killed})");
     assert!(
         steps_seen.windows(2).all(|w| w[0] <= w[1]),
         "each resume continues: {steps_seen:?}"
@@ -408,7 +405,10 @@ fn training_killed_at_random_moments_resumes_from_a_whole_checkpoint() {
     run_ok(&args);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["steps"], 40, "{report}");
+    assert_eq!(report["steps"], 300, "{report}");
+    if let Some(&last) = steps_seen.last() {
+        assert_eq!(report["resumed_from"].as_u64(), Some(last), "{report}");
+    }
     let checkpoints = std::fs::read_dir(&run)
         .unwrap()
         .flatten()

@@ -436,6 +436,18 @@ fn a_frontier_point_is_chosen_by_clicking_it_and_estimates_fill_it_in() {
     assert!(md.contains("s="), "{md}");
 }
 
+/// Plans, presses Estimate and waits until its first run is in the store.
+fn start_estimate_and_wait_for_a_stored_run(h: &mut Harness<'static, SliceplanApp>) {
+    make_plan(h);
+    h.get_by_label("Estimate").click();
+    h.step();
+    wait_for(h, "a stored run", |app| {
+        app.store_view
+            .as_ref()
+            .is_some_and(|v| !v.contents.runs.is_empty())
+    });
+}
+
 #[test]
 fn a_cancelled_estimate_keeps_its_finished_runs() {
     let mut h = harness_with(Settings {
@@ -443,14 +455,7 @@ fn a_cancelled_estimate_keeps_its_finished_runs() {
         ..tiny_estimates()
     });
     run_until_idle(&mut h);
-    make_plan(&mut h);
-    h.get_by_label("Estimate").click();
-    h.step();
-    wait_for(&mut h, "a stored run", |app| {
-        app.store_view
-            .as_ref()
-            .is_some_and(|v| !v.contents.runs.is_empty())
-    });
+    start_estimate_and_wait_for_a_stored_run(&mut h);
     // The jobs panel says which run of how many.
     let message = h
         .state()
@@ -639,14 +644,7 @@ fn closing_the_window_mid_estimate_keeps_every_finished_run() {
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut SliceplanApp| app.show_ui(ui), app);
     run_until_idle(&mut h);
-    make_plan(&mut h);
-    h.get_by_label("Estimate").click();
-    h.step();
-    wait_for(&mut h, "a stored run", |app| {
-        app.store_view
-            .as_ref()
-            .is_some_and(|v| !v.contents.runs.is_empty())
-    });
+    start_estimate_and_wait_for_a_stored_run(&mut h);
     // Closing the window: eframe calls on_exit, which cancels every job; the app goes away
     // while the estimate's thread is mid-run.
     h.state().cancel_all();

@@ -8,7 +8,7 @@ use egui_plot::{FilledArea, Legend, Line, MarkerShape, Plot, PlotPoint, Points, 
 
 use super::{SliceplanApp, request_from_settings};
 use crate::error::Error;
-use crate::plan::Budget;
+use crate::plan::{Budget, TradeOff};
 use crate::sim::default_holdout;
 use crate::study::store::StoreContents;
 use crate::study::{
@@ -101,15 +101,18 @@ impl SliceplanApp {
         else {
             return Vec::new();
         };
-        // Estimates hold volumes out for testing: only allocations that leave them count.
+        setup.frontier(&self.estimable(plan, &setup), &view.contents)
+    }
+
+    /// The plan's allocations that leave `setup`'s test volumes out (estimates hold volumes
+    /// out for testing even when the plan does not).
+    fn estimable(&self, plan: &crate::plan::Plan, setup: &EstimateSetup) -> Vec<TradeOff> {
         let left = self.dataset.len().saturating_sub(setup.base.holdout);
-        let alternatives: Vec<_> = plan
-            .alternatives
+        plan.alternatives
             .iter()
             .filter(|t| t.volumes <= left)
             .cloned()
-            .collect();
-        setup.frontier(&alternatives, &view.contents)
+            .collect()
     }
 
     /// The allocation rule the settings choose: a volume count, or spread over every volume.
@@ -129,16 +132,9 @@ impl SliceplanApp {
             self.status = "make a plan first; its budget's allocations are estimated".into();
             return;
         };
-        let left = self.dataset.len().saturating_sub(setup.base.holdout);
-        let alternatives: Vec<_> = plan
-            .alternatives
-            .iter()
-            .filter(|t| t.volumes <= left)
-            .cloned()
-            .collect();
         let chosen = Some(plan.volumes.len());
         let specs = setup.missing_frontier_specs(
-            &alternatives,
+            &self.estimable(plan, &setup),
             chosen,
             self.settings.estimate_points,
             &view.contents,

@@ -81,15 +81,7 @@ pub fn slice_strip_ui(
         frame.plane.name(),
         case.id
     ));
-    let options = RenderOptions {
-        window: state.window(),
-        label_opacity: if settings.show_labels {
-            settings.label_opacity
-        } else {
-            0.0
-        },
-        outline: settings.label_outline,
-    };
+    let options = state.render_options(settings);
     let (w_mm, h_mm) = frame.size_mm();
     let size = Vec2::new(THUMB_HEIGHT * (w_mm / h_mm.max(1e-6)) as f32, THUMB_HEIGHT);
     let ctx = ui.ctx().clone();

@@ -118,6 +118,19 @@ impl ViewerState {
         *s = (*s as i64 + slices).clamp(0, depth as i64 - 1) as usize;
     }
 
+    /// How slices are drawn: this window and the settings' label opacity and outline.
+    pub(super) fn render_options(&self, settings: &Settings) -> RenderOptions {
+        RenderOptions {
+            window: self.window(),
+            label_opacity: if settings.show_labels {
+                settings.label_opacity
+            } else {
+                0.0
+            },
+            outline: settings.label_outline,
+        }
+    }
+
     /// The zoom of `plane`'s view (1 = fit).
     pub fn zoom(&self, plane: Plane) -> f32 {
         self.zoom[plane_index(plane)]
@@ -315,15 +328,7 @@ fn view_ui(
     }
     let rect = ui.available_rect_before_wrap();
     let response = ui.allocate_rect(rect, Sense::click_and_drag());
-    let options = RenderOptions {
-        window: state.window(),
-        label_opacity: if settings.show_labels {
-            settings.label_opacity
-        } else {
-            0.0
-        },
-        outline: settings.label_outline,
-    };
+    let options = state.render_options(settings);
     let risky: Vec<(usize, usize)> = overlay.flags.iter().map(|f| (f.0, f.1)).collect();
     let marks = PlanMarks {
         axis: overlay.plan_axis,
