@@ -8,8 +8,7 @@ use egui_plot::{FilledArea, Legend, Line, MarkerShape, Plot, PlotPoint, Points, 
 
 use super::{SliceplanApp, request_from_settings};
 use crate::error::Error;
-use crate::plan::{Budget, TradeOff};
-use crate::sim::default_holdout;
+use crate::plan::Budget;
 use crate::study::store::StoreContents;
 use crate::study::{
     AllocationRule, EstimateSetup, FrontierPoint, Preset, ResultStore, recommended, run_missing,
@@ -45,6 +44,14 @@ impl StoreView {
     }
 }
 
+/// The frontier and the budget curve as last computed, and what they were computed from.
+#[derive(Default)]
+pub struct Estimates {
+    key: u64,
+    frontier: Vec<FrontierPoint>,
+    curve: Option<crate::study::report::BudgetCurve>,
+}
+
 /// Dice → a colour from red (0.5 and below) over yellow to green (1.0).
 fn dice_color(d: f64) -> Color32 {
     let t = ((d - 0.5) / 0.5).clamp(0.0, 1.0) as f32;
@@ -77,13 +84,10 @@ impl SliceplanApp {
     pub fn estimate_setup(&self) -> Option<EstimateSetup> {
         let view = self.store_view.as_ref()?;
         let s = &self.settings;
-        let mut base = request_from_settings(s);
-        if base.holdout == 0 {
-            base.holdout = default_holdout(self.dataset.len());
-        }
-        Some(EstimateSetup {
+        let base = request_from_settings(s);
+        let setup = EstimateSetup {
+            target: base.target.clone(),
             base,
-            target: request_from_settings(s).target,
             model: s.model,
             backend: s.backend,
             preset: Preset::parse(&s.estimate_preset).unwrap_or(Preset::Quick),
@@ -91,28 +95,47 @@ impl SliceplanApp {
                 .map(|i| s.seed + i)
                 .collect(),
             fingerprint: view.store.fingerprint().to_string(),
-        })
-    }
-
-    /// The frontier at the plan's budget with what the store knows (empty without a plan).
-    pub fn frontier_points(&self) -> Vec<FrontierPoint> {
-        let (Some(plan), Some(setup), Some(view)) =
-            (&self.plan, self.estimate_setup(), &self.store_view)
-        else {
-            return Vec::new();
         };
-        setup.frontier(&self.estimable(plan, &setup), &view.contents)
+        Some(setup.with_default_holdout(self.dataset.len()))
     }
 
-    /// The plan's allocations that leave `setup`'s test volumes out (estimates hold volumes
-    /// out for testing even when the plan does not).
-    fn estimable(&self, plan: &crate::plan::Plan, setup: &EstimateSetup) -> Vec<TradeOff> {
-        let left = self.dataset.len().saturating_sub(setup.base.holdout);
-        plan.alternatives
-            .iter()
-            .filter(|t| t.volumes <= left)
-            .cloned()
-            .collect()
+    /// Recomputes the frontier and the budget curve when the store, the settings or the plan
+    /// changed since the last frame (the curve's bootstrap refits are not per-frame work).
+    pub(super) fn refresh_estimates(&mut self) {
+        let setup = self.estimate_setup();
+        let rule = self.chosen_rule();
+        let key = super::viewer::hash_of((
+            format!("{setup:?}"),
+            format!("{rule:?}"),
+            self.plan.as_ref().map(|p| format!("{:?}", p.alternatives)),
+            self.store_view.as_ref().map(|v| v.contents.runs.len()),
+        ));
+        if key == self.estimates.key {
+            return;
+        }
+        self.estimates = match (setup, &self.store_view) {
+            (Some(setup), Some(view)) => Estimates {
+                key,
+                frontier: match &self.plan {
+                    Some(plan) => setup.frontier(
+                        &setup.estimable(&plan.alternatives, self.dataset.len()),
+                        &view.contents,
+                    ),
+                    None => Vec::new(),
+                },
+                curve: setup.curve(rule, &view.contents),
+            },
+            _ => Estimates {
+                key,
+                ..Estimates::default()
+            },
+        };
+    }
+
+    /// The frontier at the plan's budget with what the store knows (empty without a plan), as
+    /// of the last frame.
+    pub fn frontier_points(&self) -> Vec<FrontierPoint> {
+        self.estimates.frontier.clone()
     }
 
     /// The allocation rule the settings choose: a volume count, or spread over every volume.
@@ -134,7 +157,7 @@ impl SliceplanApp {
         };
         let chosen = Some(plan.volumes.len());
         let specs = setup.missing_frontier_specs(
-            &self.estimable(plan, &setup),
+            &setup.estimable(&plan.alternatives, self.dataset.len()),
             chosen,
             self.settings.estimate_points,
             &view.contents,
@@ -203,7 +226,7 @@ impl SliceplanApp {
     /// The frontier chart: volumes against slices per volume at this budget, each point
     /// labelled with its expected Dice.
     pub(super) fn frontier_ui(&mut self, ui: &mut egui::Ui) {
-        let points = self.frontier_points();
+        let points = std::mem::take(&mut self.estimates.frontier);
         let best = recommended(&points);
         let chosen = self.plan.as_ref().map(|p| p.volumes.len());
         ui.horizontal_wrapped(|ui| {
@@ -298,6 +321,7 @@ impl SliceplanApp {
                 (pos, p.trade_off.volumes)
             })
             .collect();
+        self.estimates.frontier = points;
         if response.response.clicked()
             && let Some(click) = response.response.interact_pointer_pos()
             && let Some(volumes) = nearest_hit(&self.frontier_hits, click, 14.0)
@@ -310,10 +334,7 @@ impl SliceplanApp {
     /// current budget marked, and the budget a target Dice needs.
     pub(super) fn budget_curve_ui(&mut self, ui: &mut egui::Ui) {
         let rule = self.chosen_rule();
-        let curve = match (self.estimate_setup(), &self.store_view) {
-            (Some(setup), Some(view)) => setup.curve(rule, &view.contents),
-            _ => None,
-        };
+        let curve = self.estimates.curve.clone();
         let hours = self.settings.budget_in_hours;
         ui.horizontal_wrapped(|ui| {
             ui.strong(format!("Budget curve ({})", rule.name()));

@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::interp::{CaseInterp, Interpolation};
 use crate::plan::{Plan, PlanRequest};
 use crate::sim::{SimResult, SkippedRun};
+use estimates::Estimates;
 pub use estimates::StoreView;
 use jobs::{AppJobs, finished};
 
@@ -63,6 +64,8 @@ pub struct SliceplanApp {
     /// Where the case list, planner, plots and views were drawn in the last frame (for
     /// screenshots of each panel).
     pub panel_rects: Vec<(&'static str, egui::Rect)>,
+    /// The frontier and budget curve shown (recomputed when what they rest on changes).
+    estimates: Estimates,
     /// Screen positions of the frontier's points and their volume counts (for clicks).
     pub frontier_hits: Vec<(egui::Pos2, usize)>,
     /// The request of the last plan started, and when it started.
@@ -104,6 +107,7 @@ impl SliceplanApp {
             show_log: false,
             store_view: None,
             store_wanted: true,
+            estimates: Estimates::default(),
             frontier_hits: Vec::new(),
             panel_rects: Vec::new(),
             last_request: None,
@@ -358,6 +362,7 @@ impl SliceplanApp {
             self.open_store();
         }
         self.poll_jobs();
+        self.refresh_estimates();
         self.open_dropped_files(ui.ctx());
         self.log_status_change();
         if self.busy() {

@@ -54,9 +54,14 @@ impl SliceplanApp {
         };
         let ds = self.dataset.clone();
         let store_dir = self.dataset_store_dir();
-        // The store is opened on the job's thread: its fingerprint reads every case's header.
+        // The store the planner already opened, else opened on the job's thread (its
+        // fingerprint reads every case's header).
+        let opened = self.store_view.as_ref().map(|v| v.store.clone());
         match self.jobs.spawn("sliceplan-simulate", move |p| {
-            let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
+            let store = match opened {
+                Some(store) => store,
+                None => ResultStore::for_dataset_lazily(&ds, store_dir.as_deref())?,
+            };
             setup.run_stored(&ds, &store, p)
         }) {
             Ok(job) => self.jobs.sim = Some(job),

@@ -1,7 +1,7 @@
 //! The slice strip: a thumbnail of each planned slice of the shown case, the current one
 //! highlighted; click one to go there.
 
-use egui::{Color32, ColorImage, Sense, Stroke, TextureOptions, Vec2};
+use egui::{Color32, Sense, Stroke, TextureOptions, Vec2};
 
 use super::settings::Settings;
 use super::viewer::{CaseOverlay, ViewerState};
@@ -49,7 +49,7 @@ impl ViewerState {
         );
         let texture = ctx.load_texture(
             format!("thumb-{slice}"),
-            ColorImage::from_rgba_unmultiplied([img.width, img.height], img.rgba()),
+            super::viewer::to_color_image(&img),
             TextureOptions::LINEAR,
         );
         self.thumbs.push((

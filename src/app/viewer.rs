@@ -79,7 +79,7 @@ pub(super) fn hash_of(parts: impl Hash) -> u64 {
     h.finish()
 }
 
-fn to_color_image(img: &SliceImage) -> ColorImage {
+pub(super) fn to_color_image(img: &SliceImage) -> ColorImage {
     ColorImage::from_rgba_unmultiplied([img.width, img.height], img.rgba())
 }
 

@@ -11,7 +11,7 @@ use super::stats::Interval;
 use super::store::StoreContents;
 use crate::dataset::TargetLabels;
 use crate::plan::{Budget, PlanRequest, TradeOff};
-use crate::sim::volume_grid;
+use crate::sim::{default_holdout, volume_grid};
 use crate::train::{BackendChoice, ModelKind};
 
 /// Runs the planner estimates with: the plan request (budget, cost model, strategy, hold-out,
@@ -42,6 +42,26 @@ pub struct FrontierPoint {
 }
 
 impl EstimateSetup {
+    /// For a dataset of `cases` volumes: a request holding none out gets the simulations'
+    /// default hold-out (a quarter), since estimates score on held-out volumes.
+    pub fn with_default_holdout(mut self, cases: usize) -> Self {
+        if self.base.holdout == 0 {
+            self.base.holdout = default_holdout(cases);
+        }
+        self
+    }
+
+    /// The allocations of `alternatives` that leave the test volumes of a dataset of `cases`
+    /// volumes out (a plan may hold fewer out than its estimates do).
+    pub fn estimable(&self, alternatives: &[TradeOff], cases: usize) -> Vec<TradeOff> {
+        let left = cases.saturating_sub(self.base.holdout);
+        alternatives
+            .iter()
+            .filter(|t| t.volumes <= left)
+            .cloned()
+            .collect()
+    }
+
     /// The run for `allocation` at `budget` and `seed`.
     pub fn spec(&self, budget: Budget, allocation: AllocationRule, seed: u64) -> RunSpec {
         let (volumes, density) = match allocation {

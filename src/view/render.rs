@@ -170,6 +170,14 @@ fn grey_pixels<T: Sample>(
     }
 }
 
+/// The label a stored value stands for: scaled (unless `plain`), rounded, clamped to u16
+/// (negative values are background).
+#[inline(always)]
+fn label_of(value: f32, plain: bool, slope: f32, inter: f32) -> u16 {
+    let f = if plain { value } else { value * slope + inter };
+    f.round().clamp(0.0, 65535.0) as u16
+}
+
 /// Label values (scaled, rounded, clamped to u16) of rows `rows` (`out` holds those rows).
 fn label_pixels<T: Sample>(
     v: &[T],
@@ -185,9 +193,7 @@ fn label_pixels<T: Sample>(
     for y in rows {
         let row = &mut out[(y - first) * width..(y - first + 1) * width];
         for_row(v, walk, y, width, |x, t| {
-            let f = t.to_f32();
-            let f = if plain { f } else { f * slope + inter };
-            row[x] = f.round().clamp(0.0, 65535.0) as u16;
+            row[x] = label_of(t.to_f32(), plain, slope, inter);
         });
     }
 }
@@ -352,10 +358,9 @@ fn fill_labels(
                 for y in rows.clone() {
                     let row = &mut words[(y - first) * width..(y - first + 1) * width];
                     for_row(v, walk, y, width, |x, t| {
-                        let f = t.to_f32();
-                        let f = if plain { f } else { f * slope + inter };
-                        if f >= 0.5 {
-                            blend.apply(&mut row[x], f.round().min(65535.0) as u16);
+                        let l = label_of(t.to_f32(), plain, slope, inter);
+                        if l != 0 {
+                            blend.apply(&mut row[x], l);
                         }
                     });
                 }
