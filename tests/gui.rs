@@ -63,7 +63,10 @@ fn opens_on_the_demo_and_plans_from_the_button() {
         h.state().loaded.is_some(),
         "first case loaded in the viewer"
     );
+    // The demo's default target is the spleen, where plans differ.
+    assert_eq!(h.state().settings.target_label, Some(demo::DEFAULT_TARGET));
     let plan = make_plan(&mut h);
+    assert_eq!(plan.request.target.values.first(), Some(&3));
     assert_eq!(plan.total_slices(), 30);
     assert!(
         h.state().status.contains("plan: 30 slices in 24 volumes"),

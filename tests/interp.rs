@@ -263,6 +263,8 @@ fn cli_interp_writes_masks_on_the_source_grid() {
         "12",
         "--volumes",
         "2",
+        "--label",
+        "organ,lesion",
         "--out",
         plan.to_str().unwrap(),
     ]);
@@ -420,7 +422,8 @@ fn only_the_target_labels_are_interpolated_and_the_rest_are_reported() {
     let organ = TargetLabels::parse("1", &ds.label_names).unwrap();
     let (only, report) =
         interpolate_case(&case, &planned, &organ, Method::Sdf, false, &rules).unwrap();
-    assert_eq!(report.ignored_labels, vec![2]);
+    // Every demo case has a spleen (3) too.
+    assert_eq!(report.ignored_labels, vec![2, 3]);
     assert!(!only.labels.contains(&2));
     assert!(only.labels.contains(&1));
     assert_eq!(report.dice.keys().collect::<Vec<_>>(), vec!["1"]);
@@ -428,8 +431,8 @@ fn only_the_target_labels_are_interpolated_and_the_rest_are_reported() {
     let (both, report) =
         interpolate_case(&case, &planned, &every, Method::Sdf, false, &rules).unwrap();
     assert!(report.ignored_labels.is_empty());
-    assert!(both.labels.contains(&2));
-    assert_eq!(report.dice.len(), 2);
+    assert!(both.labels.contains(&2) && both.labels.contains(&3));
+    assert_eq!(report.dice.len(), 3);
 }
 
 /// 8-connected components of a mask, the obvious way: an id per pixel (0 outside).

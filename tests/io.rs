@@ -379,9 +379,77 @@ fn demo_cohort_is_deterministic_varied_and_round_trips_as_nnunet() {
     assert_eq!(back.layout, Layout::NnUnet);
     assert_eq!(back.len(), 24);
     assert_eq!(back.label_names.get(&1).map(String::as_str), Some("organ"));
+    assert_eq!(back.label_names.get(&3).map(String::as_str), Some("spleen"));
+    assert!(
+        back.default_target().values.is_empty(),
+        "every label outside the demo"
+    );
     let case = back.load(3).unwrap();
     assert_eq!(case.image.data, a1.data);
     assert_eq!(case.labels.unwrap().data, l1.data);
+}
+
+#[test]
+fn demo_spleen_is_the_default_target_and_differs_between_patients() {
+    let ds = demo::dataset();
+    assert_eq!(ds.label_names[&3], "spleen");
+    assert_eq!(
+        ds.default_target().values.into_iter().collect::<Vec<_>>(),
+        vec![demo::DEFAULT_TARGET]
+    );
+    let mut brightness = Vec::new();
+    for i in 0..demo::DEMO_CASES {
+        let (image, labels) = demo::generate(i);
+        let (img, lab) = (image.to_f32(), labels.to_f32());
+        let spleen: Vec<f32> = img
+            .iter()
+            .zip(&lab)
+            .filter(|(_, l)| **l == 3.0)
+            .map(|(v, _)| *v)
+            .collect();
+        assert!(
+            spleen.len() > 500,
+            "case {i}: {} spleen voxels",
+            spleen.len()
+        );
+        // On some slices only, as a plan must find it.
+        let slices = (0..labels.shape[2])
+            .filter(|&k| labels.slice_f32(2, k).data.contains(&3.0))
+            .count();
+        assert!(
+            slices >= 5 && slices < labels.shape[2] / 2,
+            "case {i}: {slices} slices"
+        );
+        brightness.push(spleen.iter().sum::<f32>() / spleen.len() as f32);
+    }
+    // Patients differ: from barely above soft tissue (35 HU) to as bright as the kidneys.
+    let (lo, hi) = brightness
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(
+        lo < 75.0 && hi > 150.0,
+        "spleen brightness {lo:.0}–{hi:.0} HU"
+    );
+    // Planned without a label: the spleen; a folder written from the demo: every label.
+    let dir = tempdir();
+    let out = dir.path().join("plan.json");
+    let (code, _, err) = cli(&[
+        "plan",
+        "--data",
+        "demo",
+        "--budget-slices",
+        "24",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let plan = std::fs::read_to_string(&out).unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(
+        plan["request"]["target"]["values"],
+        serde_json::json!([3]),
+        "{plan}"
+    );
 }
 
 #[test]

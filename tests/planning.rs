@@ -410,11 +410,13 @@ fn nnunet_export_marks_only_off_plan_voxels_ignore_and_returned_masks_are_tracke
         &Progress::new(),
     )
     .unwrap();
-    assert_eq!(summary.ignore_label, 3);
+    // Background, organ, lesion and spleen: the ignore label is the next value.
+    assert_eq!(summary.ignore_label, 4);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("dataset.json")).unwrap()).unwrap();
-    assert_eq!(json["labels"]["ignore"], 3);
+    assert_eq!(json["labels"]["ignore"], 4);
     assert_eq!(json["labels"]["organ"], 1);
+    assert_eq!(json["labels"]["spleen"], 3);
     assert_eq!(json["numTraining"], 3);
     for v in &p.volumes {
         let dense = ds.load(ds.case_index(&v.case_id).unwrap()).unwrap();
@@ -428,7 +430,7 @@ fn nnunet_export_marks_only_off_plan_voxels_ignore_and_returned_masks_are_tracke
             if v.slices.contains(&k) {
                 assert_eq!(sparse.value(i), truth.value(i), "planned voxel changed");
             } else {
-                assert_eq!(sparse.value(i), 3.0, "off-plan voxel not ignore");
+                assert_eq!(sparse.value(i), 4.0, "off-plan voxel not ignore");
             }
         }
         let image = std::fs::read(

@@ -114,6 +114,11 @@ impl SliceplanApp {
             plan_started: None,
             last_plan_seconds: None,
         };
+        let kept = app.settings.target_label.and_then(|v| {
+            let name = app.dataset.label_names.get(&v)?;
+            Some((v, name.clone()))
+        });
+        app.settings.target_label = target_for(&app.dataset, kept);
         app.load_selected();
         app
     }
@@ -148,6 +153,10 @@ impl SliceplanApp {
     /// dropped; plan, simulation and preview are cleared.
     pub fn switch_dataset(&mut self, dataset: Dataset, data_path: Option<String>) {
         self.jobs.cancel_dataset_jobs();
+        let previous_target = self.settings.target_label.and_then(|v| {
+            let name = self.dataset.label_names.get(&v)?;
+            Some((v, name.clone()))
+        });
         self.settings.data_path = data_path;
         self.dataset = dataset;
         self.selected = 0;
@@ -160,11 +169,7 @@ impl SliceplanApp {
         self.store_wanted = true;
         self.last_request = None;
         self.last_plan_seconds = None;
-        if let Some(t) = self.settings.target_label
-            && !self.dataset.label_names.contains_key(&t)
-        {
-            self.settings.target_label = None;
-        }
+        self.settings.target_label = target_for(&self.dataset, previous_target);
         self.load_selected();
     }
 
@@ -631,4 +636,16 @@ impl eframe::App for SliceplanApp {
         self.save_settings();
         self.cancel_all();
     }
+}
+
+/// The target on `dataset`: the previous one (value and name) where this dataset has a label of
+/// that name at that value, else the dataset's default (the demo's spleen; every label
+/// elsewhere).
+fn target_for(dataset: &Dataset, previous: Option<(i64, String)>) -> Option<i64> {
+    if let Some((v, name)) = previous
+        && dataset.label_names.get(&v) == Some(&name)
+    {
+        return Some(v);
+    }
+    dataset.default_target().values.first().copied()
 }

@@ -140,7 +140,7 @@ pub struct PlanOptions {
     /// Volumes kept aside as test volumes (simulate: 0 holds out a quarter of the volumes)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub holdout: usize,
-    /// Target labels, names or values [default: every non-zero label]
+    /// Target labels, names or values [default: the demo's spleen; elsewhere every non-zero label]
     #[arg(long, value_name = "L")]
     pub label: Option<String>,
     /// Intensity above which a voxel is body [default: -500 HU for CT, 10 % of the 99th
@@ -308,7 +308,7 @@ pub struct TrainArgs {
     /// Seed of the training
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
-    /// Target labels [default: every non-zero label]
+    /// Target labels [default: the demo's spleen; elsewhere every non-zero label]
     #[arg(long, value_name = "L")]
     pub label: Option<String>,
     #[command(flatten)]

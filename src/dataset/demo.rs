@@ -12,6 +12,12 @@
 //!   harmonics and its centre drifting along z, so shape, size and position differ per patient and
 //!   some slices hold no organ.
 //! - 0–3 lesions (label 2, spheres of 5–12 mm radius, 45 HU below the organ) inside the organ.
+//! - A spleen-like target (label 3, the demo's default target): an ellipsoid 18–30 × 14–24 mm
+//!   in-plane (1.5× in one patient in six) on the side opposite the organ, spanning 20–40 % of the
+//!   scan, outline bent by a 2nd harmonic, its brightness anywhere from 55 HU (barely above soft
+//!   tissue) to 175 HU (as bright as the kidneys beside it). Patients differ far more than
+//!   neighbouring slices do, so a plan that sees more patients learns more, as in the paper; the
+//!   organ wins where the two touch.
 //! - Gaussian noise σ 8–18 HU; stored as int16 HU with a uint8 label map.
 
 use std::collections::BTreeMap;
@@ -24,6 +30,9 @@ use crate::rng::Rng;
 
 /// Number of demo patients.
 pub const DEMO_CASES: usize = 24;
+/// The label a demo plan targets unless told otherwise: the spleen, where plans differ (every
+/// plan learns the organ to Dice ~0.95).
+pub const DEFAULT_TARGET: i64 = 3;
 /// Seed of the cohort.
 pub const DEMO_SEED: u64 = 2025;
 const NX: usize = 96;
@@ -37,10 +46,15 @@ pub fn case_id(index: usize) -> String {
 
 /// Label value → name of the demo cohort.
 pub fn label_names() -> BTreeMap<i64, String> {
-    [(0, "background"), (1, "organ"), (2, "lesion")]
-        .into_iter()
-        .map(|(v, n)| (v, n.to_string()))
-        .collect()
+    [
+        (0, "background"),
+        (1, "organ"),
+        (2, "lesion"),
+        (3, "spleen"),
+    ]
+    .into_iter()
+    .map(|(v, n)| (v, n.to_string()))
+    .collect()
 }
 
 /// The demo cohort as a dataset (volumes generated on load).
@@ -68,6 +82,15 @@ struct Lesion {
     radius_mm: f64,
 }
 
+/// The spleen-like target: where plans differ, because patients differ more than slices do.
+struct Spleen {
+    centre: [f64; 2],
+    radii: [f64; 2],
+    z: (f64, f64),
+    bend: (f64, f64),
+    hu: f64,
+}
+
 struct Params {
     slices: usize,
     spacing_mm: [f64; 3],
@@ -86,6 +109,7 @@ struct Params {
     kidney_hu: f64,
     lesions: Vec<Lesion>,
     noise_hu: f64,
+    spleen: Spleen,
 }
 
 fn params(index: usize) -> Params {
@@ -161,6 +185,30 @@ fn params(index: usize) -> Params {
         kidney_hu: r.range_f64(150.0, 170.0),
         lesions,
         noise_hu: r.range_f64(8.0, 18.0),
+        spleen: spleen(&mut r, length),
+    }
+}
+
+/// The spleen of one patient (drawn after every other parameter, so adding it left the organ,
+/// lesions and noise of every patient as they were).
+fn spleen(r: &mut Rng, length: f64) -> Spleen {
+    let len = r.range_f64(0.2, 0.4) * length;
+    let mid = r.range_f64(0.3, 0.7) * length;
+    // One patient in six has an enlarged spleen.
+    let grow = if r.below(6) == 0 { 1.5 } else { 1.0 };
+    Spleen {
+        centre: [r.range_f64(-85.0, -60.0), r.range_f64(-35.0, 0.0)],
+        radii: [
+            grow * r.range_f64(18.0, 30.0),
+            grow * r.range_f64(14.0, 24.0),
+        ],
+        z: (mid - len / 2.0, mid + len / 2.0),
+        bend: (
+            r.range_f64(0.05, 0.2),
+            r.range_f64(0.0, std::f64::consts::TAU),
+        ),
+        // From barely above soft tissue (35 HU) to as bright as the kidneys.
+        hu: r.range_f64(55.0, 175.0),
     }
 }
 
@@ -216,6 +264,13 @@ pub fn generate(index: usize) -> (Volume, Volume) {
         } else {
             None
         };
+        let spleen = &p.spleen;
+        let spleen_scale = if z > spleen.z.0 && z < spleen.z.1 {
+            let t = 2.0 * (z - spleen.z.0) / (spleen.z.1 - spleen.z.0) - 1.0;
+            (1.0 - t * t).max(0.0).powf(0.4)
+        } else {
+            0.0
+        };
         let kidney_scale = if z > p.kidney_z.0 && z < p.kidney_z.1 {
             let t = 2.0 * (z - p.kidney_z.0) / (p.kidney_z.1 - p.kidney_z.0) - 1.0;
             (1.0 - t * t).max(0.0).sqrt()
@@ -255,6 +310,19 @@ pub fn generate(index: usize) -> (Volume, Volume) {
                                 if kx * kx + ky * ky < 1.0 {
                                     hu = p.kidney_hu;
                                 }
+                            }
+                        }
+                        if spleen_scale > 0.0 {
+                            let (dx, dy) = (x - spleen.centre[0], y - spleen.centre[1]);
+                            let bend =
+                                1.0 + spleen.bend.0 * (2.0 * dy.atan2(dx) + spleen.bend.1).sin();
+                            let (rx, ry) = (
+                                spleen.radii[0] * spleen_scale,
+                                spleen.radii[1] * spleen_scale,
+                            );
+                            if (dx / rx).powi(2) + (dy / ry).powi(2) < bend * bend {
+                                hu = spleen.hu;
+                                label = 3;
                             }
                         }
                         if let Some((cx, cy, rx, ry, t)) = organ {
@@ -327,7 +395,7 @@ pub fn write_nnunet_with_progress(out: &Path, progress: &crate::jobs::Progress) 
         "name": "sliceplan-demo",
         "description": "Synthetic CT-like cohort generated by sliceplan (deterministic)",
         "channel_names": {"0": "CT"},
-        "labels": {"background": 0, "organ": 1, "lesion": 2},
+        "labels": {"background": 0, "organ": 1, "lesion": 2, "spleen": 3},
         "numTraining": DEMO_CASES,
         "file_ending": ".nii.gz"
     });

@@ -168,6 +168,17 @@ impl Dataset {
         self.cases.is_empty()
     }
 
+    /// The structure a plan targets when none is named: the demo's spleen (where plans differ),
+    /// every labelled structure elsewhere.
+    pub fn default_target(&self) -> TargetLabels {
+        match self.layout {
+            Layout::Demo => TargetLabels {
+                values: [demo::DEFAULT_TARGET].into_iter().collect(),
+            },
+            _ => TargetLabels::all_foreground(),
+        }
+    }
+
     /// True when every case has a label map.
     pub fn is_labelled(&self) -> bool {
         !self.cases.is_empty() && self.cases.iter().all(|c| c.labels.is_some())

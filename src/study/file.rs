@@ -174,7 +174,8 @@ pub struct Study {
     /// A title for reports.
     #[serde(default)]
     pub name: Option<String>,
-    /// Target labels, names or values, comma-separated (default: every non-zero label).
+    /// Target labels, names or values, comma-separated (default: the dataset's default target:
+    /// the demo's spleen, every non-zero label elsewhere).
     #[serde(default)]
     pub labels: Option<String>,
     /// Budgets in annotated slices.
@@ -239,7 +240,7 @@ impl Study {
         let target = match &self.labels {
             Some(spec) => TargetLabels::parse(spec, &dataset.label_names)
                 .map_err(|e| bad("labels", e.to_string()))?,
-            None => TargetLabels::all_foreground(),
+            None => dataset.default_target(),
         };
         if let Some(v) = target
             .values
@@ -444,7 +445,7 @@ mod tests {
         assert!(err.to_string().contains("unknown field `budget`"), "{err}");
         for (text, key) in [
             ("budgets_slices = []", "budgets_slices"),
-            ("budgets_slices = [10]\nlabels = \"spleen\"", "labels"),
+            ("budgets_slices = [10]\nlabels = \"pancreas\"", "labels"),
             ("budgets_slices = [10]\nlabels = \"9\"", "labels"),
             (
                 "budgets_slices = [10]\nallocations = [\"volumes:40\"]",

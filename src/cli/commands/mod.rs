@@ -73,7 +73,7 @@ fn budget(o: &PlanOptions) -> Option<Budget> {
 fn target_arg(label: Option<&str>, ds: &Dataset) -> Result<TargetLabels> {
     Ok(match label {
         Some(spec) => TargetLabels::parse(spec, &ds.label_names)?,
-        None => TargetLabels::all_foreground(),
+        None => ds.default_target(),
     })
 }
 
