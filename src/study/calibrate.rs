@@ -1,12 +1,15 @@
 //! Calibration: do short trainings rank plans the way long ones do? The same study run under a
 //! quick and a reference preset; per scenario (seeds averaged) the two mean Dice, their
 //! Spearman rank correlation, the mean absolute error, and a fitted linear quick → reference
-//! correction with its leave-one-out error.
+//! correction with its leave-one-out error; and Spearman per seed, where the scenarios share
+//! their held-out volumes.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::key::RunSpec;
-use super::report::summarize_runs;
+use super::report::{scenario_key, summarize_runs};
 use super::store::StoreContents;
 
 /// Quick against reference, per scenario.
@@ -20,6 +23,43 @@ pub struct Calibration {
     pub correction: Option<(f64, f64)>,
     /// Mean absolute error of the correction, each scenario predicted from a fit on the others.
     pub corrected_mae_loo: Option<f64>,
+    /// (seed, Spearman over the scenarios run with that seed in both presets). A seed fixes the
+    /// held-out volumes and the plans' draws, so each seed ranks the scenarios on the same test
+    /// volumes; averaging over seeds first mixes test sets of different difficulty.
+    pub per_seed_spearman: Vec<(u64, f64)>,
+}
+
+/// Spearman between the two presets' Dice, seed by seed.
+fn per_seed_spearman(
+    quick: &[RunSpec],
+    reference: &[RunSpec],
+    contents: &StoreContents,
+) -> Vec<(u64, f64)> {
+    // (seed, budget, allocation, strategy, model) → the run's mean Dice.
+    let dice = |specs: &[RunSpec]| -> BTreeMap<(u64, [String; 4]), f64> {
+        specs
+            .iter()
+            .filter_map(|spec| {
+                let run = contents.get(&spec.key())?.result()?;
+                let (budget, allocation, strategy, model, _) = scenario_key(spec);
+                let scenario = [budget, allocation, strategy, model];
+                Some(((spec.request.seed, scenario), run.mean_dice))
+            })
+            .collect()
+    };
+    let (q, r) = (dice(quick), dice(reference));
+    let seeds: BTreeSet<u64> = q.keys().map(|k| k.0).collect();
+    seeds
+        .into_iter()
+        .filter_map(|seed| {
+            let (xs, ys): (Vec<f64>, Vec<f64>) = q
+                .iter()
+                .filter(|(k, _)| k.0 == seed)
+                .filter_map(|(k, a)| r.get(k).map(|b| (*a, *b)))
+                .unzip();
+            spearman(&xs, &ys).map(|rho| (seed, rho))
+        })
+        .collect()
 }
 
 /// Ranks with ties averaged (1-based).
@@ -115,6 +155,7 @@ pub fn calibrate(
         None
     };
     Calibration {
+        per_seed_spearman: per_seed_spearman(quick, reference, contents),
         spearman: spearman(&xs, &ys),
         mean_absolute_error: mae,
         correction,
@@ -126,6 +167,7 @@ pub fn calibrate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::study::estimates::EstimateSetup;
 
     #[test]
     fn rank_statistics_match_known_values() {
@@ -138,5 +180,48 @@ mod tests {
         assert!(spearman(&a[..2], &[1.0, 2.0]).is_none());
         let (c, m) = line_fit(&[0.5, 0.6, 0.7], &[0.8, 0.85, 0.9]).unwrap();
         assert!((m - 0.5).abs() < 1e-12 && (c - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
+    fn spearman_per_seed_compares_scenarios_on_the_same_held_out_volumes() {
+        use crate::study::estimates::tests::{setup, stored};
+        use crate::study::file::Preset;
+        use crate::study::store::ResultStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), "d", "fp").unwrap();
+        let quick = setup();
+        let reference = EstimateSetup {
+            preset: Preset::Quick,
+            ..setup()
+        };
+        // Seed 0 holds out easy volumes, seed 1 hard ones. Both presets rank s = 2 < 5 < 10 < 20
+        // within each seed; reference's seed 1 at s = 2 is missing, so averaged over seeds its
+        // s = 2 (the easy seed only) outranks its s = 5: ranks 2, 1, 3, 4 against 1, 2, 3, 4.
+        let dice = [
+            (2, [0.50, 0.20], [0.52, f64::NAN]),
+            (5, [0.60, 0.25], [0.58, 0.22]),
+            (10, [0.70, 0.30], [0.75, 0.35]),
+            (20, [0.80, 0.40], [0.80, 0.45]),
+        ];
+        let (mut q, mut r) = (Vec::new(), Vec::new());
+        for (v, qd, rd) in dice {
+            for (i, (qs, rs)) in quick
+                .point_specs(v)
+                .into_iter()
+                .zip(reference.point_specs(v))
+                .enumerate()
+            {
+                store.append(&stored(&qs, qd[i], false)).unwrap();
+                if !rd[i].is_nan() {
+                    store.append(&stored(&rs, rd[i], false)).unwrap();
+                }
+                q.push(qs);
+                r.push(rs);
+            }
+        }
+        let c = calibrate(&q, &r, &store.load().unwrap());
+        assert_eq!(c.per_seed_spearman, vec![(0, 1.0), (1, 1.0)]);
+        assert_eq!(c.scenarios.len(), 4);
+        assert!((c.spearman.unwrap() - 0.8).abs() < 1e-12, "{c:?}");
     }
 }

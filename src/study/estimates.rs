@@ -228,11 +228,11 @@ pub fn recommended(points: &[FrontierPoint]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::study::store::{ResultStore, RunOutcome, RunResult, StoredRun};
 
-    fn setup() -> EstimateSetup {
+    pub(crate) fn setup() -> EstimateSetup {
         EstimateSetup {
             base: PlanRequest {
                 budget: Some(Budget::Slices(40)),
@@ -258,7 +258,7 @@ mod tests {
         }
     }
 
-    fn stored(spec: &RunSpec, dice: f64, flagged: bool) -> StoredRun {
+    pub(crate) fn stored(spec: &RunSpec, dice: f64, flagged: bool) -> StoredRun {
         StoredRun {
             key: spec.key(),
             spec: spec.clone(),

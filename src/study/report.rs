@@ -63,10 +63,10 @@ fn model_label(spec: &RunSpec) -> String {
 }
 
 /// Budget, allocation, strategy, model and preset: a run without its seed.
-type ScenarioKey = (String, String, String, String, String);
+pub(super) type ScenarioKey = (String, String, String, String, String);
 
 /// The scenario of a run (everything but the seed) as a sortable key.
-fn scenario_key(spec: &RunSpec) -> ScenarioKey {
+pub(super) fn scenario_key(spec: &RunSpec) -> ScenarioKey {
     (
         budget_label(spec.request.budget),
         AllocationRule::of(&spec.request).name(),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendChoice, OpenedDevice, open_device};
 pub use evaluate::CaseDice;
-pub use trainer::{TrainJob, TrainReport, TrainedNet, train_and_evaluate};
+pub use trainer::{TrainJob, TrainReport, TrainedNet, seeded_init, train_and_evaluate};
 pub use unet::{UNet2d, UNet3d, UNetSpec};
 
 use crate::interp::Method;

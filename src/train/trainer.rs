@@ -2,12 +2,13 @@
 //! background thread and fed to the training loop (`fit`), then evaluation on held-out volumes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::AdamConfig;
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
@@ -25,6 +26,18 @@ use crate::error::{Error, Result};
 use crate::jobs::Progress;
 use crate::plan::Plan;
 use crate::rng::Rng;
+
+/// Guards the seeding of a device's generator and the net initialisation that draws from it.
+static SEEDED_INIT: Mutex<()> = Mutex::new(());
+
+/// `init` right after seeding `device`'s generator with `seed`. Every run in a process shares
+/// that generator, so seeding and initialising happen under one lock: a seeded run's first
+/// weights stay its own when two trainings start at once (the GUI's jobs, parallel tests).
+pub fn seeded_init<M>(device: &Device, seed: u64, init: impl FnOnce() -> M) -> M {
+    let _only_one = SEEDED_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    init()
+}
 
 /// What a training run gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,7 +288,6 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         .max(1);
     let opened = open_device(config.backend)?;
     let device = opened.device.clone().autodiff();
-    device.seed(config.seed);
     let plan_slices = plan.total_slices();
     // Batches on a background thread, one seeded stream per step (reproducible and resumable).
     let sampling = Sampling {
@@ -340,7 +352,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             ModelKind::TwoD => {
                 let v2 = |m: &UNet2d| score(&TrainedNet::TwoD(m.valid()));
                 let fitted = ctx.fit(
-                    UNet2d::new(&spec, &device),
+                    seeded_init(&device, config.seed, || UNet2d::new(&spec, &device)),
                     |m: &UNet2d, x| m.forward(x),
                     optim,
                     &spawn,
@@ -351,7 +363,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             ModelKind::ThreeD => {
                 let v3 = |m: &UNet3d| score(&TrainedNet::ThreeD(m.valid()));
                 let fitted = ctx.fit(
-                    UNet3d::new(&spec, &device),
+                    seeded_init(&device, config.seed, || UNet3d::new(&spec, &device)),
                     |m: &UNet3d, x| m.forward(x),
                     optim,
                     &spawn,

@@ -175,6 +175,19 @@ pub fn study(args: StudyArgs) -> Result<()> {
                 )),
                 f(c.corrected_mae_loo)
             );
+            if !c.per_seed_spearman.is_empty() {
+                let each: Vec<String> = c
+                    .per_seed_spearman
+                    .iter()
+                    .map(|(seed, rho)| format!("seed {seed} {rho:.2}"))
+                    .collect();
+                let mean = c.per_seed_spearman.iter().map(|s| s.1).sum::<f64>()
+                    / c.per_seed_spearman.len() as f64;
+                println!(
+                    "Spearman per seed (each on its own held-out volumes): {} (mean {mean:.2})",
+                    each.join(", ")
+                );
+            }
             Ok(())
         }
         StudyAction::ExportSlurm => {
