@@ -502,6 +502,7 @@ fn a_real_nifti_file_opens_by_typed_path_and_at_twice_the_scale() {
         .with_pixels_per_point(2.0)
         .build_ui_state(|ui, app: &mut SliceplanApp| app.show_ui(ui), app);
     run_until_idle(&mut h);
+    assert_eq!(h.state().settings.target_label, Some(demo::DEFAULT_TARGET));
     h.state_mut().path_input = file.display().to_string();
     h.get_by_label("Open").click();
     h.step();
@@ -509,6 +510,8 @@ fn a_real_nifti_file_opens_by_typed_path_and_at_twice_the_scale() {
     let app = h.state();
     assert_eq!(app.dataset.len(), 1, "{}", app.status);
     assert_eq!(app.dataset.id, "image");
+    // The demo's spleen (3) means nothing in a file that names no labels: every label.
+    assert_eq!(app.settings.target_label, None);
     assert_eq!(
         app.loaded.as_ref().map(|c| c.image.shape),
         Some([122, 101, 30])

@@ -114,11 +114,7 @@ impl SliceplanApp {
             plan_started: None,
             last_plan_seconds: None,
         };
-        let kept = app.settings.target_label.and_then(|v| {
-            let name = app.dataset.label_names.get(&v)?;
-            Some((v, name.clone()))
-        });
-        app.settings.target_label = target_for(&app.dataset, kept);
+        app.settings.target_label = target_for(&app.dataset, app.named_target());
         app.load_selected();
         app
     }
@@ -149,14 +145,18 @@ impl SliceplanApp {
         }
     }
 
+    /// The chosen target label with its name on the current dataset (None: every label, or a
+    /// value the dataset does not name).
+    fn named_target(&self) -> Option<(i64, String)> {
+        let v = self.settings.target_label?;
+        Some((v, self.dataset.label_names.get(&v)?.clone()))
+    }
+
     /// Switches to `dataset`: jobs started for the previous one are cancelled and their results
     /// dropped; plan, simulation and preview are cleared.
     pub fn switch_dataset(&mut self, dataset: Dataset, data_path: Option<String>) {
         self.jobs.cancel_dataset_jobs();
-        let previous_target = self.settings.target_label.and_then(|v| {
-            let name = self.dataset.label_names.get(&v)?;
-            Some((v, name.clone()))
-        });
+        let previous_target = self.named_target();
         self.settings.data_path = data_path;
         self.dataset = dataset;
         self.selected = 0;
