@@ -114,7 +114,7 @@ impl SliceplanApp {
             plan_started: None,
             last_plan_seconds: None,
         };
-        app.settings.target_label = target_for(&app.dataset, app.named_target());
+        app.settings.target_label = app.dataset.carried_target(app.named_target());
         app.load_selected();
         app
     }
@@ -169,7 +169,7 @@ impl SliceplanApp {
         self.store_wanted = true;
         self.last_request = None;
         self.last_plan_seconds = None;
-        self.settings.target_label = target_for(&self.dataset, previous_target);
+        self.settings.target_label = self.dataset.carried_target(previous_target);
         self.load_selected();
     }
 
@@ -636,16 +636,4 @@ impl eframe::App for SliceplanApp {
         self.save_settings();
         self.cancel_all();
     }
-}
-
-/// The target on `dataset`: the previous one (value and name) where this dataset has a label of
-/// that name at that value, else the dataset's default (the demo's spleen; every label
-/// elsewhere).
-fn target_for(dataset: &Dataset, previous: Option<(i64, String)>) -> Option<i64> {
-    if let Some((v, name)) = previous
-        && dataset.label_names.get(&v) == Some(&name)
-    {
-        return Some(v);
-    }
-    dataset.default_target().values.first().copied()
 }

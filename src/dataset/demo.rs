@@ -314,13 +314,18 @@ pub fn generate(index: usize) -> (Volume, Volume) {
                         }
                         if spleen_scale > 0.0 {
                             let (dx, dy) = (x - spleen.centre[0], y - spleen.centre[1]);
-                            let bend =
-                                1.0 + spleen.bend.0 * (2.0 * dy.atan2(dx) + spleen.bend.1).sin();
                             let (rx, ry) = (
                                 spleen.radii[0] * spleen_scale,
                                 spleen.radii[1] * spleen_scale,
                             );
-                            if (dx / rx).powi(2) + (dy / ry).powi(2) < bend * bend {
+                            let rho = (dx / rx).powi(2) + (dy / ry).powi(2);
+                            // The outline's angle only where the bent outline can reach.
+                            let inside = rho < (1.0 + spleen.bend.0).powi(2) && {
+                                let bend = 1.0
+                                    + spleen.bend.0 * (2.0 * dy.atan2(dx) + spleen.bend.1).sin();
+                                rho < bend * bend
+                            };
+                            if inside {
                                 hu = spleen.hu;
                                 label = 3;
                             }

@@ -179,6 +179,19 @@ impl Dataset {
         }
     }
 
+    /// The target label to carry over from another dataset: `previous` (value, name) where this
+    /// dataset has a label of that name at that value, else this dataset's default (the demo's
+    /// spleen; None, every label, elsewhere). A bare value is not carried: "3" can be another
+    /// structure here.
+    pub fn carried_target(&self, previous: Option<(i64, String)>) -> Option<i64> {
+        if let Some((v, name)) = previous
+            && self.label_names.get(&v) == Some(&name)
+        {
+            return Some(v);
+        }
+        self.default_target().values.first().copied()
+    }
+
     /// True when every case has a label map.
     pub fn is_labelled(&self) -> bool {
         !self.cases.is_empty() && self.cases.iter().all(|c| c.labels.is_some())

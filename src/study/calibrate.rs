@@ -29,6 +29,14 @@ pub struct Calibration {
     pub per_seed_spearman: Vec<(u64, f64)>,
 }
 
+impl Calibration {
+    /// The mean of `per_seed_spearman` (None without any seed).
+    pub fn mean_per_seed_spearman(&self) -> Option<f64> {
+        let n = self.per_seed_spearman.len();
+        (n > 0).then(|| self.per_seed_spearman.iter().map(|s| s.1).sum::<f64>() / n as f64)
+    }
+}
+
 /// Spearman between the two presets' Dice, seed by seed.
 fn per_seed_spearman(
     quick: &[RunSpec],
@@ -221,6 +229,7 @@ mod tests {
         }
         let c = calibrate(&q, &r, &store.load().unwrap());
         assert_eq!(c.per_seed_spearman, vec![(0, 1.0), (1, 1.0)]);
+        assert_eq!(c.mean_per_seed_spearman(), Some(1.0));
         assert_eq!(c.scenarios.len(), 4);
         assert!((c.spearman.unwrap() - 0.8).abs() < 1e-12, "{c:?}");
     }

@@ -118,7 +118,7 @@ impl Preset {
                 checkpoint_every: 0,
                 ..base
             },
-            // 300 steps: at 150, 2 of 11 runs on the demo's spleen did not learn at all, and
+            // 300 steps: at 150, 2 of 12 runs on the demo's spleen did not learn at all, and
             // the rest ranked plans less well (README, "Studies").
             Preset::Quick => TrainConfig {
                 steps: 300,

@@ -175,14 +175,12 @@ pub fn study(args: StudyArgs) -> Result<()> {
                 )),
                 f(c.corrected_mae_loo)
             );
-            if !c.per_seed_spearman.is_empty() {
+            if let Some(mean) = c.mean_per_seed_spearman() {
                 let each: Vec<String> = c
                     .per_seed_spearman
                     .iter()
                     .map(|(seed, rho)| format!("seed {seed} {rho:.2}"))
                     .collect();
-                let mean = c.per_seed_spearman.iter().map(|s| s.1).sum::<f64>()
-                    / c.per_seed_spearman.len() as f64;
                 println!(
                     "Spearman per seed (each on its own held-out volumes): {} (mean {mean:.2})",
                     each.join(", ")
