@@ -419,3 +419,34 @@ fn log_messages_follow_verbosity_and_quiet() {
     let filtered = plan(&[], Some(("RUST_LOG", "error")));
     assert!(!filtered.contains("opened dataset"), "{filtered}");
 }
+
+#[test]
+fn a_held_out_seed_holds_out_the_same_volumes_for_every_plan_seed() {
+    let held_out = |extra: &[&str]| -> String {
+        let mut args = vec![
+            "plan",
+            "--data",
+            "demo",
+            "--budget-slices",
+            "12",
+            "--holdout",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .find(|l| l.contains("held out for testing"))
+            .unwrap_or_else(|| panic!("no held-out line: {out}"))
+            .to_string()
+    };
+    let own: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|seed| held_out(&["--seed", seed]))
+        .collect();
+    assert!(own[0] != own[1] || own[1] != own[2], "{own:?}");
+    let seed0 = held_out(&["--seed", "0"]);
+    for seed in ["1", "2", "3"] {
+        assert_eq!(held_out(&["--seed", seed, "--holdout-seed", "0"]), seed0);
+    }
+}

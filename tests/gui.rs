@@ -128,6 +128,40 @@ fn switching_datasets_drops_the_jobs_of_the_old_one() {
 }
 
 #[test]
+fn the_same_test_volumes_box_holds_out_seed_0s_volumes_whatever_the_seed() {
+    let mut h = harness_with(Settings {
+        budget_slices: 30,
+        holdout: 4,
+        seed: 3,
+        ..Settings::default()
+    });
+    run_until_idle(&mut h);
+    let drawn = |seed| {
+        let request = sliceplan::plan::PlanRequest {
+            holdout: 4,
+            seed,
+            ..Default::default()
+        };
+        request.held_out(demo::dataset().len())
+    };
+    assert_ne!(
+        drawn(3),
+        drawn(0),
+        "seeds 3 and 0 hold out different volumes"
+    );
+    let own = make_plan(&mut h);
+    assert_eq!(own.test_cases.len(), 4);
+    h.get_by_label("Same test volumes for every seed").click();
+    h.step();
+    assert!(h.state().settings.same_test_volumes);
+    let fixed = make_plan(&mut h);
+    let ids = demo::dataset().cases;
+    let expected: Vec<String> = drawn(0).into_iter().map(|i| ids[i].id.clone()).collect();
+    assert_eq!(fixed.test_cases, expected);
+    assert_ne!(fixed.test_cases, own.test_cases);
+}
+
+#[test]
 fn the_simulation_options_shape_the_run_and_cancel_is_not_an_error() {
     let mut h = harness_with(Settings {
         budget_slices: 30,

@@ -303,6 +303,42 @@ fn density_or_volume_count_alone_is_a_plan_and_one_slice_volumes_work() {
 }
 
 #[test]
+fn a_held_out_seed_keeps_the_test_volumes_while_the_plan_seed_moves() {
+    let ds = demo::dataset();
+    let with = |seed: u64, holdout_seed: Option<u64>| {
+        plan(
+            &ds,
+            &PlanRequest {
+                holdout: 4,
+                volumes: Some(6),
+                seed,
+                holdout_seed,
+                ..request(30)
+            },
+        )
+    };
+    let own: Vec<Plan> = (0..3).map(|seed| with(seed, None)).collect();
+    assert!(own[0].test_cases != own[1].test_cases || own[1].test_cases != own[2].test_cases);
+    let fixed: Vec<Plan> = (0..3).map(|seed| with(seed, Some(0))).collect();
+    for p in &fixed {
+        assert_eq!(p.test_cases, own[0].test_cases);
+        assert!(p.volumes.iter().all(|v| !p.test_cases.contains(&v.case_id)));
+    }
+    // The plan's own seed still draws which volumes are annotated.
+    let chosen = |p: &Plan| {
+        p.volumes
+            .iter()
+            .map(|v| v.case_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(chosen(&fixed[0]) != chosen(&fixed[1]) || chosen(&fixed[1]) != chosen(&fixed[2]));
+    assert_eq!(
+        fixed[0].volumes, own[0].volumes,
+        "holding out with the plan's own seed is the default draw"
+    );
+}
+
+#[test]
 fn plan_files_round_trip_and_refuse_other_datasets() {
     let ds = demo::dataset();
     let p = plan(

@@ -158,6 +158,10 @@ fn a_study_runs_once_reports_and_resumes_after_a_kill() {
         "{md}"
     );
     assert!(md.contains("4 of 4 runs stored"), "{md}");
+    assert!(
+        md.contains("the same 4 held-out volumes (drawn with seed 0)"),
+        "{md}"
+    );
     assert!(report.join("report.html").is_file());
     assert!(report.join("budget-curves-slices.svg").is_file());
     let png = std::fs::read(report.join("budget-curves-slices.png")).unwrap();

@@ -30,6 +30,7 @@ pub fn request_from_settings(s: &Settings) -> PlanRequest {
             seconds_per_volume: s.seconds_per_volume,
         },
         holdout: s.holdout,
+        holdout_seed: s.same_test_volumes.then_some(0),
         target: TargetLabels {
             values: s.target_label.into_iter().collect(),
         },
@@ -149,6 +150,11 @@ impl SliceplanApp {
             row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
             row(ui, "Held-out test volumes", |ui| {
                 ui.add(egui::DragValue::new(&mut s.holdout).range(0..=10_000))
+            });
+            row(ui, "Same test volumes for every seed", |ui| {
+                ui.checkbox(&mut s.same_test_volumes, "").on_hover_text(
+                    "Draw the held-out volumes once (with seed 0) instead of per seed, so every plan and seed is scored on the same volumes.",
+                )
             });
             row(ui, "Min body fraction of a slice", |ui| {
                 ui.add(egui::DragValue::new(&mut s.body_min_fraction).range(0.0..=1.0).speed(0.01)).on_hover_text(

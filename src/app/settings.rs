@@ -30,6 +30,8 @@ pub struct Settings {
     pub volume_strategy: VolumeStrategy,
     pub seed: u64,
     pub holdout: usize,
+    /// Hold out the volumes drawn with seed 0 whatever the seed (else each seed draws its own).
+    pub same_test_volumes: bool,
     /// Only slices with at least this fraction of body voxels are candidates (0: every slice).
     pub body_min_fraction: f64,
     pub model: ModelKind,
@@ -102,6 +104,7 @@ impl Default for Settings {
             volume_strategy: VolumeStrategy::Random,
             seed: 0,
             holdout: 6,
+            same_test_volumes: false,
             body_min_fraction: 0.05,
             model: ModelKind::TwoD,
             backend: BackendChoice::Auto,

@@ -121,13 +121,16 @@ impl SliceplanApp {
                     ui.label(r.scenario.label());
                     ui.label(format!("{:.1}", r.slices_per_volume));
                     ui.label(format!("{:.3}", r.density));
-                    ui.label(format!("{:.3}", r.mean_dice));
+                    ui.label(r.mean_dice.map_or("—".to_string(), |d| format!("{d:.3}")));
                     ui.label(format!("{:.3}", r.sd_dice));
                     ui.label(r.runs.to_string());
                     if r.flagged > 0 {
                         ui.colored_label(
                             egui::Color32::YELLOW,
-                            format!("⚠ {} run(s) did not learn", r.flagged),
+                            format!(
+                                "⚠ {} run(s) did not learn (left out of the Dice)",
+                                r.flagged
+                            ),
                         );
                     } else {
                         ui.label("");

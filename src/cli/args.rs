@@ -140,6 +140,10 @@ pub struct PlanOptions {
     /// Volumes kept aside as test volumes (simulate: 0 holds out a quarter of the volumes)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub holdout: usize,
+    /// Draw the test volumes with this seed whatever --seed(s) say, so every seed is scored on
+    /// the same volumes [default: each seed draws its own]
+    #[arg(long, value_name = "N")]
+    pub holdout_seed: Option<u64>,
     /// Target labels, names or values [default: the demo's spleen; elsewhere every non-zero label]
     #[arg(long, value_name = "L")]
     pub label: Option<String>,

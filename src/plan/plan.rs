@@ -65,6 +65,11 @@ pub struct PlanRequest {
     pub target: TargetLabels,
     /// Volumes kept aside (seeded) as held-out test cases, never planned.
     pub holdout: usize,
+    /// Seed of the held-out draw; None: `seed`. Fixed, every seed holds the same volumes out, so
+    /// plans and seeds are scored on one test set (left out of the JSON when None, so requests
+    /// written before it existed keep their form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_seed: Option<u64>,
 }
 
 impl Default for PlanRequest {
@@ -83,7 +88,20 @@ impl Default for PlanRequest {
             cost_model: CostModel::default(),
             target: TargetLabels::default(),
             holdout: 0,
+            holdout_seed: None,
         }
+    }
+}
+
+impl PlanRequest {
+    /// The seed the held-out volumes are drawn with.
+    pub fn held_out_seed(&self) -> u64 {
+        self.holdout_seed.unwrap_or(self.seed)
+    }
+
+    /// The held-out draw's indices among `total` volumes (sorted as drawn).
+    pub fn held_out(&self, total: usize) -> Vec<usize> {
+        Rng::with_stream(self.held_out_seed(), 2).sample_indices(total, self.holdout)
     }
 }
 
@@ -326,7 +344,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             req.holdout
         )));
     }
-    let held: Vec<usize> = Rng::with_stream(req.seed, 2).sample_indices(total, req.holdout);
+    let held = req.held_out(total);
     let eligible: Vec<usize> = (0..total).filter(|i| !held.contains(i)).collect();
     let n = eligible.len();
     if req.slice_strategy.needs_labels() && !dataset.cases.iter().any(|c| c.labels.is_some()) {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::interp::Method;
 use crate::plan::SliceStrategy;
+use crate::study::stats::mean_sd;
 use crate::train::ModelKind;
 
 mod setup;
@@ -131,10 +132,12 @@ pub struct SimSummary {
     pub slices_per_volume: f64,
     /// Mean over the runs (the volumes drawn differ in length).
     pub density: f64,
-    pub mean_dice: f64,
-    /// Sample standard deviation over the runs (0 for one run).
+    /// Mean over the runs that learned the target (None when none did).
+    pub mean_dice: Option<f64>,
+    /// Sample standard deviation over the runs that learned (0 for one run).
     pub sd_dice: f64,
-    /// Runs flagged as not having learned the target (their Dice is not an estimate).
+    /// Runs flagged as not having learned the target: counted in `runs`, left out of the
+    /// Dice (their Dice is not an estimate).
     pub flagged: usize,
 }
 
@@ -151,23 +154,20 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
         .into_iter()
         .map(|(scenario, runs)| {
             let n = runs.len() as f64;
-            let mean = runs.iter().map(|r| r.mean_dice).sum::<f64>() / n;
-            let var = if runs.len() > 1 {
-                runs.iter()
-                    .map(|r| (r.mean_dice - mean).powi(2))
-                    .sum::<f64>()
-                    / (n - 1.0)
-            } else {
-                0.0
-            };
+            let learned: Vec<f64> = runs
+                .iter()
+                .filter(|r| r.flags.is_empty())
+                .map(|r| r.mean_dice)
+                .collect();
+            let (mean, sd) = mean_sd(&learned);
             SimSummary {
                 scenario,
                 runs: runs.len(),
                 slices_per_volume: runs.iter().map(|r| r.slices_per_volume).sum::<f64>() / n,
                 density: runs.iter().map(|r| r.density).sum::<f64>() / n,
-                mean_dice: mean,
-                sd_dice: var.sqrt(),
-                flagged: runs.iter().filter(|r| !r.flags.is_empty()).count(),
+                mean_dice: (!learned.is_empty()).then_some(mean),
+                sd_dice: sd,
+                flagged: runs.len() - learned.len(),
             }
         })
         .collect()
@@ -205,7 +205,9 @@ pub fn plot_series(results: &[SimResult]) -> Vec<PlotSeries> {
                 out.len() - 1
             }
         };
-        out[index].means.push([volumes, summary.mean_dice]);
+        if let Some(mean) = summary.mean_dice {
+            out[index].means.push([volumes, mean]);
+        }
         out[index].runs.extend(runs);
     }
     out
@@ -245,10 +247,10 @@ mod tests {
         assert_eq!(summary.len(), 2);
         assert_eq!(summary[0].scenario, scenario(2));
         assert_eq!((summary[0].runs, summary[1].runs), (2, 3));
-        assert!((summary[0].mean_dice - 0.72).abs() < 1e-12);
+        assert!((summary[0].mean_dice.unwrap() - 0.72).abs() < 1e-12);
         assert!((summary[0].sd_dice - 0.04 / 2f64.sqrt()).abs() < 1e-12);
         assert!((summary[0].density - 0.11).abs() < 1e-12);
-        assert!((summary[1].mean_dice - 0.83).abs() < 1e-12);
+        assert!((summary[1].mean_dice.unwrap() - 0.83).abs() < 1e-12);
         assert!((summary[1].sd_dice - 0.03).abs() < 1e-12);
         let series = plot_series(&results);
         assert_eq!(series.len(), 1);
@@ -256,6 +258,20 @@ mod tests {
         assert_eq!(series[0].means.len(), 2);
         assert!((series[0].means[1][1] - 0.83).abs() < 1e-12);
         assert_eq!(series[0].runs.len(), 5);
+        // A run that did not learn is counted and shown, not averaged in.
+        let failed = SimResult {
+            flags: vec!["did not learn".into()],
+            ..run(6, 3, 0.01, 0.05)
+        };
+        let mut with_failed = results.to_vec();
+        with_failed.push(failed.clone());
+        let summary = summarize(&with_failed);
+        assert_eq!((summary[1].runs, summary[1].flagged), (4, 1));
+        assert!((summary[1].mean_dice.unwrap() - 0.83).abs() < 1e-12);
+        assert!((summary[1].sd_dice - 0.03).abs() < 1e-12);
+        let only_failed = std::slice::from_ref(&failed);
+        assert_eq!(summarize(only_failed)[0].mean_dice, None);
+        assert!(plot_series(only_failed)[0].means.is_empty());
     }
 
     #[test]

@@ -49,6 +49,9 @@ fn per_seed_spearman(
             .iter()
             .filter_map(|spec| {
                 let run = contents.get(&spec.key())?.result()?;
+                if !run.flags.is_empty() {
+                    return None;
+                }
                 let (budget, allocation, strategy, model, _) = scenario_key(spec);
                 let scenario = [budget, allocation, strategy, model];
                 Some(((spec.request.seed, scenario), run.mean_dice))
@@ -131,8 +134,8 @@ pub fn calibrate(
         format!("{} {} {} {}", s.budget, s.allocation, s.strategy, s.model)
     };
     let mut scenarios = Vec::new();
-    for a in q.iter().filter(|s| s.runs > 0) {
-        if let Some(b) = r.iter().find(|b| b.runs > 0 && name(b) == name(a)) {
+    for a in q.iter().filter(|s| s.estimated()) {
+        if let Some(b) = r.iter().find(|b| b.estimated() && name(b) == name(a)) {
             scenarios.push((name(a), a.dice.mean, b.dice.mean));
         }
     }
@@ -203,10 +206,11 @@ mod tests {
             ..setup()
         };
         // Seed 0 holds out easy volumes, seed 1 hard ones. Both presets rank s = 2 < 5 < 10 < 20
-        // within each seed; reference's seed 1 at s = 2 is missing, so averaged over seeds its
-        // s = 2 (the easy seed only) outranks its s = 5: ranks 2, 1, 3, 4 against 1, 2, 3, 4.
+        // within each seed; reference's seed 1 at s = 2 did not learn (flagged: left out, as if
+        // missing), so averaged over seeds its s = 2 (the easy seed only) outranks its s = 5:
+        // ranks 2, 1, 3, 4 against 1, 2, 3, 4.
         let dice = [
-            (2, [0.50, 0.20], [0.52, f64::NAN]),
+            (2, [0.50, 0.20], [0.52, 0.01]),
             (5, [0.60, 0.25], [0.58, 0.22]),
             (10, [0.70, 0.30], [0.75, 0.35]),
             (20, [0.80, 0.40], [0.80, 0.45]),
@@ -220,9 +224,7 @@ mod tests {
                 .enumerate()
             {
                 store.append(&stored(&qs, qd[i], false)).unwrap();
-                if !rd[i].is_nan() {
-                    store.append(&stored(&rs, rd[i], false)).unwrap();
-                }
+                store.append(&stored(&rs, rd[i], v == 2 && i == 1)).unwrap();
                 q.push(qs);
                 r.push(rs);
             }

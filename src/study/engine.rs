@@ -64,6 +64,7 @@ pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result
                 eval_seconds: report.eval_seconds,
                 device: report.backend,
                 flags: report.flags,
+                notes: report.warnings,
             })
         }
     };

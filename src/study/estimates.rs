@@ -118,17 +118,7 @@ impl EstimateSetup {
                     .filter(|s| contents.get(&s.key()).is_some())
                     .count();
                 let (dice, flagged) = match summary {
-                    Some(s) if s.runs > s.flagged => {
-                        // The interval over the seeds that learned.
-                        let learned: Vec<f64> = specs
-                            .iter()
-                            .filter_map(|s| contents.get(&s.key()).and_then(|r| r.result()))
-                            .filter(|r| r.flags.is_empty())
-                            .map(|r| r.mean_dice)
-                            .collect();
-                        (Some(super::stats::dice_interval(&learned)), s.flagged)
-                    }
-                    Some(s) => (None, s.flagged),
+                    Some(s) => (s.estimated().then_some(s.dice), s.flagged),
                     None => (None, 0),
                 };
                 FrontierPoint {
@@ -285,6 +275,7 @@ pub(crate) mod tests {
                 } else {
                     Vec::new()
                 },
+                notes: Vec::new(),
             }),
             finished_unix: 0,
         }

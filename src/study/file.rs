@@ -214,6 +214,10 @@ pub struct Study {
     /// Held-out test volumes per seed (0 or absent: a quarter of the volumes).
     #[serde(default)]
     pub holdout: usize,
+    /// Draw the held-out volumes once, with this seed, for every seed of the study (absent: each
+    /// seed draws its own), so every scenario and seed is scored on the same test volumes.
+    #[serde(default)]
+    pub holdout_seed: Option<u64>,
 }
 
 impl Study {
@@ -386,6 +390,7 @@ impl Study {
                                         slice_strategy: strategy,
                                         seed,
                                         holdout,
+                                        holdout_seed: self.holdout_seed,
                                         cost_model,
                                         target: target.clone(),
                                         ..PlanRequest::default()
@@ -439,6 +444,28 @@ mod tests {
         let r = runs("budgets_slices = [60]\n").unwrap();
         let counts: Vec<Option<usize>> = r.iter().map(|s| s.request.volumes).collect();
         assert_eq!(counts, [Some(1), Some(6), Some(12), Some(18)]);
+    }
+
+    #[test]
+    fn a_held_out_seed_fixes_the_test_volumes_across_seeds() {
+        let total = demo::dataset().len();
+        let held = |text: &str| -> Vec<Vec<usize>> {
+            runs(text)
+                .unwrap()
+                .iter()
+                .map(|s| s.request.held_out(total))
+                .collect()
+        };
+        let own = held("budgets_slices = [60]\nallocations = [\"volumes:4\"]\nseeds = [0, 1, 2]\n");
+        assert_eq!(own.len(), 3);
+        assert!(
+            own[0] != own[1] || own[1] != own[2],
+            "each seed draws its own"
+        );
+        let fixed = held(
+            "budgets_slices = [60]\nallocations = [\"volumes:4\"]\nseeds = [0, 1, 2]\nholdout_seed = 0\n",
+        );
+        assert!(fixed.iter().all(|h| *h == own[0] && h.len() == 6));
     }
 
     #[test]

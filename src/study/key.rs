@@ -44,7 +44,14 @@ pub fn digest(text: &str) -> String {
 
 impl RunSpec {
     /// The run's key: a digest of its canonical JSON (fields in declaration order, maps sorted).
+    /// A held-out seed equal to the plan's seed is the default draw and is left out, so a fixed
+    /// test set drawn with seed 0 reuses the seed-0 runs stored without one.
     pub fn key(&self) -> String {
+        if self.request.holdout_seed == Some(self.request.seed) {
+            let mut canonical = self.clone();
+            canonical.request.holdout_seed = None;
+            return canonical.key();
+        }
         digest(&serde_json::to_string(self).unwrap_or_default())
     }
 
@@ -127,6 +134,20 @@ mod tests {
         let mut c = spec();
         c.interpolation = Some(Method::Sdf);
         assert_ne!(a.key(), c.key());
+        // A held-out seed is part of the key, except the plan's own seed (the default draw).
+        let mut d = spec();
+        d.request.holdout_seed = Some(0);
+        assert_eq!(a.key(), d.key());
+        assert_eq!(b.key(), {
+            let mut e = b.clone();
+            e.request.holdout_seed = Some(1);
+            e.key()
+        });
+        d.request.holdout_seed = Some(1);
+        assert_ne!(a.key(), d.key());
+        b.request.holdout_seed = Some(0);
+        assert_ne!(a.key(), b.key());
+        assert!(!serde_json::to_string(&a).unwrap().contains("holdout_seed"));
         assert_eq!(a.label(), "60 slices, s=12, fixed, 2d, seed 0");
     }
 

@@ -34,16 +34,25 @@ pub struct ScenarioSummary {
     pub runs: usize,
     /// Seeds skipped because their plan cannot be made, with why.
     pub skipped: Vec<String>,
-    /// Runs flagged as not having learned the target.
+    /// Runs flagged as not having learned the target: counted in `runs`, left out of `dice`
+    /// and `dice_over_cases` (their Dice is not an estimate of the plan).
     pub flagged: usize,
     pub slices: f64,
     pub volumes: f64,
     pub density: f64,
     pub annotation_hours: f64,
-    /// Mean Dice over seeds (each seed's mean over its held-out volumes), 95 % t interval.
+    /// Mean Dice over the seeds that learned (each seed's mean over its held-out volumes),
+    /// 95 % t interval.
     pub dice: Interval,
-    /// Over every held-out volume of every seed.
+    /// Over every held-out volume of every seed that learned.
     pub dice_over_cases: Interval,
+}
+
+impl ScenarioSummary {
+    /// Whether any run of it learned, so `dice` is an estimate.
+    pub fn estimated(&self) -> bool {
+        self.runs > self.flagged
+    }
 }
 
 fn budget_label(b: Option<Budget>) -> String {
@@ -111,9 +120,9 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
             let mean = |f: &dyn Fn(&super::store::RunResult) -> f64| {
                 results.iter().map(|r| f(r)).sum::<f64>() / n
             };
-            let seed_dice: Vec<f64> = results.iter().map(|r| r.mean_dice).collect();
-            let case_dice: Vec<f64> = results
-                .iter()
+            let learned = || results.iter().filter(|r| r.flags.is_empty());
+            let seed_dice: Vec<f64> = learned().map(|r| r.mean_dice).collect();
+            let case_dice: Vec<f64> = learned()
                 .flat_map(|r| r.cases.iter().map(|c| c.dice))
                 .collect();
             Some(ScenarioSummary {
@@ -213,7 +222,7 @@ fn fmt_interval(i: &Interval) -> String {
 /// scenarios can answer).
 pub fn answers(summaries: &[ScenarioSummary]) -> Vec<String> {
     let mut out = Vec::new();
-    let measured: Vec<&ScenarioSummary> = summaries.iter().filter(|s| s.runs > 0).collect();
+    let measured: Vec<&ScenarioSummary> = summaries.iter().filter(|s| s.estimated()).collect();
     // 1. Volumes against density, per budget/strategy/model.
     let mut by_budget: BTreeMap<(String, String, String), Vec<&ScenarioSummary>> = BTreeMap::new();
     for s in &measured {
@@ -327,6 +336,48 @@ fn write_plot(
     Ok(png)
 }
 
+/// One line per stored run with a flag (⚠, left out of the Dice) or a note.
+fn run_remarks(specs: &[RunSpec], contents: &StoreContents) -> Vec<String> {
+    specs
+        .iter()
+        .filter_map(|spec| {
+            let r = contents.get(&spec.key())?.result()?;
+            let said: Vec<String> = r
+                .flags
+                .iter()
+                .map(|f| format!("⚠ {f}"))
+                .chain(r.notes.iter().cloned())
+                .collect();
+            (!said.is_empty()).then(|| {
+                format!(
+                    "{} ({}): Dice {:.3}; {}",
+                    spec.label(),
+                    spec.preset,
+                    r.mean_dice,
+                    said.join("; ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// How the runs' test volumes were drawn: once for every seed, or per seed.
+fn test_volumes_line(specs: &[RunSpec]) -> Option<String> {
+    let first = specs.first()?;
+    let holdout = first.request.holdout;
+    let seed = first.request.held_out_seed();
+    let shared = specs
+        .iter()
+        .all(|s| s.request.holdout == holdout && s.request.held_out_seed() == seed);
+    Some(if shared {
+        format!(
+            "Test volumes: the same {holdout} held-out volumes (drawn with seed {seed}) for every scenario and seed."
+        )
+    } else {
+        "Test volumes: each seed holds out its own draw, so seed-to-seed spread includes which volumes are tested.".to_string()
+    })
+}
+
 /// Writes `report.md`, `report.html` and SVG plots (Dice against volumes per budget, budget
 /// curves with bands) to `out`, atomically, from the stored runs of `specs`.
 pub fn write_report(
@@ -344,9 +395,12 @@ pub fn write_report(
         .sum::<usize>();
     let _ = writeln!(
         md,
-        "{done} of {} runs stored. Dice: mean over seeds with its 95 % t interval (each seed: mean over its held-out volumes); ⚠ marks runs that did not learn the target.\n",
+        "{done} of {} runs stored. Dice: mean over seeds with its 95 % t interval (each seed: mean over its held-out volumes); ⚠ counts runs that did not learn the target, left out of the Dice.\n",
         specs.len()
     );
+    if let Some(line) = test_volumes_line(specs) {
+        let _ = writeln!(md, "{line}\n");
+    }
     md.push_str("## Answers for this data\n\n");
     let answers = answers(&summaries);
     if answers.is_empty() {
@@ -356,7 +410,7 @@ pub fn write_report(
         let _ = writeln!(md, "- {a}");
     }
     md.push_str("\n## Ranking\n\n| rank | budget | allocation | strategy | model | preset | volumes | ρ | hours | Dice (95 % CI) | over cases | runs |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    let mut ranked: Vec<&ScenarioSummary> = summaries.iter().filter(|s| s.runs > 0).collect();
+    let mut ranked: Vec<&ScenarioSummary> = summaries.iter().filter(|s| s.estimated()).collect();
     ranked.sort_by(|a, b| b.dice.mean.total_cmp(&a.dice.mean));
     for (i, s) in ranked.iter().enumerate() {
         let _ = writeln!(
@@ -395,6 +449,21 @@ pub fn write_report(
             let _ = writeln!(md, "- {k}");
         }
     }
+    let remarks = run_remarks(specs, contents);
+    if !remarks.is_empty() {
+        const SHOWN: usize = 40;
+        md.push_str("\n## Runs flagged or with notes\n\n");
+        for r in remarks.iter().take(SHOWN) {
+            let _ = writeln!(md, "- {r}");
+        }
+        if remarks.len() > SHOWN {
+            let _ = writeln!(
+                md,
+                "- … and {} more (every run is in the store's results.jsonl)",
+                remarks.len() - SHOWN
+            );
+        }
+    }
     std::fs::create_dir_all(out)
         .map_err(|e| crate::Error::io("cannot create the report folder", out, e))?;
     let mut plots = Vec::new();
@@ -408,7 +477,7 @@ pub fn write_report(
         let mut series: Vec<Series> = Vec::new();
         for s in summaries
             .iter()
-            .filter(|s| &s.budget == budget && s.runs > 0)
+            .filter(|s| &s.budget == budget && s.estimated())
         {
             let name = format!("{} {}", s.strategy, s.model);
             match series.iter_mut().find(|x| x.0 == name) {
@@ -491,4 +560,54 @@ pub fn write_report(
         html: html_path,
         plots,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::estimates::tests::{setup, stored};
+    use crate::study::store::{ResultStore, RunOutcome};
+
+    #[test]
+    fn flagged_runs_are_counted_listed_and_left_out_of_the_dice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path().join("store"), "d", "fp").unwrap();
+        let specs = setup().point_specs(4);
+        let mut specs3 = specs.clone();
+        let mut third = specs[1].clone();
+        third.request.seed = 2;
+        third.train.seed = 2;
+        specs3.push(third);
+        // Seeds 0 and 2 learned (0.80, 0.70, one with a note); seed 1 did not (0.02).
+        store.append(&stored(&specs3[0], 0.80, false)).unwrap();
+        store.append(&stored(&specs3[1], 0.02, true)).unwrap();
+        let mut noted = stored(&specs3[2], 0.70, false);
+        if let RunOutcome::Done(r) = &mut noted.outcome {
+            r.notes.push("this plan generalises poorly to them".into());
+        }
+        store.append(&noted).unwrap();
+        let contents = store.load().unwrap();
+        let summary = &summarize_runs(&specs3, &contents)[0];
+        assert_eq!((summary.runs, summary.flagged), (3, 1));
+        assert!(summary.estimated());
+        assert!((summary.dice.mean - 0.75).abs() < 1e-12 && summary.dice.n == 2);
+        let out = dir.path().join("report");
+        write_report("t", &specs3, &contents, &out).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(md.contains("## Runs flagged or with notes"), "{md}");
+        assert!(
+            md.contains("seed 1 (tiny): Dice 0.020; ⚠ did not learn"),
+            "{md}"
+        );
+        assert!(
+            md.contains("seed 2 (tiny): Dice 0.700; this plan generalises poorly"),
+            "{md}"
+        );
+        assert!(!md.contains("seed 0 (tiny)"), "{md}");
+        // Each seed drew its own test volumes.
+        assert!(md.contains("each seed holds out its own draw"), "{md}");
+        // Only flagged runs: counted, not estimated, not ranked.
+        let only = &summarize_runs(&specs3[1..2], &contents)[0];
+        assert!(!only.estimated());
+    }
 }

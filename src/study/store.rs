@@ -48,6 +48,10 @@ pub struct RunResult {
     pub device: String,
     /// Why its Dice is not an estimate of the plan (empty for a usable run).
     pub flags: Vec<String>,
+    /// What training noticed that does not void the Dice (e.g. the net fitted its slices but
+    /// generalises poorly to the test volumes; in-plane downsampling).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A run's outcome: measured, or skipped because its plan cannot be made.

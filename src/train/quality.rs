@@ -1,34 +1,62 @@
 //! Whether a run's Dice can stand for its plan: a run that did not learn the target, that
 //! over-segments, or whose loss did not fall is flagged rather than reported as an estimate.
+//! A run that fits its own annotated slices but scores near zero on the test volumes did
+//! learn: its low Dice is what the plan buys, and it gets a note instead of a flag.
 
 use super::evaluate::CaseDice;
 
-/// Mean Dice under which a run is taken to have learned nothing of the target.
+/// Mean Dice under which a run may have learned nothing of the target.
 pub const NEAR_ZERO_DICE: f64 = 0.1;
 /// Predicted over true target voxels (summed over the test volumes) above which a run is
 /// taken to over-segment.
 pub const OVER_SEGMENTATION_RATIO: f64 = 3.0;
 /// The loss must fall below this fraction of its first value for a run to count as trained.
 pub const CONVERGED_LOSS_FRACTION: f32 = 0.9;
+/// A run whose loss ends below this fraction of its first value has fitted its training
+/// slices (its loss's Dice term no longer sits near 1, the value for predicting nothing).
+pub const FITTED_LOSS_FRACTION: f32 = 0.5;
 
-/// The reasons, one sentence each, why a run's Dice is not an estimate of its plan; empty for
-/// a usable run.
-pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> {
-    let mut flags = Vec::new();
-    let truth: u64 = test.iter().map(|t| t.truth_voxels).sum();
-    let predicted: u64 = test.iter().map(|t| t.predicted_voxels).sum();
-    // Volumes without the target score 1 for an empty prediction: a model that predicts
-    // nothing looks good on them, so only volumes holding the target tell whether it learned.
+/// The loss's first value and its final level: the median of the curve's last quarter (at
+/// least three points), since one batch's loss is noisy. None with fewer than three points.
+fn final_loss_ratio(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
+    let &(_, first) = loss_curve.first()?;
+    if loss_curve.len() < 3 || first <= 0.0 {
+        return None;
+    }
+    let mut tail: Vec<f32> = loss_curve[loss_curve.len() - (loss_curve.len() / 4).max(3)..]
+        .iter()
+        .map(|p| p.1)
+        .collect();
+    tail.sort_by(f32::total_cmp);
+    Some((first, tail[tail.len() / 2]))
+}
+
+/// Mean Dice over the test volumes that hold the target, and how many do. Volumes without
+/// it score 1 for an empty prediction: a model that predicts nothing looks good on them, so
+/// only volumes holding the target tell whether it learned.
+fn dice_with_target(test: &[CaseDice]) -> (f64, usize) {
     let with_target: Vec<f64> = test
         .iter()
         .filter(|t| t.truth_voxels > 0)
         .map(|t| t.dice)
         .collect();
-    let mean = with_target.iter().sum::<f64>() / with_target.len().max(1) as f64;
-    if !with_target.is_empty() && mean < NEAR_ZERO_DICE {
+    let n = with_target.len();
+    (with_target.iter().sum::<f64>() / n.max(1) as f64, n)
+}
+
+/// The reasons, one sentence each, why a run's Dice is not an estimate of its plan; empty for
+/// a usable run. Near-zero Dice is a flag only where the loss shows the net did not fit its
+/// own slices (or there is no loss curve to tell).
+pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> {
+    let mut flags = Vec::new();
+    let truth: u64 = test.iter().map(|t| t.truth_voxels).sum();
+    let predicted: u64 = test.iter().map(|t| t.predicted_voxels).sum();
+    let (mean, with_target) = dice_with_target(test);
+    let ratio = final_loss_ratio(loss_curve);
+    let fitted = ratio.is_some_and(|(first, last)| last <= FITTED_LOSS_FRACTION * first);
+    if with_target > 0 && mean < NEAR_ZERO_DICE && !fitted {
         flags.push(format!(
-            "Dice {mean:.3} on the {} volume(s) holding the target is near zero: the model did not learn it{}",
-            with_target.len(),
+            "Dice {mean:.3} on the {with_target} volume(s) holding the target is near zero: the model did not learn it{}",
             if predicted == 0 {
                 " (it predicts nothing)"
             } else {
@@ -42,8 +70,7 @@ pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> 
             predicted as f64 / truth as f64
         ));
     }
-    if let (Some(&(_, first)), Some(&(_, last))) = (loss_curve.first(), loss_curve.last())
-        && loss_curve.len() >= 3
+    if let Some((first, last)) = ratio
         && last > CONVERGED_LOSS_FRACTION * first
     {
         flags.push(format!(
@@ -51,6 +78,19 @@ pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> 
         ));
     }
     flags
+}
+
+/// A note for a run that fitted its training slices yet scores near zero on the test
+/// volumes: a real, poor result of the plan (its volumes do not teach the target as it looks
+/// in the test volumes), reported as such rather than flagged.
+pub fn generalisation_note(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Option<String> {
+    let (mean, with_target) = dice_with_target(test);
+    let (first, last) = final_loss_ratio(loss_curve)?;
+    (with_target > 0 && mean < NEAR_ZERO_DICE && last <= FITTED_LOSS_FRACTION * first).then(|| {
+        format!(
+            "the model fits its training slices (loss {first:.3} → {last:.3}) but scores Dice {mean:.3} on the {with_target} test volume(s) holding the target: this plan generalises poorly to them"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -68,7 +108,8 @@ mod tests {
 
     #[test]
     fn usable_runs_have_no_flag_and_failed_ones_say_why() {
-        let falling = [(0, 1.2), (10, 0.8), (20, 0.4)];
+        // Trained (below 0.9× its first value), not fitted (above half of it).
+        let falling = [(0, 1.2), (10, 0.9), (20, 0.8), (30, 0.75)];
         assert!(run_flags(&[case(0.8, 100, 110)], &falling).is_empty());
         let flags = run_flags(&[case(0.02, 100, 1500)], &falling);
         assert_eq!(flags.len(), 2, "{flags:?}");
@@ -81,8 +122,46 @@ mod tests {
         // Volumes without the target (empty-truth rule) flag nothing by themselves, and do not
         // hide a model that predicts nothing on the others.
         assert!(run_flags(&[case(1.0, 0, 0)], &falling).is_empty());
-        let flags = run_flags(&[case(1.0, 0, 0), case(0.0, 200, 0)], &falling);
+        let stalled = [(0, 1.6), (10, 1.2), (20, 1.0), (30, 0.97)];
+        let flags = run_flags(&[case(1.0, 0, 0), case(0.0, 200, 0)], &stalled);
         assert_eq!(flags.len(), 1, "{flags:?}");
         assert!(flags[0].contains("predicts nothing"), "{flags:?}");
+        assert!(generalisation_note(&[case(0.0, 200, 0)], &stalled).is_none());
+    }
+
+    #[test]
+    fn near_zero_dice_after_fitting_the_training_slices_is_a_result_not_a_failure() {
+        // Loss 1.6 → 0.005 (the last quarter's mean): the net fitted its slices.
+        let fitted = [
+            (0, 1.6),
+            (10, 0.9),
+            (20, 0.3),
+            (30, 0.1),
+            (40, 0.01),
+            (50, 0.004),
+            (60, 0.006),
+        ];
+        let test = [case(0.08, 300, 120), case(1.0, 0, 0)];
+        assert!(run_flags(&test, &fitted).is_empty());
+        let note = generalisation_note(&test, &fitted).unwrap();
+        assert!(
+            note.contains("0.080") && note.contains("generalises poorly"),
+            "{note}"
+        );
+        // One low batch at the end does not make a stalled run fitted (the tail's median).
+        let noisy_end = [
+            (0, 1.6),
+            (10, 1.1),
+            (20, 1.0),
+            (30, 1.0),
+            (40, 0.98),
+            (50, 0.98),
+            (60, 0.98),
+            (70, 0.3),
+        ];
+        assert_eq!(run_flags(&test, &noisy_end).len(), 1);
+        // Without a loss curve there is nothing to tell the two apart: flagged.
+        assert_eq!(run_flags(&test, &[]).len(), 1);
+        assert!(generalisation_note(&[case(0.5, 300, 280)], &fitted).is_none());
     }
 }

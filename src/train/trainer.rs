@@ -17,7 +17,7 @@ use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
 use super::fit::{FitContext, Fitted, Validator};
 use super::prepare::{Prepared, prepare_training};
-use super::quality::run_flags;
+use super::quality::{generalisation_note, run_flags};
 use super::unet::{UNet2d, UNet3d, UNetSpec};
 use super::validate;
 use super::{ModelKind, TrainConfig};
@@ -407,6 +407,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
     if let Some(note) = &validation {
         warnings.push(note.clone());
     }
+    warnings.extend(generalisation_note(&test, &loss_curve));
     progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
     Ok(TrainReport {
         model: config.model,

@@ -110,6 +110,7 @@ fn request_args(o: &PlanOptions, ds: &Dataset) -> Result<PlanRequest> {
         },
         target: target_arg(o.label.as_deref(), ds)?,
         holdout: o.holdout,
+        holdout_seed: o.holdout_seed,
     })
 }
 

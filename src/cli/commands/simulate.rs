@@ -63,16 +63,16 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     );
     for s in summarize(&simulation.results) {
         println!(
-            "{:<26} {:>9.2} {:>8.3} {:>10.4} {:>8.4} {:>5}{}",
+            "{:<26} {:>9.2} {:>8.3} {:>10} {:>8.4} {:>5}{}",
             s.scenario.label(),
             s.slices_per_volume,
             s.density,
-            s.mean_dice,
+            s.mean_dice.map_or("—".to_string(), |d| format!("{d:.4}")),
             s.sd_dice,
             s.runs,
             match s.flagged {
                 0 => String::new(),
-                n => format!("  ⚠ {n} run(s) did not learn"),
+                n => format!("  ⚠ {n} run(s) did not learn (left out of the Dice)"),
             }
         );
     }

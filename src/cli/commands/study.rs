@@ -182,7 +182,7 @@ pub fn study(args: StudyArgs) -> Result<()> {
                     .map(|(seed, rho)| format!("seed {seed} {rho:.2}"))
                     .collect();
                 println!(
-                    "Spearman per seed (each on its own held-out volumes): {} (mean {mean:.2})",
+                    "Spearman per seed (a seed's scenarios share their held-out volumes): {} (mean {mean:.2})",
                     each.join(", ")
                 );
             }
