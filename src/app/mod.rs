@@ -565,11 +565,7 @@ impl SliceplanApp {
                     "latest stored run: {} — Dice {:.3}{}",
                     l.spec.label(),
                     r.mean_dice,
-                    if r.flags.is_empty() {
-                        ""
-                    } else {
-                        " (did not learn)"
-                    }
+                    if r.learned() { "" } else { " (did not learn)" }
                 ),
                 (Some(l), None) => format!("latest stored run: {} — skipped", l.spec.label()),
                 (None, _) => "latest stored run: none yet".into(),

@@ -121,20 +121,13 @@ impl SliceplanApp {
                     ui.label(r.scenario.label());
                     ui.label(format!("{:.1}", r.slices_per_volume));
                     ui.label(format!("{:.3}", r.density));
-                    ui.label(r.mean_dice.map_or("—".to_string(), |d| format!("{d:.3}")));
+                    ui.label(r.mean_dice_text(3));
                     ui.label(format!("{:.3}", r.sd_dice));
                     ui.label(r.runs.to_string());
-                    if r.flagged > 0 {
-                        ui.colored_label(
-                            egui::Color32::YELLOW,
-                            format!(
-                                "⚠ {} run(s) did not learn (left out of the Dice)",
-                                r.flagged
-                            ),
-                        );
-                    } else {
-                        ui.label("");
-                    }
+                    match r.flagged_text() {
+                        Some(text) => ui.colored_label(egui::Color32::YELLOW, text),
+                        None => ui.label(""),
+                    };
                     ui.end_row();
                 }
             });

@@ -141,6 +141,24 @@ pub struct SimSummary {
     pub flagged: usize,
 }
 
+impl SimSummary {
+    /// The mean Dice with `decimals` decimals; "—" where no run learned.
+    pub fn mean_dice_text(&self, decimals: usize) -> String {
+        self.mean_dice
+            .map_or("—".to_string(), |d| format!("{d:.decimals$}"))
+    }
+
+    /// "⚠ N run(s) did not learn (left out of the Dice)" where any did not.
+    pub fn flagged_text(&self) -> Option<String> {
+        (self.flagged > 0).then(|| {
+            format!(
+                "⚠ {} run(s) did not learn (left out of the Dice)",
+                self.flagged
+            )
+        })
+    }
+}
+
 /// Groups `results` by scenario (in first-seen order): mean and spread of Dice over seeds.
 pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
     let mut groups: Vec<(Scenario, Vec<&SimResult>)> = Vec::new();

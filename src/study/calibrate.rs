@@ -49,7 +49,7 @@ fn per_seed_spearman(
             .iter()
             .filter_map(|spec| {
                 let run = contents.get(&spec.key())?.result()?;
-                if !run.flags.is_empty() {
+                if !run.learned() {
                     return None;
                 }
                 let (budget, allocation, strategy, model, _) = scenario_key(spec);

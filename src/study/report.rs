@@ -120,7 +120,7 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
             let mean = |f: &dyn Fn(&super::store::RunResult) -> f64| {
                 results.iter().map(|r| f(r)).sum::<f64>() / n
             };
-            let learned = || results.iter().filter(|r| r.flags.is_empty());
+            let learned = || results.iter().filter(|r| r.learned());
             let seed_dice: Vec<f64> = learned().map(|r| r.mean_dice).collect();
             let case_dice: Vec<f64> = learned()
                 .flat_map(|r| r.cases.iter().map(|c| c.dice))
@@ -133,7 +133,7 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
                 preset: k.4,
                 runs: results.len(),
                 skipped,
-                flagged: results.iter().filter(|r| !r.flags.is_empty()).count(),
+                flagged: results.iter().filter(|r| !r.learned()).count(),
                 slices: mean(&|r| r.slices as f64),
                 volumes: mean(&|r| r.volumes as f64),
                 density: mean(&|r| r.density),
@@ -178,7 +178,7 @@ pub fn budget_curves(specs: &[RunSpec], contents: &StoreContents) -> Vec<BudgetC
         let Some(r) = contents.get(&spec.key()).and_then(|run| run.result()) else {
             continue;
         };
-        if !r.flags.is_empty() {
+        if !r.learned() {
             continue;
         }
         let name = format!(

@@ -54,6 +54,13 @@ pub struct RunResult {
     pub notes: Vec<String>,
 }
 
+impl RunResult {
+    /// Whether its Dice is an estimate of its plan (no flag: it learned the target).
+    pub fn learned(&self) -> bool {
+        self.flags.is_empty()
+    }
+}
+
 /// A run's outcome: measured, or skipped because its plan cannot be made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]

@@ -18,7 +18,7 @@ pub const FITTED_LOSS_FRACTION: f32 = 0.5;
 
 /// The loss's first value and its final level: the median of the curve's last quarter (at
 /// least three points), since one batch's loss is noisy. None with fewer than three points.
-fn final_loss_ratio(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
+fn loss_levels(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
     let &(_, first) = loss_curve.first()?;
     if loss_curve.len() < 3 || first <= 0.0 {
         return None;
@@ -31,30 +31,46 @@ fn final_loss_ratio(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
     Some((first, tail[tail.len() / 2]))
 }
 
-/// Mean Dice over the test volumes that hold the target, and how many do. Volumes without
-/// it score 1 for an empty prediction: a model that predicts nothing looks good on them, so
-/// only volumes holding the target tell whether it learned.
-fn dice_with_target(test: &[CaseDice]) -> (f64, usize) {
+/// A run scoring near zero on the test volumes that hold the target.
+struct NearZero {
+    /// Mean Dice over those volumes, and how many there are.
+    mean: f64,
+    with_target: usize,
+    /// The loss's (first, final) levels where they show the net fitted its own slices.
+    fitted: Option<(f32, f32)>,
+}
+
+/// Whether the run scores near zero, judged on the test volumes that hold the target: volumes
+/// without it score 1 for an empty prediction, so a model that predicts nothing looks good on
+/// them. None when it does not, or no test volume holds the target.
+fn near_zero(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Option<NearZero> {
     let with_target: Vec<f64> = test
         .iter()
         .filter(|t| t.truth_voxels > 0)
         .map(|t| t.dice)
         .collect();
-    let n = with_target.len();
-    (with_target.iter().sum::<f64>() / n.max(1) as f64, n)
+    let mean = with_target.iter().sum::<f64>() / with_target.len().max(1) as f64;
+    (!with_target.is_empty() && mean < NEAR_ZERO_DICE).then(|| NearZero {
+        mean,
+        with_target: with_target.len(),
+        fitted: loss_levels(loss_curve)
+            .filter(|&(first, last)| last <= FITTED_LOSS_FRACTION * first),
+    })
 }
 
 /// The reasons, one sentence each, why a run's Dice is not an estimate of its plan; empty for
 /// a usable run. Near-zero Dice is a flag only where the loss shows the net did not fit its
-/// own slices (or there is no loss curve to tell).
+/// own slices (or there is no loss curve to tell); else see `generalisation_note`.
 pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> {
     let mut flags = Vec::new();
     let truth: u64 = test.iter().map(|t| t.truth_voxels).sum();
     let predicted: u64 = test.iter().map(|t| t.predicted_voxels).sum();
-    let (mean, with_target) = dice_with_target(test);
-    let ratio = final_loss_ratio(loss_curve);
-    let fitted = ratio.is_some_and(|(first, last)| last <= FITTED_LOSS_FRACTION * first);
-    if with_target > 0 && mean < NEAR_ZERO_DICE && !fitted {
+    if let Some(NearZero {
+        mean,
+        with_target,
+        fitted: None,
+    }) = near_zero(test, loss_curve)
+    {
         flags.push(format!(
             "Dice {mean:.3} on the {with_target} volume(s) holding the target is near zero: the model did not learn it{}",
             if predicted == 0 {
@@ -70,7 +86,7 @@ pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> 
             predicted as f64 / truth as f64
         ));
     }
-    if let Some((first, last)) = ratio
+    if let Some((first, last)) = loss_levels(loss_curve)
         && last > CONVERGED_LOSS_FRACTION * first
     {
         flags.push(format!(
@@ -84,13 +100,15 @@ pub fn run_flags(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Vec<String> 
 /// volumes: a real, poor result of the plan (its volumes do not teach the target as it looks
 /// in the test volumes), reported as such rather than flagged.
 pub fn generalisation_note(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Option<String> {
-    let (mean, with_target) = dice_with_target(test);
-    let (first, last) = final_loss_ratio(loss_curve)?;
-    (with_target > 0 && mean < NEAR_ZERO_DICE && last <= FITTED_LOSS_FRACTION * first).then(|| {
-        format!(
-            "the model fits its training slices (loss {first:.3} → {last:.3}) but scores Dice {mean:.3} on the {with_target} test volume(s) holding the target: this plan generalises poorly to them"
-        )
-    })
+    let NearZero {
+        mean,
+        with_target,
+        fitted,
+    } = near_zero(test, loss_curve)?;
+    let (first, last) = fitted?;
+    Some(format!(
+        "the model fits its training slices (loss {first:.3} → {last:.3}) but scores Dice {mean:.3} on the {with_target} test volume(s) holding the target: this plan generalises poorly to them"
+    ))
 }
 
 #[cfg(test)]

@@ -67,13 +67,12 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
             s.scenario.label(),
             s.slices_per_volume,
             s.density,
-            s.mean_dice.map_or("—".to_string(), |d| format!("{d:.4}")),
+            s.mean_dice_text(4),
             s.sd_dice,
             s.runs,
-            match s.flagged {
-                0 => String::new(),
-                n => format!("  ⚠ {n} run(s) did not learn (left out of the Dice)"),
-            }
+            s.flagged_text()
+                .map(|t| format!("  {t}"))
+                .unwrap_or_default()
         );
     }
     for warning in simulation.results.iter().filter_map(|r| r.warning()) {
