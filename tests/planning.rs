@@ -339,6 +339,31 @@ fn a_held_out_seed_keeps_the_test_volumes_while_the_plan_seed_moves() {
 }
 
 #[test]
+fn a_seeds_volume_draws_are_nested_across_volume_counts() {
+    // Studies compare allocations seed by seed: with one seed, the 2 annotated volumes are among
+    // its 5 and those among its 10, so a paired difference measures the allocation, not the draw.
+    let ds = demo::dataset();
+    for seed in 0..3 {
+        let chosen = |volumes: usize| -> std::collections::BTreeSet<String> {
+            let p = plan(
+                &ds,
+                &PlanRequest {
+                    holdout: 4,
+                    holdout_seed: Some(0),
+                    volumes: Some(volumes),
+                    seed,
+                    ..request(60)
+                },
+            );
+            p.volumes.iter().map(|v| v.case_id.clone()).collect()
+        };
+        let (two, five, ten) = (chosen(2), chosen(5), chosen(10));
+        assert_eq!((two.len(), five.len(), ten.len()), (2, 5, 10));
+        assert!(two.is_subset(&five) && five.is_subset(&ten), "seed {seed}");
+    }
+}
+
+#[test]
 fn plan_files_round_trip_and_refuse_other_datasets() {
     let ds = demo::dataset();
     let p = plan(

@@ -167,6 +167,44 @@ fn a_study_runs_once_reports_and_resumes_after_a_kill() {
     let png = std::fs::read(report.join("budget-curves-slices.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG plot");
     assert!(md.contains("(budget-curves-slices.png)"), "{md}");
+    // One seed: nothing to pair, and the report says so rather than guessing.
+    assert!(
+        md.contains("## Can the seeds tell the plans apart?")
+            && md.contains("No two scenarios of one budget share two seeds"),
+        "{md}"
+    );
+
+    // Calibrate against a slightly longer tiny preset: the 4 stored runs are reused, the 4
+    // reference runs are added, and the JSON holds every field scripts read.
+    let (code, out, err) = study(
+        "calibrate",
+        &store,
+        &[
+            "--reference-preset",
+            "tiny",
+            "--reference-steps",
+            "14",
+            "--json",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(lines(&store).len(), 8, "4 quick + 4 reference runs");
+    let scenarios = c["scenarios"].as_array().unwrap();
+    // (Tiny runs that learned nothing are flagged and left out of the scenarios.)
+    assert!(scenarios.len() <= 4, "{c}");
+    assert!(
+        scenarios
+            .iter()
+            .all(|s| s[0].as_str().unwrap().contains("slices") && s[1].is_f64()),
+        "{c}"
+    );
+    for field in ["separated", "agreeing", "within_noise"] {
+        assert_eq!(c["pairs"][field], 0, "one seed separates nothing: {c}");
+    }
+    assert!(c["reference_neighbours"].as_array().unwrap().is_empty());
+    assert!(c["per_seed_spearman"].is_array() && c.get("mean_absolute_error").is_some());
 }
 
 #[test]

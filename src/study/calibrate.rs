@@ -2,7 +2,7 @@
 //! quick and a reference preset; per scenario (seeds averaged) the two mean Dice, their
 //! Spearman rank correlation, the mean absolute error, and a fitted linear quick → reference
 //! correction with its leave-one-out error; and Spearman per seed, where the scenarios share
-//! their held-out volumes.
+//! their held-out volumes; and which pairs of plans the reference's seeds separate at all.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use super::key::RunSpec;
 use super::report::{scenario_key, summarize_runs};
+use super::separation::{
+    PairAgreement, Separation, neighbour_separations, pair_agreement, seed_dice,
+};
 use super::store::StoreContents;
 
 /// Quick against reference, per scenario.
@@ -27,6 +30,12 @@ pub struct Calibration {
     /// held-out volumes and the plans' draws, so each seed ranks the scenarios on the same test
     /// volumes; averaging over seeds first mixes test sets of different difficulty.
     pub per_seed_spearman: Vec<(u64, f64)>,
+    /// Pairs of plans the reference's seeds tell apart, and whether quick orders them alike;
+    /// with few seeds most neighbouring plans are ties, whatever order either preset gives.
+    pub pairs: PairAgreement,
+    /// The reference's neighbouring scenarios compared seed by seed, with the seeds each pair
+    /// would need.
+    pub reference_neighbours: Vec<Separation>,
 }
 
 impl Calibration {
@@ -165,7 +174,11 @@ pub fn calibrate(
     } else {
         None
     };
+    let (quick_seeds, reference_seeds) =
+        (seed_dice(quick, contents), seed_dice(reference, contents));
     Calibration {
+        pairs: pair_agreement(&quick_seeds, &reference_seeds),
+        reference_neighbours: neighbour_separations(&reference_seeds),
         per_seed_spearman: per_seed_spearman(quick, reference, contents),
         spearman: spearman(&xs, &ys),
         mean_absolute_error: mae,
@@ -234,5 +247,17 @@ mod tests {
         assert_eq!(c.mean_per_seed_spearman(), Some(1.0));
         assert_eq!(c.scenarios.len(), 4);
         assert!((c.spearman.unwrap() - 0.8).abs() < 1e-12, "{c:?}");
+        // Two seeds separate one pair in the reference (s = 20 over s = 5: +0.22, +0.23), which
+        // quick orders alike; s = 10 against 5 and 20 are ties; s = 2 shares one seed only.
+        assert_eq!(
+            c.pairs,
+            PairAgreement {
+                separated: 1,
+                agreeing: 1,
+                within_noise: 2
+            }
+        );
+        assert_eq!(c.reference_neighbours.len(), 1);
+        assert!(!c.reference_neighbours[0].separated);
     }
 }

@@ -208,6 +208,10 @@ pub struct Study {
     /// Training steps instead of the preset's.
     #[serde(default)]
     pub steps: Option<usize>,
+    /// Channels per U-Net level instead of the preset's (for every model of the study), e.g. to
+    /// train the `full` schedule on `quick`'s small net when calibrating on a CPU.
+    #[serde(default)]
+    pub features: Option<Vec<usize>>,
     /// `auto` (default), `wgpu` or `cpu`.
     #[serde(default)]
     pub backend: Option<String>,
@@ -379,7 +383,19 @@ impl Study {
                                 if let Some(steps) = self.steps {
                                     train.steps = steps;
                                 }
-                                train.validate().map_err(|e| bad("steps", e.to_string()))?;
+                                if let Some(features) = &self.features {
+                                    train.features = Some(features.clone());
+                                }
+                                // The presets are valid: what fails is the study's steps or
+                                // features.
+                                train.validate().map_err(|e| {
+                                    let key = if train.steps == 0 {
+                                        "steps"
+                                    } else {
+                                        "features"
+                                    };
+                                    bad(key, e.to_string())
+                                })?;
                                 runs.push(RunSpec {
                                     dataset: fingerprint.to_string(),
                                     target: target.clone(),
@@ -469,6 +485,23 @@ mod tests {
     }
 
     #[test]
+    fn features_replace_the_presets_net_and_keep_equal_keys() {
+        let quick = runs("budgets_slices = [60]\nallocations = [\"volumes:4\"]\n").unwrap();
+        let same = runs(
+            "budgets_slices = [60]\nallocations = [\"volumes:4\"]\nfeatures = [8, 16, 32, 64]\n",
+        )
+        .unwrap();
+        assert_eq!(quick[0].key(), same[0].key(), "quick's own net: same run");
+        let full = runs(
+            "budgets_slices = [60]\nallocations = [\"volumes:4\"]\npreset = \"full\"\nfeatures = [8, 16, 32, 64]\n",
+        )
+        .unwrap();
+        assert_eq!(full[0].train.features, quick[0].train.features);
+        assert!(full[0].train.early_stopping.is_some() && full[0].train.steps == 2000);
+        assert_ne!(full[0].key(), quick[0].key());
+    }
+
+    #[test]
     fn bad_studies_name_the_key() {
         let err = toml::from_str::<Study>("budgets_slices = [10]\nbudget = 3\n").unwrap_err();
         assert!(err.to_string().contains("unknown field `budget`"), "{err}");
@@ -487,6 +520,8 @@ mod tests {
             ("budgets_slices = [10]\npreset = \"huge\"", "preset"),
             ("budgets_slices = [10]\nholdout = 24", "holdout"),
             ("budgets_slices = [10]\nsteps = 0", "steps"),
+            ("budgets_slices = [10]\nfeatures = [8]", "features"),
+            ("budgets_slices = [10]\nfeatures = [8, 0]", "features"),
         ] {
             let err = runs(text).unwrap_err().to_string();
             assert!(

@@ -1,7 +1,7 @@
 //! The study engine: every training run of a simulation or a study is a `RunSpec` with a stable
 //! key, kept in a result store as it finishes, and never run twice; studies (TOML) expand into
 //! runs over budgets, allocations, strategies, interpolation, models and seeds; summaries carry
-//! 95 % intervals and budget curves fitted to the stored runs.
+//! 95 % intervals, paired comparisons over seeds and budget curves fitted to the stored runs.
 
 pub mod calibrate;
 pub mod curve;
@@ -12,6 +12,7 @@ pub mod key;
 pub mod raster;
 pub mod render;
 pub mod report;
+pub mod separation;
 pub mod slurm;
 pub mod stats;
 pub mod store;

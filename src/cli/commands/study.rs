@@ -186,6 +186,23 @@ pub fn study(args: StudyArgs) -> Result<()> {
                     each.join(", ")
                 );
             }
+            let p = c.pairs;
+            println!(
+                "Pairs of plans the reference's seeds separate (95 %): {}, ordered alike by quick: {}; ties within the reference's spread: {}",
+                p.separated, p.agreeing, p.within_noise
+            );
+            for s in &c.reference_neighbours {
+                println!(
+                    "  reference {} over {}: {:+.3} [{:.3}, {:.3}] over {} seeds, {}",
+                    s.higher,
+                    s.lower,
+                    s.difference.mean,
+                    s.difference.lo,
+                    s.difference.hi,
+                    s.difference.n,
+                    s.verdict()
+                );
+            }
             Ok(())
         }
         StudyAction::ExportSlurm => {
