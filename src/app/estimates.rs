@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::plan::Budget;
 use crate::study::store::StoreContents;
 use crate::study::{
-    AllocationRule, EstimateSetup, FrontierPoint, Preset, ResultStore, recommended, run_missing,
+    AgainstBest, AllocationRule, EstimateSetup, FrontierPoint, Preset, ResultStore,
+    compared_with_best, recommended, run_missing,
 };
 
 /// The open dataset's result store and what it holds.
@@ -50,6 +51,34 @@ pub struct Estimates {
     key: u64,
     frontier: Vec<FrontierPoint>,
     curve: Option<crate::study::report::BudgetCurve>,
+}
+
+/// The allocations the seeds cannot yet tell apart from the best mean, with the seeds each
+/// would need; None when there are none (or nothing to compare).
+fn ties_with_best_line(points: &[FrontierPoint]) -> Option<String> {
+    let AgainstBest { best, others } = compared_with_best(points)?;
+    let ties: Vec<String> = others
+        .iter()
+        .filter_map(|(i, p)| {
+            let p = p.as_ref().filter(|p| !p.separated)?;
+            let seeds = p
+                .seeds_needed
+                .map_or("no consistent difference".to_string(), |n| {
+                    format!("about {n} seeds to tell")
+                });
+            Some(format!(
+                "{} volumes ({seeds})",
+                points[*i].trade_off.volumes
+            ))
+        })
+        .collect();
+    (!ties.is_empty()).then(|| {
+        format!(
+            "not yet told apart from the best mean ({} volumes): {}",
+            points[best].trade_off.volumes,
+            ties.join(", ")
+        )
+    })
 }
 
 /// Dice → a colour from red (0.5 and below) over yellow to green (1.0).
@@ -259,6 +288,11 @@ impl SliceplanApp {
                 None => "recommended: nothing estimated yet".into(),
             },
         );
+        if let Some(line) = ties_with_best_line(&points) {
+            ui.label(line).on_hover_text(
+                "Compared seed by seed (a seed scores both on the same test volumes): the mean difference's 95 % interval still includes zero. More seeds (Settings) tell them apart; the recommendation takes the most volumes among them.",
+            );
+        }
         let response = Plot::new("frontier")
             .x_axis_label("volumes annotated (s)")
             .y_axis_label("slices per volume")
@@ -435,4 +469,53 @@ fn nearest_hit(hits: &[(Pos2, usize)], click: Pos2, radius: f32) -> Option<usize
         .filter(|(d, _)| *d <= radius)
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::TradeOff;
+    use crate::study::stats::dice_interval;
+
+    fn point(volumes: usize, dice: &[f64]) -> FrontierPoint {
+        FrontierPoint {
+            trade_off: TradeOff {
+                volumes,
+                slices: 60,
+                slices_per_volume: 60.0 / volumes as f64,
+                density: 0.1,
+                seconds: 0.0,
+            },
+            dice: Some(dice_interval(dice)),
+            flagged: 0,
+            done: dice.len(),
+            seeds: dice.len(),
+            by_seed: dice
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i as u64, *d))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_planner_names_the_allocations_not_yet_told_apart_from_the_best() {
+        // s = 20 is best; s = 10 trails it inconsistently, s = 2 by 0.3 in every seed.
+        let points = [
+            point(2, &[0.20, 0.30, 0.25]),
+            point(10, &[0.55, 0.50, 0.55]),
+            point(20, &[0.50, 0.60, 0.60]),
+        ];
+        let line = ties_with_best_line(&points).unwrap();
+        assert!(
+            line.starts_with(
+                "not yet told apart from the best mean (20 volumes): 10 volumes (about "
+            ),
+            "{line}"
+        );
+        assert!(!line.contains(" 2 volumes"), "{line}");
+        // Everything separated, or a single seed: nothing to say.
+        assert!(ties_with_best_line(&[points[0].clone(), points[2].clone()]).is_none());
+        assert!(ties_with_best_line(&[point(2, &[0.2]), point(20, &[0.5])]).is_none());
+    }
 }

@@ -2,11 +2,14 @@
 //! trade-off frontier at one budget, which of them to estimate next, and the budget curve of one
 //! allocation rule. The GUI's planner draws these; `run_missing` fills them in.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::file::{AllocationRule, Preset};
 use super::key::RunSpec;
 use super::report::{BudgetCurve, budget_curves, summarize_runs};
+use super::separation::{Paired, paired, seed_dice};
 use super::stats::Interval;
 use super::store::StoreContents;
 use crate::dataset::TargetLabels;
@@ -39,6 +42,8 @@ pub struct FrontierPoint {
     /// Seeds measured or skipped so far, of `seeds`.
     pub done: usize,
     pub seeds: usize,
+    /// The Dice of each seed that learned, for comparing points seed by seed.
+    pub by_seed: BTreeMap<u64, f64>,
 }
 
 impl EstimateSetup {
@@ -127,6 +132,11 @@ impl EstimateSetup {
                     flagged,
                     done,
                     seeds: specs.len(),
+                    by_seed: seed_dice(&specs, contents)
+                        .into_iter()
+                        .next()
+                        .map(|s| s.by_seed)
+                        .unwrap_or_default(),
                 }
             })
             .collect()
@@ -199,22 +209,55 @@ impl EstimateSetup {
     }
 }
 
-/// The frontier point to recommend: the highest expected Dice; among points whose intervals
-/// overlap the best one's, the one with the most volumes (the paper's first finding, and the
-/// cheaper bet when the data cannot tell them apart). None while nothing is estimated.
-pub fn recommended(points: &[FrontierPoint]) -> Option<usize> {
+/// The estimated point with the highest mean Dice, and every other estimated point compared
+/// with it seed by seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgainstBest {
+    /// Index of the best point.
+    pub best: usize,
+    /// (index, best − point over their shared seeds; None where they share fewer than two).
+    pub others: Vec<(usize, Option<Paired>)>,
+}
+
+/// Every estimated point against the one with the highest mean Dice (None: nothing estimated).
+pub fn compared_with_best(points: &[FrontierPoint]) -> Option<AgainstBest> {
     let best = points
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.dice.map(|d| (i, d)))
-        .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean))?;
-    points
+        .filter_map(|(i, p)| p.dice.map(|d| (i, d.mean)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?
+        .0;
+    let others = points
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.dice.map(|d| (i, d)))
-        .filter(|(_, d)| d.hi >= best.1.lo && d.n > 1 && best.1.n > 1 || d.mean == best.1.mean)
-        .max_by_key(|(i, _)| points[*i].trade_off.volumes)
+        .filter(|(i, p)| *i != best && p.dice.is_some())
+        .map(|(i, p)| (i, paired(&points[best].by_seed, &p.by_seed)))
+        .collect();
+    Some(AgainstBest { best, others })
+}
+
+/// The frontier point to recommend: the highest expected Dice; among points the seeds cannot
+/// tell apart from it (compared seed by seed, each seed scoring both on the same test volumes;
+/// by overlapping intervals where they share fewer than two seeds), the one with the most
+/// volumes (the paper's first finding, and the cheaper bet when the data cannot tell them
+/// apart). None while nothing is estimated.
+pub fn recommended(points: &[FrontierPoint]) -> Option<usize> {
+    let AgainstBest { best, others } = compared_with_best(points)?;
+    let top = points[best].dice?;
+    others
+        .into_iter()
+        .filter(|(i, p)| {
+            let Some(d) = points[*i].dice else {
+                return false;
+            };
+            match p {
+                Some(p) => !p.separated,
+                None => d.mean == top.mean || (d.n > 1 && top.n > 1 && d.hi >= top.lo),
+            }
+        })
         .map(|(i, _)| i)
+        .chain([best])
+        .max_by_key(|&i| (points[i].trade_off.volumes, usize::from(i == best)))
 }
 
 #[cfg(test)]
@@ -311,22 +354,30 @@ pub(crate) mod tests {
             "the flagged seed is left out"
         );
         assert!((d5.mean - 0.83).abs() < 1e-12);
-        // s = 2 has the best mean, but s = 10's interval overlaps it: the data cannot tell them
-        // apart, so the allocation over more volumes is recommended.
+        // s = 2 has the best mean; s = 10 trails it by 0.02 and 0.04 in the two seeds: the data
+        // cannot tell them apart, so the allocation over more volumes is recommended.
+        assert_eq!(f[1].by_seed, BTreeMap::from([(0, 0.86), (1, 0.90)]));
+        assert_eq!(f[2].by_seed.len(), 1, "the flagged seed is left out");
         assert_eq!(recommended(&f), Some(3));
-        let mut narrow = f.clone();
-        narrow[1].dice = Some(Interval {
-            lo: 0.875,
-            hi: 0.885,
-            ..d2
-        });
-        let d10 = f[3].dice.unwrap();
-        narrow[3].dice = Some(Interval {
-            lo: 0.845,
-            hi: 0.855,
-            ..d10
-        });
-        assert_eq!(recommended(&narrow), Some(1), "a clearly better point wins");
+        let AgainstBest { best, others } = compared_with_best(&f).unwrap();
+        assert_eq!(best, 1);
+        let vs10 = others.iter().find(|(i, _)| *i == 3).unwrap().1.unwrap();
+        assert!((vs10.difference.mean - 0.03).abs() < 1e-12 && !vs10.separated);
+        assert!(vs10.seeds_needed.unwrap() > 2);
+        assert!(
+            others.iter().any(|(i, p)| *i == 2 && p.is_none()),
+            "s = 5 shares one seed"
+        );
+        // Seeds far apart (0.60 and 0.90) but s = 2 ahead by 0.05 in both: the intervals
+        // overlap, the paired differences do not include zero, and the better point wins.
+        let mut consistent = f.clone();
+        consistent[1].by_seed = BTreeMap::from([(0, 0.60), (1, 0.90)]);
+        consistent[3].by_seed = BTreeMap::from([(0, 0.55), (1, 0.85)]);
+        assert_eq!(
+            recommended(&consistent),
+            Some(1),
+            "a consistently better point wins"
+        );
         // Nothing estimated: nothing recommended.
         assert_eq!(
             recommended(&s.frontier(&alternatives, &Default::default())),

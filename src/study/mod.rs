@@ -18,7 +18,7 @@ pub mod stats;
 pub mod store;
 
 pub use engine::{StudyProgress, run_missing};
-pub use estimates::{EstimateSetup, FrontierPoint, recommended};
+pub use estimates::{AgainstBest, EstimateSetup, FrontierPoint, compared_with_best, recommended};
 pub use file::{AllocationRule, Preset, Study};
 pub use key::{RunSpec, dataset_fingerprint};
 pub use store::{ResultStore, RunOutcome, RunResult, StoredRun};

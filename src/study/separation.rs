@@ -103,33 +103,51 @@ pub fn seeds_to_separate(difference: f64, sd: f64) -> Option<usize> {
     (2..=MAX_SEEDS).find(|&n| (t_975(n - 1) + Z_POWER_80) * sd / (n as f64).sqrt() <= d)
 }
 
-/// `a` against `b` on their shared seeds (None with fewer than two).
-pub fn compare(a: &SeedDice, b: &SeedDice) -> Option<Separation> {
-    let pairs: Vec<(f64, f64)> = a
-        .by_seed
+/// `a` − `b`, seed by seed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Paired {
+    /// The mean difference and its 95 % t interval over the `n` shared seeds.
+    pub difference: Interval,
+    /// Whether the interval leaves out zero.
+    pub separated: bool,
+    /// Seeds that would separate a difference of this size and spread with 80 % power.
+    pub seeds_needed: Option<usize>,
+}
+
+/// `a` − `b` over the seeds both have (Dice by seed); None with fewer than two.
+pub fn paired(a: &BTreeMap<u64, f64>, b: &BTreeMap<u64, f64>) -> Option<Paired> {
+    let diffs: Vec<f64> = a
         .iter()
-        .filter_map(|(seed, x)| b.by_seed.get(seed).map(|y| (*x, *y)))
+        .filter_map(|(seed, x)| b.get(seed).map(|y| x - y))
         .collect();
-    if pairs.len() < 2 {
+    if diffs.len() < 2 {
         return None;
     }
-    let diffs: Vec<f64> = pairs.iter().map(|(x, y)| x - y).collect();
-    let (mean, _) = mean_sd(&diffs);
-    let (higher, lower, sign) = if mean >= 0.0 {
-        (a, b, 1.0)
+    let difference = mean_interval(&diffs);
+    let (_, sd) = mean_sd(&diffs);
+    Some(Paired {
+        difference,
+        separated: difference.lo > 0.0 || difference.hi < 0.0,
+        seeds_needed: seeds_to_separate(difference.mean, sd),
+    })
+}
+
+/// `a` against `b` on their shared seeds, the higher first (None with fewer than two).
+pub fn compare(a: &SeedDice, b: &SeedDice) -> Option<Separation> {
+    let forward = paired(&a.by_seed, &b.by_seed)?;
+    let (higher, lower) = if forward.difference.mean >= 0.0 {
+        (a, b)
     } else {
-        (b, a, -1.0)
+        (b, a)
     };
-    let oriented: Vec<f64> = diffs.iter().map(|d| d * sign).collect();
-    let difference = mean_interval(&oriented);
-    let (_, sd) = mean_sd(&oriented);
+    let p = paired(&higher.by_seed, &lower.by_seed)?;
     Some(Separation {
         budget: a.budget.clone(),
         higher: higher.plan.clone(),
         lower: lower.plan.clone(),
-        separated: difference.lo > 0.0,
-        seeds_needed: seeds_to_separate(difference.mean, sd),
-        difference,
+        difference: p.difference,
+        separated: p.separated,
+        seeds_needed: p.seeds_needed,
     })
 }
 
