@@ -113,7 +113,7 @@ impl SliceplanApp {
         }
         if !self.sim_results.is_empty() {
             egui::Grid::new("sim_results").striped(true).show(ui, |ui| {
-                for head in ["plan", "slices/vol", "ρ", "Dice", "± sd", "runs", ""] {
+                for head in ["plan", "slices/vol", "ρ", "Dice", "± sd", "runs", "vs best", ""] {
                     ui.strong(head);
                 }
                 ui.end_row();
@@ -124,6 +124,9 @@ impl SliceplanApp {
                     ui.label(r.mean_dice_text(3));
                     ui.label(format!("{:.3}", r.sd_dice));
                     ui.label(r.runs.to_string());
+                    ui.label(r.behind_best_text()).on_hover_text(
+                        "The best plan's Dice minus this one's, seed by seed (a seed scores both on the same test volumes), with its 95 % interval; where it includes zero, about how many seeds would tell them apart",
+                    );
                     match r.flagged_text() {
                         Some(text) => ui.colored_label(egui::Color32::YELLOW, text),
                         None => ui.label(""),

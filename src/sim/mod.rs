@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::interp::Method;
 use crate::plan::SliceStrategy;
+use std::collections::BTreeMap;
+
+use crate::study::separation::{Paired, paired};
 use crate::study::stats::mean_sd;
 use crate::train::ModelKind;
 
@@ -139,6 +142,12 @@ pub struct SimSummary {
     /// Runs flagged as not having learned the target: counted in `runs`, left out of the
     /// Dice (their Dice is not an estimate).
     pub flagged: usize,
+    /// The best scenario (highest mean Dice) minus this one, seed by seed (each seed scores
+    /// both on the same test volumes); None for the best itself or with fewer than two shared
+    /// seeds.
+    pub behind_best: Option<Paired>,
+    /// Whether this is the scenario with the highest mean Dice.
+    pub best: bool,
 }
 
 impl SimSummary {
@@ -146,6 +155,25 @@ impl SimSummary {
     pub fn mean_dice_text(&self, decimals: usize) -> String {
         self.mean_dice
             .map_or("—".to_string(), |d| format!("{d:.decimals$}"))
+    }
+
+    /// How far behind the best scenario this one is and whether its seeds tell them apart:
+    /// "best", "−0.120 [−0.150, −0.090] separated", "−0.020 [−0.090, 0.050] ~14 seeds to tell"
+    /// or "—" (fewer than two shared seeds).
+    pub fn behind_best_text(&self) -> String {
+        if self.best {
+            return "best".into();
+        }
+        let Some(p) = self.behind_best else {
+            return "—".into();
+        };
+        let d = p.difference;
+        let verdict = match (p.separated, p.seeds_needed) {
+            (true, _) => "separated".to_string(),
+            (false, Some(n)) => format!("~{n} seeds to tell"),
+            (false, None) => "no consistent difference".to_string(),
+        };
+        format!("{:+.3} [{:+.3}, {:+.3}] {verdict}", -d.mean, -d.hi, -d.lo)
     }
 
     /// "⚠ N run(s) did not learn (left out of the Dice)" where any did not.
@@ -168,27 +196,54 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
             None => groups.push((r.scenario.clone(), vec![r])),
         }
     }
-    groups
+    let by_seed: Vec<BTreeMap<u64, f64>> = groups
+        .iter()
+        .map(|(_, runs)| {
+            runs.iter()
+                .filter(|r| r.flags.is_empty())
+                .map(|r| (r.seed, r.mean_dice))
+                .collect()
+        })
+        .collect();
+    let mut summaries: Vec<SimSummary> = groups
         .into_iter()
-        .map(|(scenario, runs)| {
+        .zip(&by_seed)
+        .map(|((scenario, runs), _)| {
             let n = runs.len() as f64;
-            let learned: Vec<f64> = runs
+            let dice: Vec<f64> = runs
                 .iter()
                 .filter(|r| r.flags.is_empty())
                 .map(|r| r.mean_dice)
                 .collect();
-            let (mean, sd) = mean_sd(&learned);
+            let (mean, sd) = mean_sd(&dice);
             SimSummary {
                 scenario,
                 runs: runs.len(),
                 slices_per_volume: runs.iter().map(|r| r.slices_per_volume).sum::<f64>() / n,
                 density: runs.iter().map(|r| r.density).sum::<f64>() / n,
-                mean_dice: (!learned.is_empty()).then_some(mean),
+                mean_dice: (!dice.is_empty()).then_some(mean),
                 sd_dice: sd,
-                flagged: runs.len() - learned.len(),
+                flagged: runs.len() - dice.len(),
+                behind_best: None,
+                best: false,
             }
         })
-        .collect()
+        .collect();
+    let best = summaries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.mean_dice.map(|d| (i, d)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i);
+    if let Some(b) = best {
+        for (i, s) in summaries.iter_mut().enumerate() {
+            s.best = i == b;
+            if i != b && s.mean_dice.is_some() {
+                s.behind_best = paired(&by_seed[b], &by_seed[i]);
+            }
+        }
+    }
+    summaries
 }
 
 /// One series of a Dice-vs-volumes plot: its mean over seeds per volume count, and every run.
@@ -270,6 +325,24 @@ mod tests {
         assert!((summary[0].density - 0.11).abs() < 1e-12);
         assert!((summary[1].mean_dice.unwrap() - 0.83).abs() < 1e-12);
         assert!((summary[1].sd_dice - 0.03).abs() < 1e-12);
+        // s = 6 is best; s = 2 trails it by 0.10 and 0.12 on the two shared seeds: not yet
+        // separated by two seeds.
+        assert!(summary[1].best && !summary[0].best);
+        assert_eq!(summary[1].behind_best_text(), "best");
+        let behind = summary[0].behind_best.unwrap();
+        assert_eq!(behind.difference.n, 2);
+        assert!((behind.difference.mean - 0.11).abs() < 1e-12 && !behind.separated);
+        let text = summary[0].behind_best_text();
+        assert!(
+            text.starts_with("-0.110 [-0.2") && text.ends_with("seeds to tell"),
+            "{text}"
+        );
+        // A third seed where s = 2 trails by 0.11 again separates them.
+        let mut three = results.to_vec();
+        three.push(run(2, 2, 0.72, 0.12));
+        let s3 = summarize(&three);
+        assert!(s3[0].behind_best.unwrap().separated, "{:?}", s3[0]);
+        assert!(s3[0].behind_best_text().ends_with("separated"));
         let series = plot_series(&results);
         assert_eq!(series.len(), 1);
         assert_eq!(series[0].name, "fixed 2d");

@@ -58,18 +58,19 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         return print_json(&simulation);
     }
     println!(
-        "{:<26} {:>9} {:>8} {:>10} {:>8} {:>5}",
+        "{:<26} {:>9} {:>8} {:>10} {:>8} {:>5}  vs best, seed by seed (95 %)",
         "plan", "per vol", "density", "mean Dice", "± sd", "runs"
     );
     for s in summarize(&simulation.results) {
         println!(
-            "{:<26} {:>9.2} {:>8.3} {:>10} {:>8.4} {:>5}{}",
+            "{:<26} {:>9.2} {:>8.3} {:>10} {:>8.4} {:>5}  {}{}",
             s.scenario.label(),
             s.slices_per_volume,
             s.density,
             s.mean_dice_text(4),
             s.sd_dice,
             s.runs,
+            s.behind_best_text(),
             s.flagged_text()
                 .map(|t| format!("  {t}"))
                 .unwrap_or_default()
