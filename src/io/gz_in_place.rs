@@ -104,7 +104,11 @@ pub(crate) fn read_values<T: bytemuck::Pod + Default>(
     // against the bounds it is given, so no input can make it read or write outside them. The
     // two ranges overlap by design: output is written only where the input has already been
     // consumed (module notes), and any stream where that failed ends with a CRC-32 mismatch,
-    // so its result is thrown away.
+    // so its result is thrown away. libdeflate's prototypes mark `in` and `out` `restrict`,
+    // which this overlap steps outside of: what it relies on is that the decoder reads its
+    // input strictly forward and never rereads a byte once it is behind the output (at least
+    // the margin behind where it reads), which holds for libdeflate's loop; the CRC-32 check
+    // is the guard if it ever did not.
     let result = unsafe {
         libdeflate_gzip_decompress_ex(
             decompressor.0,
