@@ -61,14 +61,10 @@ fn ties_with_best_line(points: &[FrontierPoint]) -> Option<String> {
         .iter()
         .filter_map(|(i, p)| {
             let p = p.as_ref().filter(|p| !p.separated)?;
-            let seeds = p
-                .seeds_needed
-                .map_or("no consistent difference".to_string(), |n| {
-                    format!("about {n} seeds to tell")
-                });
             Some(format!(
-                "{} volumes ({seeds})",
-                points[*i].trade_off.volumes
+                "{} volumes ({})",
+                points[*i].trade_off.volumes,
+                p.verdict()
             ))
         })
         .collect();
@@ -490,11 +486,7 @@ mod tests {
             flagged: 0,
             done: dice.len(),
             seeds: dice.len(),
-            by_seed: dice
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (i as u64, *d))
-                .collect(),
+            by_seed: crate::study::separation::seeds_from(dice),
         }
     }
 

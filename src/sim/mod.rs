@@ -158,22 +158,16 @@ impl SimSummary {
     }
 
     /// How far behind the best scenario this one is and whether its seeds tell them apart:
-    /// "best", "−0.120 [−0.150, −0.090] separated", "−0.020 [−0.090, 0.050] ~14 seeds to tell"
-    /// or "—" (fewer than two shared seeds).
+    /// "best", "-0.120 [-0.150, -0.090] separated", "-0.020 [-0.090, +0.050] about 14 seeds to
+    /// tell" or "—" (fewer than two shared seeds).
     pub fn behind_best_text(&self) -> String {
         if self.best {
             return "best".into();
         }
-        let Some(p) = self.behind_best else {
-            return "—".into();
-        };
-        let d = p.difference;
-        let verdict = match (p.separated, p.seeds_needed) {
-            (true, _) => "separated".to_string(),
-            (false, Some(n)) => format!("~{n} seeds to tell"),
-            (false, None) => "no consistent difference".to_string(),
-        };
-        format!("{:+.3} [{:+.3}, {:+.3}] {verdict}", -d.mean, -d.hi, -d.lo)
+        self.behind_best.map_or("—".into(), |p| {
+            let this_minus_best = p.reversed();
+            format!("{} {}", this_minus_best.difference_text(), p.verdict())
+        })
     }
 
     /// "⚠ N run(s) did not learn (left out of the Dice)" where any did not.

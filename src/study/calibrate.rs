@@ -258,6 +258,6 @@ mod tests {
             }
         );
         assert_eq!(c.reference_neighbours.len(), 1);
-        assert!(!c.reference_neighbours[0].separated);
+        assert!(!c.reference_neighbours[0].paired.separated);
     }
 }

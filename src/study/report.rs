@@ -645,9 +645,9 @@ mod tests {
             (seps[0].higher.as_str(), seps[0].lower.as_str()),
             ("s=8 fixed 2d", "s=4 fixed 2d")
         );
-        assert!(seps[0].separated && seps[0].difference.n == 3);
+        assert!(seps[0].paired.separated && seps[0].paired.difference.n == 3);
         assert!(
-            !seps[1].separated && seps[1].difference.n == 2,
+            !seps[1].paired.separated && seps[1].paired.difference.n == 2,
             "{:?}",
             seps[1]
         );
@@ -659,10 +659,10 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 40 slices | s=8 fixed 2d | s=4 fixed 2d | 0.100 ["),
+            md.contains("| 40 slices | s=8 fixed 2d | s=4 fixed 2d | +0.100 ["),
             "{md}"
         );
         assert!(md.contains("| 3 | separated |"), "{md}");
-        assert!(md.contains("| 2 | not yet: about "), "{md}");
+        assert!(md.contains("| 2 | about "), "{md}");
     }
 }

@@ -72,24 +72,8 @@ pub struct Separation {
     /// The plan with the higher mean over the shared seeds.
     pub higher: String,
     pub lower: String,
-    /// higher − lower, seed by seed: the mean and its 95 % t interval (`n` shared seeds).
-    pub difference: Interval,
-    /// Whether the interval leaves out zero.
-    pub separated: bool,
-    /// Seeds that would separate a difference of this size and spread with 80 % power (None:
-    /// no difference, or more than a thousand).
-    pub seeds_needed: Option<usize>,
-}
-
-impl Separation {
-    /// "separated" or how many seeds it would take, for tables.
-    pub fn verdict(&self) -> String {
-        match (self.separated, self.seeds_needed) {
-            (true, _) => "separated".into(),
-            (false, Some(n)) => format!("not yet: about {n} seeds"),
-            (false, None) => "not resolvable (no consistent difference)".into(),
-        }
-    }
+    /// higher − lower, seed by seed.
+    pub paired: Paired,
 }
 
 /// The smallest seed count `n` at which a true paired difference `difference` with seed-to-seed
@@ -112,6 +96,37 @@ pub struct Paired {
     pub separated: bool,
     /// Seeds that would separate a difference of this size and spread with 80 % power.
     pub seeds_needed: Option<usize>,
+}
+
+impl Paired {
+    /// The difference and its interval, e.g. "+0.050 [-0.078, +0.178]".
+    pub fn difference_text(&self) -> String {
+        let d = self.difference;
+        format!("{:+.3} [{:+.3}, {:+.3}]", d.mean, d.lo, d.hi)
+    }
+
+    /// "separated", "about N seeds to tell" or "no consistent difference".
+    pub fn verdict(&self) -> String {
+        match (self.separated, self.seeds_needed) {
+            (true, _) => "separated".into(),
+            (false, Some(n)) => format!("about {n} seeds to tell"),
+            (false, None) => "no consistent difference".into(),
+        }
+    }
+
+    /// The same comparison the other way round (b − a).
+    pub fn reversed(&self) -> Paired {
+        let d = self.difference;
+        Paired {
+            difference: Interval {
+                mean: -d.mean,
+                lo: -d.hi,
+                hi: -d.lo,
+                n: d.n,
+            },
+            ..*self
+        }
+    }
 }
 
 /// `a` − `b` over the seeds both have (Dice by seed); None with fewer than two.
@@ -140,14 +155,11 @@ pub fn compare(a: &SeedDice, b: &SeedDice) -> Option<Separation> {
     } else {
         (b, a)
     };
-    let p = paired(&higher.by_seed, &lower.by_seed)?;
     Some(Separation {
         budget: a.budget.clone(),
         higher: higher.plan.clone(),
         lower: lower.plan.clone(),
-        difference: p.difference,
-        separated: p.separated,
-        seeds_needed: p.seeds_needed,
+        paired: paired(&higher.by_seed, &lower.by_seed)?,
     })
 }
 
@@ -194,7 +206,7 @@ pub fn pair_agreement(quick: &[SeedDice], reference: &[SeedDice]) -> PairAgreeme
             let (Some(qa), Some(qb), Some(sep)) = (find(a), find(b), compare(a, b)) else {
                 continue;
             };
-            if !sep.separated {
+            if !sep.paired.separated {
                 out.within_noise += 1;
                 continue;
             }
@@ -224,18 +236,25 @@ pub fn separations_markdown(separations: &[Separation]) -> String {
     md.push_str("| budget | higher | lower | Δ Dice (95 % CI) | seeds | verdict |\n|---|---|---|---|---|---|\n");
     for s in separations {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             s.budget,
             s.higher,
             s.lower,
-            s.difference.mean,
-            s.difference.lo,
-            s.difference.hi,
-            s.difference.n,
-            s.verdict()
+            s.paired.difference_text(),
+            s.paired.difference.n,
+            s.paired.verdict()
         ));
     }
     md
+}
+
+/// Dice by seed 0, 1, … for tests.
+#[cfg(test)]
+pub(crate) fn seeds_from(dice: &[f64]) -> BTreeMap<u64, f64> {
+    dice.iter()
+        .enumerate()
+        .map(|(i, d)| (i as u64, *d))
+        .collect()
 }
 
 #[cfg(test)]
@@ -247,11 +266,7 @@ mod tests {
             budget: "60 slices".into(),
             plan: plan.into(),
             preset: "quick".into(),
-            by_seed: dice
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (i as u64, *d))
-                .collect(),
+            by_seed: seeds_from(dice),
         }
     }
 
@@ -283,17 +298,28 @@ mod tests {
             (sep.higher.as_str(), sep.lower.as_str()),
             ("s=20 fixed 2d", "s=2 fixed 2d")
         );
-        assert!((sep.difference.mean - 0.0525).abs() < 1e-12 && sep.difference.n == 4);
-        assert!(sep.separated && sep.difference.lo > 0.0, "{sep:?}");
-        assert_eq!(sep.verdict(), "separated");
+        let p = sep.paired;
+        assert!((p.difference.mean - 0.0525).abs() < 1e-12 && p.difference.n == 4);
+        assert!(p.separated && p.difference.lo > 0.0, "{sep:?}");
+        assert_eq!(p.verdict(), "separated");
+        assert!(
+            p.difference_text().starts_with("+0.053 [+0.0"),
+            "{}",
+            p.difference_text()
+        );
+        let back = p.reversed();
+        assert_eq!(
+            (back.difference.mean, back.difference.hi),
+            (-p.difference.mean, -p.difference.lo)
+        );
         // A noisy difference: not separated, with the seeds it would need.
         // c − a: 0.15, −0.05, 0.10, 0.10 (mean 0.075, sd 0.087): 13 seeds.
         let c = scenario("s=5 fixed 2d", &[0.45, 0.55, 0.55, 0.30]);
         let sep = compare(&a, &c).unwrap();
-        assert!(!sep.separated && sep.higher == "s=5 fixed 2d");
-        let n = sep.seeds_needed.unwrap();
+        assert!(!sep.paired.separated && sep.higher == "s=5 fixed 2d");
+        let n = sep.paired.seeds_needed.unwrap();
         assert_eq!(n, 13, "{sep:?}");
-        assert_eq!(sep.verdict(), format!("not yet: about {n} seeds"));
+        assert_eq!(sep.paired.verdict(), "about 13 seeds to tell");
         // Seeds not shared are not compared.
         let lone = SeedDice {
             by_seed: [(9, 0.5)].into(),

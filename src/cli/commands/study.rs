@@ -193,14 +193,12 @@ pub fn study(args: StudyArgs) -> Result<()> {
             );
             for s in &c.reference_neighbours {
                 println!(
-                    "  reference {} over {}: {:+.3} [{:.3}, {:.3}] over {} seeds, {}",
+                    "  reference {} over {}: {} over {} seeds, {}",
                     s.higher,
                     s.lower,
-                    s.difference.mean,
-                    s.difference.lo,
-                    s.difference.hi,
-                    s.difference.n,
-                    s.verdict()
+                    s.paired.difference_text(),
+                    s.paired.difference.n,
+                    s.paired.verdict()
                 );
             }
             Ok(())
