@@ -6,8 +6,9 @@
 //! slices are grouped by overlap ([`group_parts`]): a group on both sides is blended (after
 //! moving both onto a common centroid when they overlap by less than half, so a small object
 //! that moves keeps its size instead of pinching off), a group on one side only is capped: it
-//! shrinks towards its medial axis and ends at the gap's middle, so an annotated empty slice is
-//! never filled and an object ends inside the gap rather than at its last labelled slice.
+//! shrinks towards its medial axis, half like a cone and half like a dome, and ends at the
+//! gap's middle, so an annotated empty slice is never filled and an object ends inside the gap
+//! rather than at its last labelled slice.
 //!
 //! Work is kept to where it can matter. A pixel outside both masks of a gap stays outside for
 //! every blend, so a gap is blended only within the box of its two masks, and each annotated
@@ -28,6 +29,8 @@ const ALIGN_BELOW_IOU: f64 = 0.5;
 /// ... when moving one onto the other's centroid raises it by at least this much (the object
 /// moved; a low overlap from a change of size or shape is blended in place).
 const ALIGN_GAIN: f64 = 0.1;
+/// A capped part erodes half like a cone and half like a dome (`capped_weight`).
+const DOME_SHARE: f32 = 0.5;
 
 /// A signed distance field (mm) on a box of the slice.
 type Field = (Box2, Vec<f32>);
@@ -518,6 +521,12 @@ pub(super) fn fill(
                 if pa.is_none() { it.cap } else { 0.0 },
                 if pb.is_none() { it.cap } else { 0.0 },
             );
+            // A part on one side only ends mid-gap (`capped_weight`).
+            let t = match (pa.is_some(), pb.is_some()) {
+                (true, false) => capped_weight(t),
+                (false, true) => 1.0 - capped_weight(1.0 - t),
+                _ => t,
+            };
             let (row_a, row_b) = (vec![ca; width], vec![cb; width]);
             for v in r.1..r.3 {
                 let (fa, fb) = (row_in(pa, &row_a, r, v), row_in(pb, &row_b, r, v));
@@ -538,4 +547,20 @@ pub(super) fn fill(
         }
     }
     reports
+}
+
+/// The blend weight of a capped part at `t` (0 at its labelled slice, ½ where it ends): half the
+/// linear erosion, which tapers the part to its medial axis like a cone, and half a dome's,
+/// whose radius falls as R·√(1 − (t/½)²) and keeps blob-like ends (a gallbladder's, a disc's)
+/// full further into the gap. The share was chosen on `bench_interp`'s 108 small-structure
+/// inputs as the largest that keeps every large mask at or above the scipy reference.
+fn capped_weight(t: f32) -> f32 {
+    if t >= 0.5 {
+        // Gone: the linear weight keeps every blended value above zero.
+        return t;
+    }
+    // The dome's erosion as a fraction of the part's depth, and the linear blend's weight
+    // that erodes that much: (1 − w)·(−depth) + w·depth = −depth·(1 − e) at w = e / (1 + e).
+    let e = 1.0 - (1.0 - 4.0 * t * t).max(0.0).sqrt();
+    DOME_SHARE * e / (1.0 + e) + (1.0 - DOME_SHARE) * t
 }
