@@ -14,7 +14,8 @@ use super::store::StoreContents;
 
 /// One-sided 80 % quantile of the normal distribution: the power the seed count aims at.
 const Z_POWER_80: f64 = 0.8416;
-/// Seed counts are searched up to this; a difference needing more is "not resolvable".
+/// Seed counts are searched up to this; a difference needing more reads "no consistent
+/// difference".
 const MAX_SEEDS: usize = 1000;
 
 /// A scenario's Dice seed by seed (runs that learned only).
