@@ -429,28 +429,29 @@ fn read_nifti_with(path: &Path, in_place: bool) -> Result<Volume> {
     let r = reader.as_mut();
     let p = data_path.as_path();
     let mut source_dtype = None;
-    let data = match header.datatype {
-        2 => VoxelData::U8(read_typed(r, n, swap, p, gz)?),
-        4 => VoxelData::I16(read_typed(r, n, swap, p, gz)?),
-        8 => VoxelData::I32(read_typed(r, n, swap, p, gz)?),
-        16 => VoxelData::F32(read_typed(r, n, swap, p, gz)?),
-        64 => VoxelData::F64(read_typed(r, n, swap, p, gz)?),
-        256 => VoxelData::I8(read_typed(r, n, swap, p, gz)?),
-        512 => VoxelData::U16(read_typed(r, n, swap, p, gz)?),
-        768 => VoxelData::U32(read_typed(r, n, swap, p, gz)?),
-        1024 => VoxelData::I64(read_typed(r, n, swap, p, gz)?),
-        1280 => VoxelData::U64(read_typed(r, n, swap, p, gz)?),
-        32 => {
+    let plain = plain_voxels(
+        header.datatype,
+        n,
+        &mut Streaming {
+            reader: &mut *r,
+            swap,
+            path: p,
+            gz,
+        },
+    )?;
+    let data = match (plain, header.datatype) {
+        (Some(data), _) => data,
+        (None, 32) => {
             let pairs: Vec<f32> = read_typed(r, 2 * n, swap, p, gz)?;
             source_dtype = Some("complex64 (read as magnitude)".to_string());
             VoxelData::F32(pairs.chunks_exact(2).map(|c| c[0].hypot(c[1])).collect())
         }
-        1792 => {
+        (None, 1792) => {
             let pairs: Vec<f64> = read_typed(r, 2 * n, swap, p, gz)?;
             source_dtype = Some("complex128 (read as magnitude)".to_string());
             VoxelData::F64(pairs.chunks_exact(2).map(|c| c[0].hypot(c[1])).collect())
         }
-        1536 | 2048 => {
+        (None, 1536 | 2048) => {
             let parts = if header.datatype == 1536 { 1 } else { 2 };
             let mut raw: Vec<u8> = read_typed(r, 16 * parts * n, false, p, gz)?;
             if swap {
@@ -465,7 +466,7 @@ fn read_nifti_with(path: &Path, in_place: bool) -> Result<Volume> {
                 VoxelData::F64(values.chunks_exact(2).map(|c| c[0].hypot(c[1])).collect())
             }
         }
-        128 | 2304 => {
+        (None, 128 | 2304) => {
             let channels = if header.datatype == 128 { 3 } else { 4 };
             let raw: Vec<u8> = read_typed(r, channels * n, false, p, gz)?;
             source_dtype = Some(format!(
@@ -481,7 +482,7 @@ fn read_nifti_with(path: &Path, in_place: bool) -> Result<Volume> {
                     .collect(),
             )
         }
-        other => {
+        (None, other) => {
             return Err(Error::file(
                 format!("unknown NIfTI datatype code {other}"),
                 path,
@@ -491,8 +492,71 @@ fn read_nifti_with(path: &Path, in_place: bool) -> Result<Volume> {
     Ok(finish(info, header, data, source_dtype))
 }
 
-/// The voxels of a single-file `.nii.gz` of a plain numeric type, inflated in place
-/// (`gz_in_place`); None where that path does not apply and the streaming reader takes over.
+/// Where voxel values come from: the streaming reader or the in-place inflate.
+trait ValueSource {
+    /// `n` values of `T` in native byte order; None where this source steps aside.
+    fn values<T: bytemuck::Pod + Default>(&mut self, n: usize) -> Result<Option<Vec<T>>>;
+}
+
+/// The voxels of a plain numeric datatype (8- to 64-bit integers, f32, f64) from `source`;
+/// None for any other datatype, or where the source steps aside.
+fn plain_voxels(
+    datatype: i16,
+    n: usize,
+    source: &mut impl ValueSource,
+) -> Result<Option<VoxelData>> {
+    Ok(match datatype {
+        2 => source.values(n)?.map(VoxelData::U8),
+        4 => source.values(n)?.map(VoxelData::I16),
+        8 => source.values(n)?.map(VoxelData::I32),
+        16 => source.values(n)?.map(VoxelData::F32),
+        64 => source.values(n)?.map(VoxelData::F64),
+        256 => source.values(n)?.map(VoxelData::I8),
+        512 => source.values(n)?.map(VoxelData::U16),
+        768 => source.values(n)?.map(VoxelData::U32),
+        1024 => source.values(n)?.map(VoxelData::I64),
+        1280 => source.values(n)?.map(VoxelData::U64),
+        _ => None,
+    })
+}
+
+/// The streaming reader, positioned at the voxels.
+struct Streaming<'a> {
+    reader: &'a mut dyn Read,
+    swap: bool,
+    path: &'a Path,
+    gz: bool,
+}
+
+impl ValueSource for Streaming<'_> {
+    fn values<T: bytemuck::Pod + Default>(&mut self, n: usize) -> Result<Option<Vec<T>>> {
+        read_typed(self.reader, n, self.swap, self.path, self.gz).map(Some)
+    }
+}
+
+/// A single-file `.nii.gz` whose voxels start `offset` bytes into its stream (`gz_in_place`).
+struct InPlace<'a> {
+    path: &'a Path,
+    offset: usize,
+    swap: bool,
+}
+
+impl ValueSource for InPlace<'_> {
+    fn values<T: bytemuck::Pod + Default>(&mut self, n: usize) -> Result<Option<Vec<T>>> {
+        let mut values = gz_in_place::read_values::<T>(self.path, self.offset, n)?;
+        let size = std::mem::size_of::<T>();
+        if let Some(v) = values.as_mut()
+            && self.swap
+            && size > 1
+        {
+            swap_in_place(v, size);
+        }
+        Ok(values)
+    }
+}
+
+/// The voxels of a single-file `.nii.gz` of a plain numeric type, inflated in place; None
+/// where that path does not apply and the streaming reader takes over.
 fn read_in_place(
     path: &Path,
     offset: usize,
@@ -500,36 +564,7 @@ fn read_in_place(
     datatype: i16,
     swap: bool,
 ) -> Result<Option<VoxelData>> {
-    fn typed<T: bytemuck::Pod + Default>(
-        path: &Path,
-        offset: usize,
-        n: usize,
-        swap: bool,
-    ) -> Result<Option<Vec<T>>> {
-        let mut values = gz_in_place::read_values::<T>(path, offset, n)?;
-        let size = std::mem::size_of::<T>();
-        if let Some(v) = values.as_mut()
-            && swap
-            && size > 1
-        {
-            swap_in_place(v, size);
-        }
-        Ok(values)
-    }
-    let (p, o) = (path, offset);
-    Ok(match datatype {
-        2 => typed(p, o, n, swap)?.map(VoxelData::U8),
-        4 => typed(p, o, n, swap)?.map(VoxelData::I16),
-        8 => typed(p, o, n, swap)?.map(VoxelData::I32),
-        16 => typed(p, o, n, swap)?.map(VoxelData::F32),
-        64 => typed(p, o, n, swap)?.map(VoxelData::F64),
-        256 => typed(p, o, n, swap)?.map(VoxelData::I8),
-        512 => typed(p, o, n, swap)?.map(VoxelData::U16),
-        768 => typed(p, o, n, swap)?.map(VoxelData::U32),
-        1024 => typed(p, o, n, swap)?.map(VoxelData::I64),
-        1280 => typed(p, o, n, swap)?.map(VoxelData::U64),
-        _ => None,
-    })
+    plain_voxels(datatype, n, &mut InPlace { path, offset, swap })
 }
 
 /// The volume from its header facts and voxels, with the header's intensity scaling.

@@ -190,25 +190,23 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
             None => groups.push((r.scenario.clone(), vec![r])),
         }
     }
-    let by_seed: Vec<BTreeMap<u64, f64>> = groups
+    // Per scenario, the runs that learned: their Dice make the mean, and by seed the paired
+    // comparison with the best.
+    let learned: Vec<Vec<&SimResult>> = groups
         .iter()
         .map(|(_, runs)| {
             runs.iter()
+                .copied()
                 .filter(|r| r.flags.is_empty())
-                .map(|r| (r.seed, r.mean_dice))
                 .collect()
         })
         .collect();
     let mut summaries: Vec<SimSummary> = groups
         .into_iter()
-        .zip(&by_seed)
-        .map(|((scenario, runs), _)| {
+        .zip(&learned)
+        .map(|((scenario, runs), learned)| {
             let n = runs.len() as f64;
-            let dice: Vec<f64> = runs
-                .iter()
-                .filter(|r| r.flags.is_empty())
-                .map(|r| r.mean_dice)
-                .collect();
+            let dice: Vec<f64> = learned.iter().map(|r| r.mean_dice).collect();
             let (mean, sd) = mean_sd(&dice);
             SimSummary {
                 scenario,
@@ -222,6 +220,10 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
                 best: false,
             }
         })
+        .collect();
+    let by_seed: Vec<BTreeMap<u64, f64>> = learned
+        .iter()
+        .map(|runs| runs.iter().map(|r| (r.seed, r.mean_dice)).collect())
         .collect();
     let best = summaries
         .iter()

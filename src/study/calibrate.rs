@@ -4,14 +4,14 @@
 //! correction with its leave-one-out error; and Spearman per seed, where the scenarios share
 //! their held-out volumes; and which pairs of plans the reference's seeds separate at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use super::key::RunSpec;
-use super::report::{scenario_key, summarize_runs};
+use super::report::summarize_runs;
 use super::separation::{
-    PairAgreement, Separation, neighbour_separations, pair_agreement, seed_dice,
+    PairAgreement, SeedDice, Separation, neighbour_separations, pair_agreement, seed_dice,
 };
 use super::store::StoreContents;
 
@@ -46,36 +46,24 @@ impl Calibration {
     }
 }
 
-/// Spearman between the two presets' Dice, seed by seed.
-fn per_seed_spearman(
-    quick: &[RunSpec],
-    reference: &[RunSpec],
-    contents: &StoreContents,
-) -> Vec<(u64, f64)> {
-    // (seed, budget, allocation, strategy, model) → the run's mean Dice.
-    let dice = |specs: &[RunSpec]| -> BTreeMap<(u64, [String; 4]), f64> {
-        specs
-            .iter()
-            .filter_map(|spec| {
-                let run = contents.get(&spec.key())?.result()?;
-                if !run.learned() {
-                    return None;
-                }
-                let (budget, allocation, strategy, model, _) = scenario_key(spec);
-                let scenario = [budget, allocation, strategy, model];
-                Some(((spec.request.seed, scenario), run.mean_dice))
-            })
-            .collect()
-    };
-    let (q, r) = (dice(quick), dice(reference));
-    let seeds: BTreeSet<u64> = q.keys().map(|k| k.0).collect();
+/// Spearman between the two presets' Dice, seed by seed, over the scenarios (same budget and
+/// plan) measured with that seed in both.
+fn per_seed_spearman(quick: &[SeedDice], reference: &[SeedDice]) -> Vec<(u64, f64)> {
+    let seeds: BTreeSet<u64> = quick
+        .iter()
+        .flat_map(|q| q.by_seed.keys().copied())
+        .collect();
     seeds
         .into_iter()
         .filter_map(|seed| {
-            let (xs, ys): (Vec<f64>, Vec<f64>) = q
+            let (xs, ys): (Vec<f64>, Vec<f64>) = quick
                 .iter()
-                .filter(|(k, _)| k.0 == seed)
-                .filter_map(|(k, a)| r.get(k).map(|b| (*a, *b)))
+                .filter_map(|q| {
+                    let r = reference
+                        .iter()
+                        .find(|r| r.budget == q.budget && r.plan == q.plan)?;
+                    Some((*q.by_seed.get(&seed)?, *r.by_seed.get(&seed)?))
+                })
                 .unzip();
             spearman(&xs, &ys).map(|rho| (seed, rho))
         })
@@ -179,7 +167,7 @@ pub fn calibrate(
     Calibration {
         pairs: pair_agreement(&quick_seeds, &reference_seeds),
         reference_neighbours: neighbour_separations(&reference_seeds),
-        per_seed_spearman: per_seed_spearman(quick, reference, contents),
+        per_seed_spearman: per_seed_spearman(&quick_seeds, &reference_seeds),
         spearman: spearman(&xs, &ys),
         mean_absolute_error: mae,
         correction,
