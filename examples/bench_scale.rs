@@ -6,31 +6,7 @@
 //! Peak memory is the child's VmHWM, polled every 10 ms from /proc (Linux).
 
 mod common;
-use common::{BenchArgs, load_average};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Runs `sliceplan args`; returns (seconds, peak MB).
-fn measure(exe: &std::path::Path, args: &[&str]) -> (f64, f64) {
-    let started = Instant::now();
-    let mut child = Command::new(exe)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run sliceplan");
-    let pid = child.id().to_string();
-    let mut peak_kb = 0f64;
-    loop {
-        peak_kb = peak_kb.max(common::proc_status_kb(&pid, "VmHWM:") as f64);
-        if let Ok(Some(status)) = child.try_wait() {
-            assert!(status.success(), "sliceplan {args:?} failed");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (started.elapsed().as_secs_f64(), peak_kb / 1024.0)
-}
+use common::{BenchArgs, load_average, measure_process as measure};
 
 fn main() {
     let args = BenchArgs::from_env();
@@ -40,12 +16,7 @@ fn main() {
         .split(',')
         .filter_map(|c| c.trim().parse().ok())
         .collect();
-    let exe = std::env::current_exe()
-        .expect("exe")
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("sliceplan"))
-        .expect("target folder");
+    let exe = common::sliceplan_exe();
     println!("load average before: {}", load_average());
     println!("| cases | voxels (G) | info s | info peak MB | plan ual s | plan ual peak MB |");
     println!("|---|---|---|---|---|---|");

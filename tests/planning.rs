@@ -610,3 +610,109 @@ fn replanning_reuses_slice_features_and_plans_what_a_fresh_dataset_plans() {
         assert_eq!(reused.volumes, fresh.volumes, "{strategy:?}");
     }
 }
+
+/// Eight CT-like case folders of 24×24×(10 + i) int16 voxels with label maps.
+fn small_ct_cases(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut rng = sliceplan::rng::Rng::new(9);
+    (0..8)
+        .map(|i| {
+            let shape = [24, 24, 10 + i];
+            let n: usize = shape.iter().product();
+            let image: Vec<i16> = (0..n)
+                .map(|v| {
+                    let (x, y) = ((v % 24) as f64 - 12.0, ((v / 24) % 24) as f64 - 12.0);
+                    let body = if x.hypot(y) < 9.0 { 40.0 } else { -1000.0 };
+                    (body + 20.0 * rng.normal()) as i16
+                })
+                .collect();
+            let labels: Vec<u8> = (0..n).map(|v| (v % 7 == 0) as u8).collect();
+            let case = dir.join(format!("case_{i}"));
+            std::fs::create_dir_all(&case).unwrap();
+            io::write_nifti(
+                case.join("image.nii.gz"),
+                &volume(shape, [1.0, 1.0, 2.0], VoxelData::I16(image)),
+            )
+            .unwrap();
+            io::write_nifti(
+                case.join("labels.nii.gz"),
+                &volume(shape, [1.0, 1.0, 2.0], VoxelData::U8(labels)),
+            )
+            .unwrap();
+            case
+        })
+        .collect()
+}
+
+#[test]
+fn the_first_plan_reads_volumes_on_every_core_and_names_an_unreadable_image() {
+    let dir = tempdir();
+    let cases = small_ct_cases(dir.path());
+    let req = PlanRequest {
+        slice_strategy: SliceStrategy::Ual,
+        seed: 2,
+        ..request(16)
+    };
+    // Features computed one volume at a time beforehand plan what the parallel first plan plans.
+    let one_at_a_time = open_dataset(dir.path()).unwrap();
+    let geometries = one_at_a_time.geometries().unwrap();
+    for (i, g) in geometries.iter().enumerate() {
+        let axis = g.axis_for_plane(req.plane);
+        sliceplan::plan::case_features::case_features(&one_at_a_time, i, axis, &req.body_rule)
+            .unwrap();
+    }
+    let parallel = open_dataset(dir.path()).unwrap();
+    let p = plan(&parallel, &req);
+    assert_eq!(p.volumes.len(), 8);
+    assert_eq!(
+        parallel.features.len(),
+        8,
+        "every planned volume's features kept"
+    );
+    assert_eq!(p.volumes, plan(&one_at_a_time, &req).volumes);
+    // `info` reads cases on every core too and lists them in the dataset's order.
+    let summary = sliceplan::dataset::info::dataset_info(&parallel).unwrap();
+    let listed: Vec<(String, usize)> = summary
+        .cases
+        .iter()
+        .map(|c| (c.id.clone(), c.image.shape[2]))
+        .collect();
+    let expected: Vec<(String, usize)> = (0..8).map(|i| (format!("case_{i}"), 10 + i)).collect();
+    assert_eq!(listed, expected);
+
+    // Planning reads images only: a damaged label map does not stop a plan (simulation, which
+    // reads it, still refuses it, naming the file).
+    let label_path = cases[5].join("labels.nii.gz");
+    let label_bytes = std::fs::read(&label_path).unwrap();
+    std::fs::write(&label_path, &label_bytes[..label_bytes.len() / 2]).unwrap();
+    let ds = open_dataset(dir.path()).unwrap();
+    assert_eq!(plan(&ds, &req).volumes, p.volumes);
+    let err = ds.load(5).unwrap_err().to_string();
+    assert!(err.contains(&label_path.display().to_string()), "{err}");
+    let err = sliceplan::dataset::info::dataset_info(&ds)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&label_path.display().to_string()), "{err}");
+
+    // A truncated image among them is named, whichever reader met it.
+    let image_path = cases[3].join("image.nii.gz");
+    let image_bytes = std::fs::read(&image_path).unwrap();
+    std::fs::write(&image_path, &image_bytes[..image_bytes.len() / 2]).unwrap();
+    let ds = open_dataset(dir.path()).unwrap();
+    let err = make_plan(&ds, &req, &Progress::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&image_path.display().to_string()),
+        "the error names the image: {err}"
+    );
+
+    // A cancelled plan stops before reading anything.
+    let ds = open_dataset(dir.path()).unwrap();
+    let progress = Progress::new();
+    progress.cancel();
+    assert!(matches!(
+        make_plan(&ds, &req, &progress),
+        Err(sliceplan::Error::Cancelled)
+    ));
+    assert!(ds.features.is_empty());
+}

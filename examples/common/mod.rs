@@ -124,3 +124,37 @@ pub fn reference_load(python: &str, script: &Path, repeats: usize, item: &Path) 
         _ => (f64::NAN, f64::NAN),
     }
 }
+
+/// Runs `exe args` (output discarded) and returns its wall seconds and peak resident MB (the
+/// child's VmHWM, polled every 10 ms from /proc; Linux). Panics when it fails.
+pub fn measure_process(exe: &Path, args: &[&str]) -> (f64, f64) {
+    use std::process::{Command, Stdio};
+    let started = std::time::Instant::now();
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the measured program");
+    let pid = child.id().to_string();
+    let mut peak_kb = 0f64;
+    loop {
+        peak_kb = peak_kb.max(proc_status_kb(&pid, "VmHWM:") as f64);
+        if let Ok(Some(status)) = child.try_wait() {
+            assert!(status.success(), "{} {args:?} failed", exe.display());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (started.elapsed().as_secs_f64(), peak_kb / 1024.0)
+}
+
+/// The `sliceplan` binary built beside this example (target/release/sliceplan).
+pub fn sliceplan_exe() -> PathBuf {
+    std::env::current_exe()
+        .expect("exe")
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("sliceplan"))
+        .expect("target folder")
+}

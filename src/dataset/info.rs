@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::parallel::read_cases;
 use super::{Dataset, Layout};
 use crate::error::Result;
 use crate::io::{Volume, read_nifti};
@@ -120,32 +121,37 @@ pub fn dataset_info(dataset: &Dataset) -> Result<DatasetInfo> {
     dataset_info_with_progress(dataset, &crate::jobs::Progress::new())
 }
 
-/// `dataset_info` reporting case i of N on `progress` (and stopping when it is cancelled).
+/// `dataset_info` reporting the cases read on `progress` (and stopping when it is cancelled);
+/// cases are read on every core (`parallel::read_cases`), listed in the dataset's order.
 pub fn dataset_info_with_progress(
     dataset: &Dataset,
     progress: &crate::jobs::Progress,
 ) -> Result<DatasetInfo> {
-    let mut cases = Vec::new();
-    for (i, case) in dataset.cases.iter().enumerate() {
-        progress.check()?;
-        progress.set(
-            i as f32 / dataset.len() as f32,
-            format!("reading case {} of {} ({})", i + 1, dataset.len(), case.id),
-        );
-        let loaded = dataset.load(i)?;
-        let image_path = case.image.display_path();
-        let labels = match (&loaded.labels, &case.labels) {
-            (Some(l), Some(src)) => {
-                Some(volume_info(l, Path::new(&src.display_path()), Some(true)))
-            }
-            _ => None,
-        };
-        cases.push(CaseInfo {
-            id: case.id.clone(),
-            image: volume_info(&loaded.image, Path::new(&image_path), Some(false)),
-            labels,
-        });
-    }
+    let geometries = dataset.geometries()?;
+    let all: Vec<usize> = (0..dataset.len()).collect();
+    let cases = read_cases(
+        dataset,
+        &all,
+        (&geometries, 2),
+        progress,
+        (0.0, 1.0, "read"),
+        |i| {
+            let case = &dataset.cases[i];
+            let loaded = dataset.load(i)?;
+            let image_path = case.image.display_path();
+            let labels = match (&loaded.labels, &case.labels) {
+                (Some(l), Some(src)) => {
+                    Some(volume_info(l, Path::new(&src.display_path()), Some(true)))
+                }
+                _ => None,
+            };
+            Ok(CaseInfo {
+                id: case.id.clone(),
+                image: volume_info(&loaded.image, Path::new(&image_path), Some(false)),
+                labels,
+            })
+        },
+    )?;
     Ok(DatasetInfo {
         path: dataset
             .root

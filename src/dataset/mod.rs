@@ -5,6 +5,7 @@ pub mod cache;
 pub mod demo;
 pub mod info;
 pub mod layout;
+pub mod parallel;
 pub mod synthetic;
 pub mod target;
 
@@ -276,6 +277,29 @@ impl Dataset {
         Ok(loaded)
     }
 
+    /// The image of case `index` alone, checked for NaN/Inf, without reading its labels (from the
+    /// case cache, which a study fills with whole cases, when that is enabled).
+    pub fn load_image(&self, index: usize) -> Result<Volume> {
+        if self.cache.is_enabled() {
+            return self.load(index).map(|case| case.image);
+        }
+        let case = &self.cases[index];
+        match &case.image {
+            Source::Demo(i) => Ok(demo::generate(*i).0),
+            Source::Synthetic(i) => Ok(synthetic::generate(*i)),
+            Source::File(path) => {
+                let image = read_nifti(path)?;
+                check_finite(&image, path)?;
+                Ok(image)
+            }
+            Source::Dicom { folder, series_uid } => {
+                let image = read_dicom_series(folder, series_uid.as_deref())?;
+                check_finite(&image, folder)?;
+                Ok(image)
+            }
+        }
+    }
+
     /// The same dataset keeping up to `max_bytes` of loaded cases in memory, shared by its
     /// clones: a study reads each volume once, not once per run.
     pub fn with_case_cache(mut self, max_bytes: usize) -> Self {
@@ -318,15 +342,7 @@ fn load_case_labels(
     image: &Volume,
     labels: &Option<Source>,
 ) -> Result<Option<Volume>> {
-    let non_finite = image.data.non_finite_count();
-    if non_finite > 0 {
-        return Err(Error::file(
-            format!(
-                "image has {non_finite} NaN or infinite voxels; replace them before planning or training"
-            ),
-            image_path,
-        ));
-    }
+    check_finite(image, image_path)?;
     let Some(Source::File(label_path)) = labels else {
         return Ok(None);
     };
@@ -347,6 +363,20 @@ fn load_case_labels(
         ));
     }
     Ok(Some(labels))
+}
+
+/// Refuses an image holding NaN or infinite voxels, naming its file.
+fn check_finite(image: &Volume, image_path: &std::path::Path) -> Result<()> {
+    let non_finite = image.data.non_finite_count();
+    if non_finite > 0 {
+        return Err(Error::file(
+            format!(
+                "image has {non_finite} NaN or infinite voxels; replace them before planning or training"
+            ),
+            image_path,
+        ));
+    }
+    Ok(())
 }
 
 /// The first voxel value (after scaling) that is negative or not a whole number.

@@ -2,6 +2,7 @@
 //! the plan file.
 
 pub mod allocation;
+pub mod case_features;
 pub mod cluster;
 pub mod feature_cache;
 pub mod features;

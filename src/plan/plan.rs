@@ -8,10 +8,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::allocation::{self, Budget, CostModel, Rounding, TradeOff};
+use super::case_features::{case_features, prefetch_features};
 use super::cluster;
 use super::features::{BodyRule, SliceFeatures, slice_features};
 use super::select::{SliceStrategy, select_slices};
-use crate::dataset::{Dataset, LoadedCase, TargetLabels};
+use crate::dataset::{CaseGeometry, Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::io::{Plane, write_bytes_atomic};
 use crate::jobs::Progress;
@@ -267,8 +268,7 @@ fn volume_order(
     dataset: &Dataset,
     eligible: &[usize],
     req: &PlanRequest,
-    axes: &[usize],
-    depths: &[usize],
+    (axes, depths, geometries): (&[usize], &[usize], &[CaseGeometry]),
     features: &mut HashMap<usize, Arc<SliceFeatures>>,
     progress: &Progress,
 ) -> Result<Vec<usize>> {
@@ -282,13 +282,17 @@ fn volume_order(
         VolumeStrategy::Representative => {
             let max_depth = depths.iter().copied().max().unwrap_or(1) as f32;
             let mut points = Vec::new();
-            for (pos, &i) in eligible.iter().enumerate() {
-                progress.check()?;
-                progress.set(
-                    0.5 * pos as f32 / n as f32,
-                    format!("features of {}", dataset.cases[i].id),
-                );
-                let f = case_features(dataset, i, axes[i], &req.body_rule, None)?;
+            prefetch_features(
+                dataset,
+                eligible,
+                axes,
+                geometries,
+                &req.body_rule,
+                progress,
+                (0.0, 0.5),
+            )?;
+            for &i in eligible {
+                let f = case_features(dataset, i, axes[i], &req.body_rule)?;
                 let cand = f.candidates(&req.body_rule);
                 let mut mean = vec![0f32; f.dims];
                 for &c in &cand {
@@ -306,30 +310,6 @@ fn volume_order(
                 .collect())
         }
     }
-}
-
-/// The slice features of case `index` along `axis`, from the dataset's feature cache or
-/// computed (and kept) from its loaded image.
-fn case_features(
-    dataset: &Dataset,
-    index: usize,
-    axis: usize,
-    rule: &BodyRule,
-    loaded: Option<&LoadedCase>,
-) -> Result<Arc<SliceFeatures>> {
-    if let Some(f) = dataset.features.get(index, axis, rule) {
-        return Ok(f);
-    }
-    let computed = match loaded {
-        Some(case) => slice_features(&case.image, axis, case.modality, rule),
-        None => {
-            let case = dataset.load(index)?;
-            slice_features(&case.image, axis, case.modality, rule)
-        }
-    };
-    let f = Arc::new(computed);
-    dataset.features.insert(index, axis, rule, Arc::clone(&f));
-    Ok(f)
 }
 
 /// Makes a plan for `dataset`.
@@ -376,8 +356,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         dataset,
         &eligible,
         req,
-        &axes,
-        &depths,
+        (&axes, &depths, &geoms),
         &mut features,
         progress,
     )?;
@@ -485,10 +464,25 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
     // Slice selection, volume by volume.
     let mut volumes = Vec::with_capacity(s);
     let needs_volume = req.slice_strategy.needs_embedding() || req.body_rule.min_fraction > 0.0;
+    let prefetched = needs_volume && !req.slice_strategy.needs_labels();
+    if prefetched {
+        // The planned volumes' features, read on every core (a strategy that reads the labels
+        // loads each case whole below instead).
+        prefetch_features(
+            dataset,
+            &order[..s],
+            &axes,
+            &geoms,
+            &req.body_rule,
+            progress,
+            (0.5, 0.95),
+        )?;
+    }
     for (pos, (&case_index, &count)) in order[..s].iter().zip(&counts).enumerate() {
         progress.check()?;
+        let (start, span) = if prefetched { (0.95, 0.05) } else { (0.5, 0.5) };
         progress.set(
-            0.5 + 0.5 * pos as f32 / s as f32,
+            start + span * pos as f32 / s as f32,
             format!("selecting slices of {}", dataset.cases[case_index].id),
         );
         let axis = axes[case_index];
@@ -506,13 +500,21 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         };
         let feats = match cached {
             Some(f) => Some(f),
-            None if needs_volume => Some(case_features(
-                dataset,
-                case_index,
-                axis,
-                &req.body_rule,
-                loaded.as_ref(),
-            )?),
+            None if needs_volume => Some(match &loaded {
+                Some(case) => {
+                    let f = Arc::new(slice_features(
+                        &case.image,
+                        axis,
+                        case.modality,
+                        &req.body_rule,
+                    ));
+                    dataset
+                        .features
+                        .insert(case_index, axis, &req.body_rule, Arc::clone(&f));
+                    f
+                }
+                None => case_features(dataset, case_index, axis, &req.body_rule)?,
+            }),
             None => None,
         };
         let mut candidates = match &feats {
