@@ -29,8 +29,13 @@ const ALIGN_BELOW_IOU: f64 = 0.5;
 /// ... when moving one onto the other's centroid raises it by at least this much (the object
 /// moved; a low overlap from a change of size or shape is blended in place).
 const ALIGN_GAIN: f64 = 0.1;
-/// A capped part erodes half like a cone and half like a dome (`capped_weight`).
+/// A capped part without a labelled slice before its last erodes half like a cone and half like
+/// a dome (`capped_weight`).
 const DOME_SHARE: f32 = 0.5;
+/// Area ratios (last labelled slice over the one before) at or below which a capped part ends
+/// like a cone, and at or above which it ends like a dome (`dome_share`).
+const TAPER_CONE: f32 = 0.4;
+const TAPER_DOME: f32 = 0.9;
 
 /// A signed distance field (mm) on a box of the slice.
 type Field = (Box2, Vec<f32>);
@@ -68,6 +73,8 @@ struct LabelField {
     /// The mask's exact box on each annotated slice (None: not on that slice).
     tight: Vec<Option<Box2>>,
     parts: Vec<Option<SliceParts>>,
+    /// The mask's pixel count on each annotated slice.
+    areas: Vec<usize>,
     /// Signed distances within the box of the mask and its neighbours' masks.
     phi: Vec<Option<Field>>,
 }
@@ -104,6 +111,8 @@ struct GroupField<'a> {
     /// The value standing in for a missing side: the other side's deepest inside distance, so
     /// the blend erodes the part to nothing at the gap's middle.
     cap: f32,
+    /// A capped group's share of dome-like erosion (`capped_weight`).
+    dome: f32,
     /// For an aligned blend: the two sides' boxes and the shift (pixels) from a's centroid to
     /// b's.
     aligned: Option<(Box2, Box2, (f32, f32))>,
@@ -119,6 +128,7 @@ impl<'a> GroupField<'a> {
             a: Some(a),
             b: Some(b),
             cap: 0.0,
+            dome: 0.0,
             aligned: None,
             region,
         }
@@ -243,6 +253,7 @@ fn group_field<'a>(
                 a: Some(Cow::Owned(parts_field(pa, &group.a, wide, sx, sy))),
                 b: Some(Cow::Owned(parts_field(pb, &group.b, wide, sx, sy))),
                 cap: 0.0,
+                dome: 0.0,
                 aligned: Some((ba, bb, shift)),
                 region: wide,
             };
@@ -256,11 +267,20 @@ fn group_field<'a>(
             let cap = field.1.iter().fold(0f32, |m, &x| m.max(-x));
             let field = Some(Cow::Owned(field));
             let (a, b) = if on_a { (field, None) } else { (None, field) };
+            // The label's taper towards the gap: its area here against the annotated slice
+            // beyond (away from the gap).
+            let beyond = if on_a { g.checked_sub(1) } else { Some(g + 2) };
+            let here = f.areas[if on_a { g } else { g + 1 }];
+            let taper = beyond
+                .and_then(|k| f.areas.get(k))
+                .filter(|&&a| a > 0)
+                .map(|&a| here as f32 / a as f32);
             let field = GroupField {
                 label: f.label,
                 a,
                 b,
                 cap,
+                dome: dome_share(taper),
                 aligned: None,
                 region,
             };
@@ -299,18 +319,21 @@ fn slice_label_boxes(slice: &[u16], w: usize) -> Vec<(u16, Box2)> {
     boxes
 }
 
+/// Pixels of `label` within box `t` of a `w`-wide slice.
+fn label_count(s: &[u16], w: usize, label: u16, t: Box2) -> usize {
+    (t.1..t.3)
+        .map(|v| {
+            s[v * w + t.0..v * w + t.2]
+                .iter()
+                .filter(|&&x| x == label)
+                .count()
+        })
+        .sum()
+}
+
 /// Intersection over union of `label` on two `w`-wide slices with boxes `ta` and `tb`.
 fn overlap_iou(a: &[u16], b: &[u16], w: usize, label: u16, ta: Box2, tb: Box2) -> f64 {
-    let count = |s: &[u16], t: Box2| {
-        (t.1..t.3)
-            .map(|v| {
-                s[v * w + t.0..v * w + t.2]
-                    .iter()
-                    .filter(|&&x| x == label)
-                    .count()
-            })
-            .sum::<usize>()
-    };
+    let count = |s: &[u16], t: Box2| label_count(s, w, label, t);
     let (u0, v0, u1, v1) = (
         ta.0.max(tb.0),
         ta.1.max(tb.1),
@@ -371,9 +394,18 @@ pub(super) fn fill(
                 .map(|on| on.iter().find(|b| b.0 == label).map(|b| b.1))
                 .collect(),
             parts: Vec::new(),
+            areas: Vec::new(),
             phi: Vec::new(),
         })
         .collect();
+    for f in fields.iter_mut() {
+        f.areas = f
+            .tight
+            .iter()
+            .zip(known)
+            .map(|(t, s)| t.map_or(0, |t| label_count(s, w, f.label, t)))
+            .collect();
+    }
     // Per gap with slices to fill, per label on it: both sides overlapping by at least half
     // (intersection over union) are blended whole with the per-slice fields (`false` here);
     // anything else is carried part by part. (Finding parts on every slice would triple the
@@ -523,8 +555,8 @@ pub(super) fn fill(
             );
             // A part on one side only ends mid-gap (`capped_weight`).
             let t = match (pa.is_some(), pb.is_some()) {
-                (true, false) => capped_weight(t),
-                (false, true) => 1.0 - capped_weight(1.0 - t),
+                (true, false) => capped_weight(t, it.dome),
+                (false, true) => 1.0 - capped_weight(1.0 - t, it.dome),
                 _ => t,
             };
             let (row_a, row_b) = (vec![ca; width], vec![cb; width]);
@@ -549,12 +581,11 @@ pub(super) fn fill(
     reports
 }
 
-/// The blend weight of a capped part at `t` (0 at its labelled slice, ½ where it ends): half the
-/// linear erosion, which tapers the part to its medial axis like a cone, and half a dome's,
-/// whose radius falls as R·√(1 − (t/½)²) and keeps blob-like ends (a gallbladder's, a disc's)
-/// full further into the gap. The share was chosen on `bench_interp`'s 108 small-structure
-/// inputs as the largest that keeps every large mask at or above the scipy reference.
-fn capped_weight(t: f32) -> f32 {
+/// The blend weight of a capped part at `t` (0 at its labelled slice, ½ where it ends): a share
+/// of a dome's erosion, whose radius falls as R·√(1 − (t/½)²) and keeps blob-like ends (a
+/// gallbladder's, a disc's) full further into the gap, and the rest the linear erosion, which
+/// tapers the part to its medial axis like a cone (`dome_share` chooses the share).
+fn capped_weight(t: f32, dome_share: f32) -> f32 {
     if t >= 0.5 {
         // Gone: the linear weight keeps every blended value above zero.
         return t;
@@ -562,5 +593,18 @@ fn capped_weight(t: f32) -> f32 {
     // The dome's erosion as a fraction of the part's depth, and the linear blend's weight
     // that erodes that much: (1 − w)·(−depth) + w·depth = −depth·(1 − e) at w = e / (1 + e).
     let e = 1.0 - (1.0 - 4.0 * t * t).max(0.0).sqrt();
-    DOME_SHARE * e / (1.0 + e) + (1.0 - DOME_SHARE) * t
+    dome_share * e / (1.0 + e) + (1.0 - dome_share) * t
+}
+
+/// The dome's share of a capped part's erosion, from `taper`: the label's area on its last
+/// labelled slice over its area on the annotated slice before that (None where it has none). An
+/// object that narrows towards its end (a ratio of 0.4 or less: a vertebra's tip, the heart's
+/// apex) tapers like a cone; one as wide there as before (0.9 or more: a disc, a gallbladder's
+/// fundus) ends like a dome; between, in proportion; without a slice before, half and half.
+/// Chosen on `bench_interp`'s small structures and large masks (BENCHMARKS.md).
+fn dome_share(taper: Option<f32>) -> f32 {
+    match taper {
+        None => DOME_SHARE,
+        Some(r) => ((r - TAPER_CONE) / (TAPER_DOME - TAPER_CONE)).clamp(0.0, 1.0),
+    }
 }
