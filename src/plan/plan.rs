@@ -1,7 +1,6 @@
 //! The annotation plan: which volumes, which slices, with its budget accounting and rationale.
 //! A plan is a serde struct saved as JSON; the same inputs and seed give the same plan.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::allocation::{self, Budget, CostModel, Rounding, TradeOff};
 use super::case_features::{case_features, prefetch_features};
 use super::cluster;
-use super::features::{BodyRule, SliceFeatures, slice_features};
+use super::features::{BodyRule, slice_features};
 use super::select::{SliceStrategy, select_slices};
 use crate::dataset::{CaseGeometry, Dataset, TargetLabels};
 use crate::error::{Error, Result};
@@ -269,7 +268,6 @@ fn volume_order(
     eligible: &[usize],
     req: &PlanRequest,
     (axes, depths, geometries): (&[usize], &[usize], &[CaseGeometry]),
-    features: &mut HashMap<usize, Arc<SliceFeatures>>,
     progress: &Progress,
 ) -> Result<Vec<usize>> {
     let n = eligible.len();
@@ -302,7 +300,6 @@ fn volume_order(
                 }
                 mean.push(4.0 * depths[i] as f32 / max_depth);
                 points.extend_from_slice(&mean);
-                features.insert(i, f);
             }
             Ok(cluster::kcenter_order(&points, points.len() / n, n)
                 .into_iter()
@@ -351,15 +348,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             dataset.id, req.holdout
         )));
     }
-    let mut features: HashMap<usize, Arc<SliceFeatures>> = HashMap::new();
-    let order = volume_order(
-        dataset,
-        &eligible,
-        req,
-        (&axes, &depths, &geoms),
-        &mut features,
-        progress,
-    )?;
+    let order = volume_order(dataset, &eligible, req, (&axes, &depths, &geoms), progress)?;
     let ordered_depths: Vec<usize> = order.iter().map(|&i| depths[i]).collect();
     let floor = |d: usize| min_k.min(d);
     let mut rationale = Vec::new();
@@ -490,9 +479,7 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         let mut rng = Rng::with_stream(req.seed, 1000 + case_index as u64);
         // Features kept by an earlier plan spare loading the volume (unless the labels are
         // needed).
-        let cached = features
-            .remove(&case_index)
-            .or_else(|| dataset.features.get(case_index, axis, &req.body_rule));
+        let cached = dataset.features.get(case_index, axis, &req.body_rule);
         let loaded = if (needs_volume && cached.is_none()) || req.slice_strategy.needs_labels() {
             Some(dataset.load(case_index)?)
         } else {
