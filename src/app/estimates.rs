@@ -284,6 +284,15 @@ impl SliceplanApp {
                 None => "recommended: nothing estimated yet".into(),
             },
         );
+        let runs = points.iter().fold((0, 0), |(r, f), p| {
+            (r + p.by_seed.len() + p.flagged, f + p.flagged)
+        });
+        if let Some(advice) = self.estimate_setup().and_then(|setup| {
+            let steps = setup.preset.config(setup.model).steps;
+            crate::study::advice::not_learned_advice(runs, steps)
+        }) {
+            ui.colored_label(Color32::from_rgb(200, 90, 200), advice);
+        }
         if let Some(line) = ties_with_best_line(&points) {
             ui.label(line).on_hover_text(
                 "Compared seed by seed (a seed scores both on the same test volumes): the mean difference's 95 % interval still includes zero. More seeds (Settings) tell them apart; the recommendation takes the most volumes among them.",

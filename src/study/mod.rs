@@ -3,6 +3,7 @@
 //! runs over budgets, allocations, strategies, interpolation, models and seeds; summaries carry
 //! 95 % intervals, paired comparisons over seeds and budget curves fitted to the stored runs.
 
+pub mod advice;
 pub mod calibrate;
 pub mod curve;
 pub mod engine;

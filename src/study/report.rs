@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::advice::{not_learned_advice, run_counts};
 use super::curve::{BudgetAnswer, FittedCurve};
 use super::file::AllocationRule;
 use super::key::RunSpec;
@@ -402,6 +403,10 @@ pub fn write_report(
     if let Some(line) = test_volumes_line(specs) {
         let _ = writeln!(md, "{line}\n");
     }
+    let steps = specs.iter().map(|s| s.train.steps).max().unwrap_or(0);
+    if let Some(advice) = not_learned_advice(run_counts(&summaries), steps) {
+        let _ = writeln!(md, "**Runs that did not learn.** {advice}\n");
+    }
     md.push_str("## Answers for this data\n\n");
     let answers = answers(&summaries);
     if answers.is_empty() {
@@ -613,6 +618,24 @@ mod tests {
         // Only flagged runs: counted, not estimated, not ranked.
         let only = &summarize_runs(&specs3[1..2], &contents)[0];
         assert!(!only.estimated());
+        // One run in three that did not learn is no pattern: no advice.
+        assert!(!md.contains("Runs that did not learn"), "{md}");
+        // Two in three: the report says what to do, naming the steps the runs had.
+        let mut fourth = specs3[0].clone();
+        fourth.request.seed = 3;
+        fourth.train.seed = 3;
+        store.append(&stored(&fourth, 0.01, true)).unwrap();
+        let mut specs4 = specs3.clone();
+        specs4.push(fourth);
+        let contents = store.load().unwrap();
+        write_report("t", &specs4, &contents, &out).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        let steps = specs4[0].train.steps;
+        assert!(
+            md.contains("**Runs that did not learn.** 2 of 4 runs did not learn the target")
+                && md.contains(&format!("longer training than {steps} steps")),
+            "{md}"
+        );
     }
 
     #[test]

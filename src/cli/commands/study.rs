@@ -463,7 +463,13 @@ fn print_summary(
         "{:<12} {:<10} {:<10} {:<8} {:>6} {:>7} {:>24} {:>5}",
         "budget", "allocation", "strategy", "model", "vols", "ρ", "Dice [95 % CI]", "runs"
     );
-    for s in summarize_runs(specs, &contents) {
+    let summaries = summarize_runs(specs, &contents);
+    let steps = specs.iter().map(|s| s.train.steps).max().unwrap_or(0);
+    let advice = sliceplan::study::advice::not_learned_advice(
+        sliceplan::study::advice::run_counts(&summaries),
+        steps,
+    );
+    for s in summaries {
         if s.runs == 0 {
             println!(
                 "{:<12} {:<10} {:<10} {:<8} skipped: {}",
@@ -483,7 +489,11 @@ fn print_summary(
             s.model,
             s.volumes,
             s.density,
-            format!("{:.3} [{:.3}, {:.3}]", s.dice.mean, s.dice.lo, s.dice.hi),
+            if s.estimated() {
+                format!("{:.3} [{:.3}, {:.3}]", s.dice.mean, s.dice.lo, s.dice.hi)
+            } else {
+                "— (none learned)".to_string()
+            },
             s.runs,
             if s.flagged > 0 {
                 format!("  ⚠ {} did not learn", s.flagged)
@@ -491,6 +501,9 @@ fn print_summary(
                 String::new()
             }
         );
+    }
+    if let Some(advice) = advice {
+        println!("⚠ {advice}");
     }
     Ok(())
 }
