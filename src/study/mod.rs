@@ -17,6 +17,7 @@ pub mod separation;
 pub mod slurm;
 pub mod stats;
 pub mod store;
+pub mod summary;
 
 pub use engine::{StudyProgress, run_missing};
 pub use estimates::{AgainstBest, EstimateSetup, FrontierPoint, compared_with_best, recommended};
