@@ -7,6 +7,7 @@ pub mod dicom_scan;
 pub mod dicom_series;
 pub mod geometry;
 mod gz_in_place;
+pub mod nifti_header;
 pub mod nifti_read;
 pub mod nifti_write;
 pub mod volume;
