@@ -284,12 +284,9 @@ impl SliceplanApp {
                 None => "recommended: nothing estimated yet".into(),
             },
         );
-        let runs = points.iter().fold((0, 0), |(r, f), p| {
-            (r + p.by_seed.len() + p.flagged, f + p.flagged)
-        });
         if let Some(advice) = self.estimate_setup().and_then(|setup| {
             let steps = setup.preset.config(setup.model).steps;
-            crate::study::advice::not_learned_advice(runs, steps)
+            crate::study::advice::frontier_advice(&points, steps)
         }) {
             ui.colored_label(Color32::from_rgb(200, 90, 200), advice);
         }

@@ -283,8 +283,12 @@ impl Dataset {
         if self.cache.is_enabled() {
             return self.load(index).map(|case| case.image);
         }
-        let case = &self.cases[index];
-        match &case.image {
+        self.read_image(index)
+    }
+
+    /// Reads (or generates) case `index`'s image, checked for NaN/Inf; no cache.
+    fn read_image(&self, index: usize) -> Result<Volume> {
+        match &self.cases[index].image {
             Source::Demo(i) => Ok(demo::generate(*i).0),
             Source::Synthetic(i) => Ok(synthetic::generate(*i)),
             Source::File(path) => {
@@ -314,15 +318,16 @@ impl Dataset {
                 let (image, labels) = demo::generate(*i);
                 (image, Some(labels))
             }
-            (Source::Synthetic(i), _) => (synthetic::generate(*i), None),
-            (Source::File(image_path), labels) => {
-                let image = read_nifti(image_path)?;
+            (Source::Synthetic(_), _) => (self.read_image(index)?, None),
+            (Source::File(image_path), labels)
+            | (
+                Source::Dicom {
+                    folder: image_path, ..
+                },
+                labels,
+            ) => {
+                let image = self.read_image(index)?;
                 let labels = load_case_labels(image_path, &image, labels)?;
-                (image, labels)
-            }
-            (Source::Dicom { folder, series_uid }, labels) => {
-                let image = read_dicom_series(folder, series_uid.as_deref())?;
-                let labels = load_case_labels(folder, &image, labels)?;
                 (image, labels)
             }
         };
@@ -335,14 +340,12 @@ impl Dataset {
     }
 }
 
-/// The labels of a case whose image is loaded, checked against the image's grid; the image is
-/// checked for NaN/Inf first.
+/// The labels of a case whose image is loaded (and checked), checked against the image's grid.
 fn load_case_labels(
     image_path: &std::path::Path,
     image: &Volume,
     labels: &Option<Source>,
 ) -> Result<Option<Volume>> {
-    check_finite(image, image_path)?;
     let Some(Source::File(label_path)) = labels else {
         return Ok(None);
     };

@@ -73,8 +73,6 @@ struct LabelField {
     /// The mask's exact box on each annotated slice (None: not on that slice).
     tight: Vec<Option<Box2>>,
     parts: Vec<Option<SliceParts>>,
-    /// The mask's pixel count on each annotated slice.
-    areas: Vec<usize>,
     /// Signed distances within the box of the mask and its neighbours' masks.
     phi: Vec<Option<Field>>,
 }
@@ -213,6 +211,7 @@ fn parts_field(parts: &SliceParts, ids: &[u32], b: Box2, sx: f32, sy: f32) -> Fi
 fn group_field<'a>(
     f: &LabelField,
     g: usize,
+    known: &[&[u16]],
     group: &Group,
     (w, h): (usize, usize),
     (sx, sy): (f32, f32),
@@ -269,12 +268,14 @@ fn group_field<'a>(
             let (a, b) = if on_a { (field, None) } else { (None, field) };
             // The label's taper towards the gap: its area here against the annotated slice
             // beyond (away from the gap).
+            // (Counted here, for capped groups only: most gaps of a large mask have none.)
+            let area = |k: usize| f.tight[k].map_or(0, |t| label_count(known[k], w, f.label, t));
             let beyond = if on_a { g.checked_sub(1) } else { Some(g + 2) };
-            let here = f.areas[if on_a { g } else { g + 1 }];
             let taper = beyond
-                .and_then(|k| f.areas.get(k))
-                .filter(|&&a| a > 0)
-                .map(|&a| here as f32 / a as f32);
+                .filter(|&k| k < known.len())
+                .map(area)
+                .filter(|&a| a > 0)
+                .map(|a| area(if on_a { g } else { g + 1 }) as f32 / a as f32);
             let field = GroupField {
                 label: f.label,
                 a,
@@ -394,18 +395,9 @@ pub(super) fn fill(
                 .map(|on| on.iter().find(|b| b.0 == label).map(|b| b.1))
                 .collect(),
             parts: Vec::new(),
-            areas: Vec::new(),
             phi: Vec::new(),
         })
         .collect();
-    for f in fields.iter_mut() {
-        f.areas = f
-            .tight
-            .iter()
-            .zip(known)
-            .map(|(t, s)| t.map_or(0, |t| label_count(s, w, f.label, t)))
-            .collect();
-    }
     // Per gap with slices to fill, per label on it: both sides overlapping by at least half
     // (intersection over union) are blended whole with the per-slice fields (`false` here);
     // anything else is carried part by part. (Finding parts on every slice would triple the
@@ -489,7 +481,7 @@ pub(super) fn fill(
                 let (groups, _) = group_parts(f.parts[g].as_ref(), f.parts[g + 1].as_ref());
                 let work = groups.len() * w * h / 4;
                 parallel_map(&groups, work, |group| {
-                    group_field(f, g, group, (w, h), (sx, sy))
+                    group_field(f, g, known, group, (w, h), (sx, sy))
                         .map(|(field, rule)| (field, rule, Some((group.a.len(), group.b.len()))))
                 })
                 .into_iter()

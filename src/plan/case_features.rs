@@ -7,6 +7,7 @@ use super::features::{BodyRule, SliceFeatures, slice_features};
 use crate::dataset::parallel::read_cases;
 use crate::dataset::{CaseGeometry, Dataset};
 use crate::error::Result;
+use crate::io::Volume;
 use crate::jobs::Progress;
 
 /// The slice features of case `index` along `axis`, from the dataset's feature cache or
@@ -21,14 +22,26 @@ pub fn case_features(
         return Ok(f);
     }
     let image = dataset.load_image(index)?;
+    Ok(keep_features(dataset, index, axis, rule, &image))
+}
+
+/// The slice features of case `index`'s `image` along `axis`, computed and kept in the
+/// dataset's feature cache.
+pub fn keep_features(
+    dataset: &Dataset,
+    index: usize,
+    axis: usize,
+    rule: &BodyRule,
+    image: &Volume,
+) -> Arc<SliceFeatures> {
     let f = Arc::new(slice_features(
-        &image,
+        image,
         axis,
         dataset.cases[index].modality,
         rule,
     ));
     dataset.features.insert(index, axis, rule, Arc::clone(&f));
-    Ok(f)
+    f
 }
 
 /// Computes (and keeps in the dataset's feature cache) the features of `cases` not kept yet,

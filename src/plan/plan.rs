@@ -2,14 +2,13 @@
 //! A plan is a serde struct saved as JSON; the same inputs and seed give the same plan.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::allocation::{self, Budget, CostModel, Rounding, TradeOff};
-use super::case_features::{case_features, prefetch_features};
+use super::case_features::{case_features, keep_features, prefetch_features};
 use super::cluster;
-use super::features::{BodyRule, slice_features};
+use super::features::BodyRule;
 use super::select::{SliceStrategy, select_slices};
 use crate::dataset::{CaseGeometry, Dataset, TargetLabels};
 use crate::error::{Error, Result};
@@ -477,32 +476,25 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         let axis = axes[case_index];
         let depth = depths[case_index];
         let mut rng = Rng::with_stream(req.seed, 1000 + case_index as u64);
-        // Features kept by an earlier plan spare loading the volume (unless the labels are
-        // needed).
+        // Every planned volume's features were read above, unless the strategy reads the
+        // labels: then the case is loaded whole here and its features computed from it.
         let cached = dataset.features.get(case_index, axis, &req.body_rule);
-        let loaded = if (needs_volume && cached.is_none()) || req.slice_strategy.needs_labels() {
+        let loaded = if req.slice_strategy.needs_labels() {
             Some(dataset.load(case_index)?)
         } else {
             None
         };
-        let feats = match cached {
-            Some(f) => Some(f),
-            None if needs_volume => Some(match &loaded {
-                Some(case) => {
-                    let f = Arc::new(slice_features(
-                        &case.image,
-                        axis,
-                        case.modality,
-                        &req.body_rule,
-                    ));
-                    dataset
-                        .features
-                        .insert(case_index, axis, &req.body_rule, Arc::clone(&f));
-                    f
-                }
-                None => case_features(dataset, case_index, axis, &req.body_rule)?,
-            }),
-            None => None,
+        let feats = match (cached, &loaded) {
+            (Some(f), _) => Some(f),
+            (None, _) if !needs_volume => None,
+            (None, Some(case)) => Some(keep_features(
+                dataset,
+                case_index,
+                axis,
+                &req.body_rule,
+                &case.image,
+            )),
+            (None, None) => Some(case_features(dataset, case_index, axis, &req.body_rule)?),
         };
         let mut candidates = match &feats {
             Some(f) if req.body_rule.min_fraction > 0.0 => f.candidates(&req.body_rule),

@@ -1,17 +1,31 @@
-//! What to do when a study's trainings did not learn its target: a sentence for the report and
-//! the CLI, so that a handful of surviving runs is not read as the plan's expected Dice.
+//! What to do when a study's trainings did not learn its target: a sentence for the report, the
+//! CLI and the GUI's planner, so that a handful of surviving runs is not read as the plan's expected Dice.
 
+use super::estimates::FrontierPoint;
+use super::key::RunSpec;
 use super::report::ScenarioSummary;
-
-/// (measured runs, flagged runs) over every scenario of a study.
-pub fn run_counts(summaries: &[ScenarioSummary]) -> (usize, usize) {
-    summaries
-        .iter()
-        .fold((0, 0), |(r, f), s| (r + s.runs, f + s.flagged))
-}
 
 /// Flagged runs needed, as a share of the measured ones, before the advice is given.
 const ADVICE_SHARE: f64 = 1.0 / 3.0;
+
+/// The advice for a study's stored runs (`summaries` of `specs`), naming the most steps any run
+/// was given; for `study run`'s table and the report.
+pub fn study_advice(specs: &[RunSpec], summaries: &[ScenarioSummary]) -> Option<String> {
+    let counts = summaries
+        .iter()
+        .fold((0, 0), |(r, f), s| (r + s.runs, f + s.flagged));
+    let steps = specs.iter().map(|s| s.train.steps).max().unwrap_or(0);
+    not_learned_advice(counts, steps)
+}
+
+/// The advice for the planner's frontier (each point's seeds that learned and that did not),
+/// trained for `steps` steps; for the GUI.
+pub fn frontier_advice(points: &[FrontierPoint], steps: usize) -> Option<String> {
+    let counts = points.iter().fold((0, 0), |(r, f), p| {
+        (r + p.by_seed.len() + p.flagged, f + p.flagged)
+    });
+    not_learned_advice(counts, steps)
+}
 
 /// A sentence when a third or more of a study's `runs` (and at least two) were `flagged` as not
 /// having learned the target; `steps` is the most steps any run was given.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::advice::{not_learned_advice, run_counts};
+use super::advice::study_advice;
 use super::curve::BudgetAnswer;
 use super::key::RunSpec;
 use super::raster::png_plot;
@@ -211,8 +211,7 @@ pub fn write_report(
     if let Some(line) = test_volumes_line(specs) {
         let _ = writeln!(md, "{line}\n");
     }
-    let steps = specs.iter().map(|s| s.train.steps).max().unwrap_or(0);
-    if let Some(advice) = not_learned_advice(run_counts(&summaries), steps) {
+    if let Some(advice) = study_advice(specs, &summaries) {
         let _ = writeln!(md, "**Runs that did not learn.** {advice}\n");
     }
     md.push_str("## Answers for this data\n\n");

@@ -464,11 +464,7 @@ fn print_summary(
         "budget", "allocation", "strategy", "model", "vols", "ρ", "Dice [95 % CI]", "runs"
     );
     let summaries = summarize_runs(specs, &contents);
-    let steps = specs.iter().map(|s| s.train.steps).max().unwrap_or(0);
-    let advice = sliceplan::study::advice::not_learned_advice(
-        sliceplan::study::advice::run_counts(&summaries),
-        steps,
-    );
+    let advice = sliceplan::study::advice::study_advice(specs, &summaries);
     for s in summaries {
         if s.runs == 0 {
             println!(
