@@ -9,9 +9,11 @@ use sliceplan::dataset::{TargetLabels, demo};
 use sliceplan::jobs::Progress;
 use sliceplan::plan::{Budget, PlanRequest, make_plan};
 use sliceplan::train::loss::masked_dice_ce;
+use sliceplan::train::quality::fitted;
 use sliceplan::train::validate::EarlyStopping;
 use sliceplan::train::{
-    BackendChoice, ModelKind, TrainConfig, TrainJob, UNet2d, UNetSpec, train_and_evaluate,
+    BackendChoice, ModelKind, TrainConfig, TrainJob, UNet2d, UNetSpec, UntilFitted,
+    train_and_evaluate,
 };
 
 #[test]
@@ -194,6 +196,71 @@ fn early_stopping_scores_a_split_of_the_plans_own_slices_and_keeps_the_best_net(
     };
     let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &plain).unwrap();
     assert!(report.validation_curve.is_empty() && report.stopped_at.is_none());
+}
+
+#[test]
+fn a_net_that_has_not_fitted_its_slices_trains_on_and_one_that_has_does_not() {
+    let ds = demo::dataset();
+    let plan = demo_plan(24, 4);
+    let run = |labels: &str, steps, until_fitted| {
+        let target = TargetLabels::parse(labels, &ds.label_names).unwrap();
+        let config = TrainConfig {
+            steps,
+            learning_rate: 3e-3,
+            seed: 1,
+            until_fitted,
+            ..tiny_cpu()
+        };
+        train_plain(&ds, &plan, &target, &config).unwrap()
+    };
+    // The tiny net has not fitted the lesions after 30 steps (its loss still above half its
+    // first value); it has fitted the organ after 120.
+    for (labels, steps, fits) in [("lesion", 30, false), ("organ,lesion", 120, true)] {
+        let plain = run(labels, steps, None);
+        let extended = run(
+            labels,
+            steps,
+            Some(UntilFitted {
+                max_steps: 4 * steps,
+            }),
+        );
+        eprintln!(
+            "{labels}: fitted at {steps} steps {}, trained to {:?}, loss {:?}",
+            fitted(&plain.loss_curve),
+            extended.extended_to,
+            extended.loss_curve
+        );
+        assert_eq!(fitted(&plain.loss_curve), fits, "{:?}", plain.loss_curve);
+        assert_eq!(plain.extended_to, None);
+        // The first `steps` steps are the run without the extension.
+        let head: Vec<_> = extended
+            .loss_curve
+            .iter()
+            .filter(|p| p.0 < steps)
+            .copied()
+            .collect();
+        assert_eq!(head, plain.loss_curve);
+        if fits {
+            assert_eq!(extended.extended_to, None);
+            assert_eq!(extended.loss_curve, plain.loss_curve);
+            assert_eq!(extended.mean_dice, plain.mean_dice);
+            assert_eq!(extended.steps_trained(), steps);
+            assert!(!extended.warnings.iter().any(|w| w.contains("trained")));
+        } else {
+            // Segments double the steps (2×, then 4×) until the loss shows a fit.
+            let to = extended.extended_to.expect("trained on");
+            assert!(to == 2 * steps || to == 4 * steps, "{to}");
+            assert_eq!(extended.steps_trained(), to);
+            assert_eq!(extended.loss_curve.last().unwrap().0, to - 1);
+            assert!(to == 4 * steps || fitted(&extended.loss_curve));
+            let note = format!("trained {to} steps, not {steps}");
+            assert!(
+                extended.warnings.iter().any(|w| w.starts_with(&note)),
+                "{:?}",
+                extended.warnings
+            );
+        }
+    }
 }
 
 #[test]

@@ -285,7 +285,7 @@ impl SliceplanApp {
             },
         );
         if let Some(advice) = self.estimate_setup().and_then(|setup| {
-            let steps = setup.preset.config(setup.model).steps;
+            let steps = setup.preset.config(setup.model).most_steps();
             crate::study::advice::frontier_advice(&points, steps)
         }) {
             ui.colored_label(Color32::from_rgb(200, 90, 200), advice);

@@ -37,6 +37,8 @@ pub struct Settings {
     pub model: ModelKind,
     pub backend: BackendChoice,
     pub steps: usize,
+    /// Train on (up to 4× the steps) while a net has not fitted its annotated slices.
+    pub sim_until_fitted: bool,
     /// Simulate fixed, random and ual selection side by side (else only `strategy`).
     pub sim_compare_strategies: bool,
     /// Simulate each plan also with sdf-interpolated masks.
@@ -109,6 +111,7 @@ impl Default for Settings {
             model: ModelKind::TwoD,
             backend: BackendChoice::Auto,
             steps: 200,
+            sim_until_fitted: true,
             sim_compare_strategies: false,
             sim_interpolation: false,
             sim_seeds: 1,

@@ -8,7 +8,8 @@ use crate::interp::Method;
 use crate::plan::SliceStrategy;
 use crate::sim::{SimulationSpec, plot_series, summarize};
 use crate::study::ResultStore;
-use crate::train::{BackendChoice, ModelKind, TrainConfig};
+use crate::train::extend::DEFAULT_EXTENSION;
+use crate::train::{BackendChoice, ModelKind, TrainConfig, UntilFitted};
 
 impl SliceplanApp {
     /// Starts a simulation of 4 volume counts at the current budget, for the chosen strategy
@@ -42,6 +43,10 @@ impl SliceplanApp {
                 steps: self.settings.steps,
                 backend: self.settings.backend,
                 seed: self.settings.seed,
+                until_fitted: self
+                    .settings
+                    .sim_until_fitted
+                    .then(|| UntilFitted::default_for(self.settings.steps)),
                 ..TrainConfig::default()
             },
         };
@@ -88,6 +93,10 @@ impl SliceplanApp {
             ui.add(egui::DragValue::new(&mut s.steps).range(10..=100_000))
                 .labelled_by(label.id);
         });
+        ui.checkbox(
+            &mut s.sim_until_fitted,
+            format!("Train on, up to {DEFAULT_EXTENSION}× the steps, while a net has not fitted its slices (small targets)"),
+        );
         ui.checkbox(
             &mut s.sim_compare_strategies,
             "Compare slice strategies (fixed, random, ual)",

@@ -200,6 +200,10 @@ pub struct TrainOptions {
     /// Stop after P validations without improvement [default: 5]
     #[arg(long, value_name = "P", requires = "validate_every")]
     pub patience: Option<usize>,
+    /// While the net has not fitted its annotated slices (a small target), train on past
+    /// --steps, doubling them, up to N steps [default: off]
+    #[arg(long, value_name = "N", conflicts_with = "validate_every")]
+    pub max_steps: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,11 @@ pub fn study_advice(specs: &[RunSpec], summaries: &[ScenarioSummary]) -> Option<
     let counts = summaries
         .iter()
         .fold((0, 0), |(r, f), s| (r + s.runs, f + s.flagged));
-    let steps = specs.iter().map(|s| s.train.steps).max().unwrap_or(0);
+    let steps = specs
+        .iter()
+        .map(|s| s.train.most_steps())
+        .max()
+        .unwrap_or(0);
     not_learned_advice(counts, steps)
 }
 

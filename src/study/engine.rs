@@ -48,6 +48,7 @@ pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result
                 &TrainJob::new(dataset, &plan, &spec.target, &spec.train),
                 progress,
             )?;
+            let steps_trained = report.steps_trained();
             RunOutcome::Done(RunResult {
                 slices: plan.total_slices(),
                 volumes: plan.volumes.len(),
@@ -58,7 +59,7 @@ pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result
                 cases: report.test,
                 loss_curve: report.loss_curve,
                 validation_curve: report.validation_curve,
-                steps_trained: report.stopped_at.unwrap_or(report.steps),
+                steps_trained,
                 train_seconds: report.train_seconds,
                 warmup_seconds: report.warmup_seconds,
                 eval_seconds: report.eval_seconds,
@@ -170,8 +171,8 @@ pub fn run_missing(
             format!("run {} of {} ({}){eta}", i + 1, missing.len(), spec.label()),
         );
         let run = run_one(dataset, spec, &part)?;
-        if run.result().is_some() {
-            steps_done += spec.train.steps;
+        if let Some(result) = run.result() {
+            steps_done += result.steps_trained;
         }
         store.append(&run)?;
     }

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::TrainConfig;
 use super::data::Batch;
+use super::extend::{learning_rate, segment_ends, segment_of};
 use super::loss::masked_dice_ce;
+use super::quality::fitted;
 use super::validate::Tracker;
 use crate::error::{Error, Result};
 use crate::io::write_bytes_atomic;
@@ -42,6 +44,8 @@ pub(super) struct Fitted<M> {
     pub(super) tracker: Tracker,
     /// The step early stopping ended training at.
     pub(super) stopped_at: Option<usize>,
+    /// The step training ended at when it went on past `steps` (see `extend`).
+    pub(super) extended_to: Option<usize>,
 }
 
 impl<M> Fitted<M> {
@@ -53,6 +57,7 @@ impl<M> Fitted<M> {
             timing: self.timing,
             tracker: self.tracker,
             stopped_at: self.stopped_at,
+            extended_to: self.extended_to,
         }
     }
 }
@@ -80,6 +85,8 @@ struct Loop<'a> {
     tracker: Tracker,
     /// The step training stopped at when early stopping ended it.
     stopped_at: Option<usize>,
+    /// The end of the last segment when the net was trained on past `steps` (see `extend`).
+    extended_to: Option<usize>,
 }
 
 /// Scores a net on the validation split (see `validate`).
@@ -152,10 +159,28 @@ impl Loop<'_> {
         mut optim: burn::optim::ModuleOptimizer,
         validator: Option<Validator<'_, M>>,
     ) -> Result<M> {
-        let steps = self.config.steps;
+        let ends = segment_ends(self.config.steps, self.config.until_fitted);
         let stopping = self.config.early_stopping.filter(|_| validator.is_some());
         let mut best: Option<M> = None;
-        for step in self.start..steps {
+        let mut segment = segment_of(&ends, self.start);
+        if segment.0 > 0 {
+            self.extended_to = Some(segment.1);
+        }
+        let mut step = self.start;
+        loop {
+            if step >= segment.1 {
+                // The end of a segment: train on while the net has not fitted its slices and a
+                // longer segment is allowed (a run resumed at a segment's end decides here too).
+                match ends.iter().position(|&e| e > segment.1) {
+                    Some(next) if !fitted(&self.loss_curve) => {
+                        segment = (segment.1, ends[next]);
+                        self.extended_to = Some(segment.1);
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            let end = segment.1;
             if self.progress.is_cancelled() {
                 self.save(&model, &optim, step)?;
                 return Err(Error::Cancelled);
@@ -180,45 +205,52 @@ impl Loop<'_> {
                 )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr =
-                self.config.learning_rate * (1.0 - step as f64 / steps as f64).max(0.0).powf(0.9);
+            let lr = learning_rate(self.config.learning_rate, segment, step);
             model = optim.step(lr, model, grads);
-            if step % 10 == 0 || step + 1 == steps {
+            if step.is_multiple_of(10) || step + 1 == end {
                 self.loss_curve.push((step, value));
             }
-            if self.warm.is_none() && step + 1 >= (self.start + WARMUP_STEPS).min(steps) {
+            if self.warm.is_none() && step + 1 >= (self.start + WARMUP_STEPS).min(end) {
                 self.warm = Some((step + 1, Instant::now()));
             }
             let status = match self.warm {
                 Some((at, when)) if step + 1 > at => {
                     let rate = (step + 1 - at) as f64 / when.elapsed().as_secs_f64().max(1e-9);
-                    let eta = (steps - step - 1) as f64 / rate.max(1e-9);
+                    let eta = (end - step - 1) as f64 / rate.max(1e-9);
                     format!("{rate:.2} steps/s, ETA {eta:.0} s")
                 }
                 _ => "warming up".to_string(),
             };
+            let extended = match self.extended_to {
+                Some(_) => format!(" (trained on: not fitted at {} steps)", segment.0),
+                None => String::new(),
+            };
             self.progress.set(
-                (step + 1) as f32 / steps as f32,
-                format!("step {}/{steps}, loss {value:.4}, {status}", step + 1),
+                (step + 1) as f32 / end as f32,
+                format!(
+                    "step {}/{end}{extended}, loss {value:.4}, {status}",
+                    step + 1
+                ),
             );
             let every = self.config.checkpoint_every;
-            if every > 0 && (step + 1) % every == 0 && step + 1 < steps {
+            if every > 0 && (step + 1).is_multiple_of(every) && step + 1 < end {
                 self.save(&model, &optim, step + 1)?;
             }
             if let (Some(stop), Some(validate)) = (stopping, validator)
-                && ((step + 1) % stop.every == 0 || step + 1 == steps)
+                && ((step + 1).is_multiple_of(stop.every) || step + 1 == end)
             {
                 let score = validate(&model);
                 if self.tracker.record(step + 1, score) {
                     best = Some(model.clone());
                 }
-                if self.tracker.should_stop(stop.patience) && step + 1 < steps {
+                if self.tracker.should_stop(stop.patience) && step + 1 < end {
                     self.stopped_at = Some(step + 1);
                     break;
                 }
             }
+            step += 1;
         }
-        let end = self.stopped_at.unwrap_or(steps);
+        let end = self.stopped_at.unwrap_or(segment.1);
         self.save(&model, &optim, end)?;
         Ok(best.unwrap_or(model))
     }
@@ -261,9 +293,13 @@ impl FitContext<'_> {
             warm: None,
             tracker: Tracker::default(),
             stopped_at: None,
+            extended_to: None,
         };
         let model = lp.run(model, forward, optim, validator)?;
-        let last = lp.stopped_at.unwrap_or(self.config.steps);
+        let last = lp
+            .stopped_at
+            .or(lp.extended_to)
+            .unwrap_or(self.config.steps);
         let steps_after_warmup = last.saturating_sub(lp.warm.map_or(0, |w| w.0));
         let timing = StepTiming {
             warmup_seconds: lp
@@ -280,6 +316,7 @@ impl FitContext<'_> {
             timing,
             tracker: lp.tracker,
             stopped_at: lp.stopped_at,
+            extended_to: lp.extended_to,
         })
     }
 }

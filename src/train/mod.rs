@@ -5,6 +5,7 @@ pub mod backend;
 pub mod data;
 pub mod eval;
 pub mod evaluate;
+pub mod extend;
 mod fit;
 pub mod kernel_cache;
 pub mod loss;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backend::{BackendChoice, OpenedDevice, open_device};
 pub use evaluate::CaseDice;
+pub use extend::UntilFitted;
 pub use trainer::{TrainJob, TrainReport, TrainedNet, seeded_init, train_and_evaluate};
 pub use unet::{UNet2d, UNet3d, UNetSpec};
 
@@ -82,9 +84,19 @@ pub struct TrainConfig {
     /// improving (`steps` is then the most it trains); None: train every step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<validate::EarlyStopping>,
+    /// Train on past `steps` (doubling, up to its `max_steps`) while the loss shows the net has
+    /// not fitted its own annotated slices (see `extend`); None: exactly `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_fitted: Option<UntilFitted>,
 }
 
 impl TrainConfig {
+    /// The most steps a run of this configuration can train.
+    pub fn most_steps(&self) -> usize {
+        self.until_fitted
+            .map_or(self.steps, |u| u.max_steps.max(self.steps))
+    }
+
     /// Refuses settings no run can use (an empty or zero feature list, zero steps or batch, a
     /// learning rate that is not a positive number, a zero patch side), in one sentence.
     pub fn validate(&self) -> crate::Result<()> {
@@ -124,6 +136,17 @@ impl TrainConfig {
                 "early stopping needs a validation interval and a patience of at least 1".into(),
             );
         }
+        if let Some(u) = self.until_fitted {
+            if u.max_steps < self.steps {
+                return bad(format!(
+                    "the most steps to train on until fitted ({}) must be at least the steps ({})",
+                    u.max_steps, self.steps
+                ));
+            }
+            if self.early_stopping.is_some() {
+                return bad("training on until fitted and early stopping cannot be combined (early stopping already trains until the validation Dice stops improving)".into());
+            }
+        }
         if self.max_in_plane == Some(0) {
             return bad("the largest in-plane side must be positive".into());
         }
@@ -154,6 +177,7 @@ impl Default for TrainConfig {
             interpolation: None,
             checkpoint_every: 100,
             early_stopping: None,
+            until_fitted: None,
         }
     }
 }

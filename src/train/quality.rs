@@ -18,7 +18,7 @@ pub const FITTED_LOSS_FRACTION: f32 = 0.5;
 
 /// The loss's first value and its final level: the median of the curve's last quarter (at
 /// least three points), since one batch's loss is noisy. None with fewer than three points.
-fn loss_levels(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
+pub(crate) fn loss_levels(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
     let &(_, first) = loss_curve.first()?;
     if loss_curve.len() < 3 || first <= 0.0 {
         return None;
@@ -29,6 +29,12 @@ fn loss_levels(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
         .collect();
     tail.sort_by(f32::total_cmp);
     Some((first, tail[tail.len() / 2]))
+}
+
+/// Whether the loss curve shows the net fitted its training slices: its final level at most
+/// `FITTED_LOSS_FRACTION` of its first value (false without enough points to tell).
+pub fn fitted(loss_curve: &[(usize, f32)]) -> bool {
+    loss_levels(loss_curve).is_some_and(|(first, last)| last <= FITTED_LOSS_FRACTION * first)
 }
 
 /// A run scoring near zero on the test volumes that hold the target.
@@ -53,8 +59,7 @@ fn near_zero(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Option<NearZero>
     (!with_target.is_empty() && mean < NEAR_ZERO_DICE).then(|| NearZero {
         mean,
         with_target: with_target.len(),
-        fitted: loss_levels(loss_curve)
-            .filter(|&(first, last)| last <= FITTED_LOSS_FRACTION * first),
+        fitted: loss_levels(loss_curve).filter(|_| fitted(loss_curve)),
     })
 }
 
@@ -178,6 +183,7 @@ mod tests {
             (70, 0.3),
         ];
         assert_eq!(run_flags(&test, &noisy_end).len(), 1);
+        assert!(super::fitted(&fitted) && !super::fitted(&noisy_end) && !super::fitted(&[]));
         // Without a loss curve there is nothing to tell the two apart: flagged.
         assert_eq!(run_flags(&test, &[]).len(), 1);
         assert!(generalisation_note(&[case(0.5, 300, 280)], &fitted).is_none());

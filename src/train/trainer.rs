@@ -15,6 +15,7 @@ use super::backend::open_device;
 use super::backend::{catch_device_panic, map_device_panic, panic_message};
 use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
+use super::extend::extension_note;
 use super::fit::{FitContext, Fitted, Validator};
 use super::prepare::{Prepared, prepare_training};
 use super::quality::{generalisation_note, run_flags};
@@ -69,6 +70,10 @@ pub struct TrainReport {
     /// The step early stopping ended training at (None: every configured step ran).
     #[serde(default)]
     pub stopped_at: Option<usize>,
+    /// The step training went on to past `steps`, the net not having fitted its annotated
+    /// slices by then (`TrainConfig::until_fitted`); None: it trained `steps`.
+    #[serde(default)]
+    pub extended_to: Option<usize>,
     pub test: Vec<CaseDice>,
     pub mean_dice: f64,
     /// Test volumes with no target voxel (scored by the empty-truth rule).
@@ -81,6 +86,14 @@ pub struct TrainReport {
     #[serde(default)]
     pub flags: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+impl TrainReport {
+    /// The steps the net trained to: fewer than `steps` when early stopping ended it, more when
+    /// it trained on to fit its slices.
+    pub fn steps_trained(&self) -> usize {
+        self.stopped_at.or(self.extended_to).unwrap_or(self.steps)
+    }
 }
 
 fn default_features(model: ModelKind) -> Vec<usize> {
@@ -315,7 +328,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             let (tx, rx) = sync_channel::<Batch>(4);
             let cases = Arc::clone(&shared);
             let sampling = sampling.clone();
-            let (seed, steps) = (config.seed, config.steps);
+            let (seed, steps) = (config.seed, config.most_steps());
             std::thread::Builder::new()
                 .name("sliceplan-batches".into())
                 .spawn(move || {
@@ -380,12 +393,13 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         timing,
         tracker,
         stopped_at,
+        extended_to,
     } = match outcome {
         Ok(r) => r?,
         Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
     };
     let train_seconds = started.elapsed().as_secs_f64();
-    let last_step = stopped_at.unwrap_or(config.steps);
+    let last_step = stopped_at.or(extended_to).unwrap_or(config.steps);
     let trained_steps = last_step - resumed_from.unwrap_or(0);
     // Evaluation.
     let eval_started = Instant::now();
@@ -407,6 +421,9 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
     if let Some(note) = &validation {
         warnings.push(note.clone());
     }
+    if let Some(to) = extended_to {
+        warnings.push(extension_note(config.steps, to, &loss_curve));
+    }
     warnings.extend(generalisation_note(&test, &loss_curve));
     progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
     Ok(TrainReport {
@@ -426,6 +443,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         validation_curve: tracker.curve,
         best_step: tracker.best.map(|b| b.0),
         stopped_at,
+        extended_to,
         test,
         mean_dice,
         empty_truth_cases,

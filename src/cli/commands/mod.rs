@@ -141,6 +141,9 @@ fn train_config(o: &TrainOptions, seed: u64, interp: Option<&str>) -> Result<Tra
             patience: o.patience.unwrap_or(5),
         });
     }
+    c.until_fitted = o
+        .max_steps
+        .map(|max_steps| sliceplan::train::UntilFitted { max_steps });
     c.validate()?;
     Ok(c)
 }

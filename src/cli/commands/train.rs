@@ -48,7 +48,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         report.backend,
         report.annotated_slices,
         report.train_cases,
-        report.steps,
+        report.steps_trained(),
         report.train_seconds,
         report.warmup_seconds,
         report.steady_steps_per_second,
