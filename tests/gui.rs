@@ -172,6 +172,12 @@ fn the_simulation_options_shape_the_run_and_cancel_is_not_an_error() {
         ..Settings::default()
     });
     run_until_idle(&mut h);
+    // Training on while a net has not fitted its slices is on by default, and can be turned off.
+    assert!(h.state().settings.sim_until_fitted);
+    h.get_by_label_contains("while a net has not fitted its slices")
+        .click();
+    h.step();
+    assert!(!h.state().settings.sim_until_fitted);
     h.get_by_label("Simulate volumes vs slices").click();
     h.step();
     // 3 strategies × (with, without sdf) × 4 volume counts.
