@@ -65,6 +65,12 @@ pub fn learning_rate(base: f64, (start, end): (usize, usize), step: usize) -> f6
     base * (1.0 - into / length).max(0.0).powf(0.9)
 }
 
+/// The step a run ended at: where early stopping stopped it, else the end of the segment it
+/// trained on to, else its `steps`.
+pub fn steps_trained(steps: usize, stopped_at: Option<usize>, extended_to: Option<usize>) -> usize {
+    stopped_at.or(extended_to).unwrap_or(steps)
+}
+
 /// The sentence a run that was extended reports.
 pub fn extension_note(steps: usize, trained_to: usize, loss_curve: &[(usize, f32)]) -> String {
     let levels = quality::loss_levels(loss_curve)

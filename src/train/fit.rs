@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TrainConfig;
 use super::data::Batch;
-use super::extend::{learning_rate, segment_ends, segment_of};
+use super::extend::{learning_rate, segment_ends, segment_of, steps_trained};
 use super::loss::masked_dice_ce;
 use super::quality::fitted;
 use super::validate::Tracker;
@@ -163,9 +163,6 @@ impl Loop<'_> {
         let stopping = self.config.early_stopping.filter(|_| validator.is_some());
         let mut best: Option<M> = None;
         let mut segment = segment_of(&ends, self.start);
-        if segment.0 > 0 {
-            self.extended_to = Some(segment.1);
-        }
         let mut step = self.start;
         loop {
             if step >= segment.1 {
@@ -174,7 +171,6 @@ impl Loop<'_> {
                 match ends.iter().position(|&e| e > segment.1) {
                     Some(next) if !fitted(&self.loss_curve) => {
                         segment = (segment.1, ends[next]);
-                        self.extended_to = Some(segment.1);
                         continue;
                     }
                     _ => break,
@@ -221,9 +217,10 @@ impl Loop<'_> {
                 }
                 _ => "warming up".to_string(),
             };
-            let extended = match self.extended_to {
-                Some(_) => format!(" (trained on: not fitted at {} steps)", segment.0),
-                None => String::new(),
+            let extended = if segment.0 > 0 {
+                format!(" (trained on: not fitted at {} steps)", segment.0)
+            } else {
+                String::new()
             };
             self.progress.set(
                 (step + 1) as f32 / end as f32,
@@ -250,6 +247,8 @@ impl Loop<'_> {
             }
             step += 1;
         }
+        // A run in a segment after the first was trained on past `steps`.
+        self.extended_to = (segment.0 > 0).then_some(segment.1);
         let end = self.stopped_at.unwrap_or(segment.1);
         self.save(&model, &optim, end)?;
         Ok(best.unwrap_or(model))
@@ -296,10 +295,7 @@ impl FitContext<'_> {
             extended_to: None,
         };
         let model = lp.run(model, forward, optim, validator)?;
-        let last = lp
-            .stopped_at
-            .or(lp.extended_to)
-            .unwrap_or(self.config.steps);
+        let last = steps_trained(self.config.steps, lp.stopped_at, lp.extended_to);
         let steps_after_warmup = last.saturating_sub(lp.warm.map_or(0, |w| w.0));
         let timing = StepTiming {
             warmup_seconds: lp

@@ -34,7 +34,12 @@ pub(crate) fn loss_levels(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
 /// Whether the loss curve shows the net fitted its training slices: its final level at most
 /// `FITTED_LOSS_FRACTION` of its first value (false without enough points to tell).
 pub fn fitted(loss_curve: &[(usize, f32)]) -> bool {
-    loss_levels(loss_curve).is_some_and(|(first, last)| last <= FITTED_LOSS_FRACTION * first)
+    fitted_levels(loss_curve).is_some()
+}
+
+/// The loss's (first, final) levels where they show the net fitted its slices.
+fn fitted_levels(loss_curve: &[(usize, f32)]) -> Option<(f32, f32)> {
+    loss_levels(loss_curve).filter(|&(first, last)| last <= FITTED_LOSS_FRACTION * first)
 }
 
 /// A run scoring near zero on the test volumes that hold the target.
@@ -59,7 +64,7 @@ fn near_zero(test: &[CaseDice], loss_curve: &[(usize, f32)]) -> Option<NearZero>
     (!with_target.is_empty() && mean < NEAR_ZERO_DICE).then(|| NearZero {
         mean,
         with_target: with_target.len(),
-        fitted: loss_levels(loss_curve).filter(|_| fitted(loss_curve)),
+        fitted: fitted_levels(loss_curve),
     })
 }
 

@@ -15,7 +15,7 @@ use super::backend::open_device;
 use super::backend::{catch_device_panic, map_device_panic, panic_message};
 use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
-use super::extend::extension_note;
+use super::extend::{extension_note, steps_trained};
 use super::fit::{FitContext, Fitted, Validator};
 use super::prepare::{Prepared, prepare_training};
 use super::quality::{generalisation_note, run_flags};
@@ -92,7 +92,7 @@ impl TrainReport {
     /// The steps the net trained to: fewer than `steps` when early stopping ended it, more when
     /// it trained on to fit its slices.
     pub fn steps_trained(&self) -> usize {
-        self.stopped_at.or(self.extended_to).unwrap_or(self.steps)
+        steps_trained(self.steps, self.stopped_at, self.extended_to)
     }
 }
 
@@ -399,7 +399,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
         Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
     };
     let train_seconds = started.elapsed().as_secs_f64();
-    let last_step = stopped_at.or(extended_to).unwrap_or(config.steps);
+    let last_step = steps_trained(config.steps, stopped_at, extended_to);
     let trained_steps = last_step - resumed_from.unwrap_or(0);
     // Evaluation.
     let eval_started = Instant::now();
