@@ -9,7 +9,8 @@
 //! ITK runs in its default mode and told which annotated slices are empty
 //! (`UseCustomSlicePositions`). The references need `pip install nibabel scipy
 //! itk-morphologicalcontourinterpolation`. `BENCH_ONLY=text` keeps inputs whose name holds
-//! it; `BENCH_SKIP_BRAIN=1` leaves out the 512² mask.
+//! it; `BENCH_SKIP_BRAIN=1` leaves out the 512² mask; `BENCH_DUMP=DIR` writes each output
+//! (label values as bytes, in the volume's voxel order) to DIR for a closer look.
 
 mod common;
 use common::{load_average, reference_script};
@@ -247,6 +248,11 @@ fn main() {
                 r.covered[k] && !kept.contains(&k)
             });
             let name = format!("{} every {step} phase {phase}", input.name);
+            if let Ok(dir) = std::env::var("BENCH_DUMP") {
+                let bytes: Vec<u8> = r.labels.iter().map(|&x| x as u8).collect();
+                let file = name.replace(['/', ' ', '(', ')'], "_");
+                std::fs::write(Path::new(&dir).join(file + ".raw"), bytes).ok();
+            }
             if let Some(rules) = sliceplan::interp::rules_summary(&r.gaps) {
                 eprintln!("{name}: {rules}");
             }

@@ -255,6 +255,84 @@ fn real_heart_mask_every_fourth_slice() {
     assert!(score > 0.95, "heart Dice {score}");
 }
 
+/// A small tubular structure that bends and changes size between annotated slices (the
+/// duodenum of the TotalSegmentator CT abdomen, 26 slices), every 4th slice at each of the four
+/// phases of the grid: at or above the Dice that ITK's MorphologicalContourInterpolation,
+/// told which annotated slices are empty, reaches at that phase (0.857, 0.872, 0.861, 0.844;
+/// BENCHMARKS.md). Before interpolated slices held the two sides' interpolated area, phases 0
+/// and 1 fell below it (0.849, 0.858).
+#[test]
+fn a_bending_tube_beats_itk_known_empty_at_every_phase() {
+    let Some(root) = real_data() else { return };
+    let case = root.join("totalseg-ct-abdomen");
+    let names: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap()).unwrap();
+    let label: u16 = names["labels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, n)| n.as_str() == Some("duodenum"))
+        .map(|(v, _)| v.parse().unwrap())
+        .unwrap();
+    let labels = read_nifti(case.join("labels.nii.gz")).unwrap();
+    let truth: Vec<u16> = (0..labels.voxel_count())
+        .map(|i| (labels.value(i) as u16 == label) as u16)
+        .collect();
+    let axis = labels.axis_for_plane(sliceplan::io::Plane::Axial);
+    let [nx, ny, _] = labels.shape;
+    for (phase, itk) in [0.857, 0.872, 0.861, 0.844].into_iter().enumerate() {
+        let annotated: Vec<usize> = (phase..labels.shape[axis]).step_by(4).collect();
+        let r = interpolate(
+            &truth,
+            labels.shape,
+            labels.spacing_mm,
+            axis,
+            &annotated,
+            Method::Sdf,
+            false,
+        )
+        .unwrap();
+        let score = dice_where(&r.labels, &truth, 1, |i| {
+            let k = [i % nx, (i / nx) % ny, i / (nx * ny)][axis];
+            r.covered[k] && !annotated.contains(&k)
+        });
+        assert!(score >= itk, "phase {phase}: Dice {score} < ITK's {itk}");
+    }
+}
+
+/// A round tube that slides sideways: shape-based interpolation alone thins the slices between
+/// two annotated ones (each is inside only where the two sides' distances average below zero);
+/// every interpolated slice keeps the tube's cross-section instead.
+#[test]
+fn a_sliding_tube_keeps_its_cross_section_between_annotated_slices() {
+    let d = 21;
+    // Radius 12 mm, its centre sliding 1.5 mm a slice (IoU between annotated slices 0.52).
+    let truth = solid(d, 2.0, |x, y, z| {
+        let c = -15.0 + 1.5 * z / 2.0;
+        (x - c) * (x - c) + y * y < 144.0
+    });
+    let annotated: Vec<usize> = (0..d).step_by(4).collect();
+    let r = interpolate(
+        &truth,
+        [64, 64, d],
+        [1.0, 1.0, 2.0],
+        2,
+        &annotated,
+        Method::Sdf,
+        false,
+    )
+    .unwrap();
+    for k in (0..d).filter(|k| !annotated.contains(k)) {
+        let (got, want) = (area(&r.labels, k) as f64, area(&truth, k) as f64);
+        assert!(
+            (got - want).abs() <= 0.015 * want,
+            "slice {k}: {got} pixels, the tube has {want}"
+        );
+    }
+    let score = dice_off_annotated(&r.labels, &truth, &annotated, &r.covered);
+    assert!(score > 0.9, "Dice {score}");
+}
+
 #[test]
 fn cli_interp_writes_masks_on_the_source_grid() {
     let dir = tempdir();
@@ -668,15 +746,16 @@ fn brute_force_sdf(
             .collect();
         for s in a + 1..b {
             let t = (s - a) as f64 / (b - a) as f64;
-            for i in 0..n {
-                let (x, y) = ((i % nx) as f64, (i / nx) as f64);
-                let mut best = (0.0, 0u16);
-                let mut values = Vec::new();
-                for (l, parts, taper_a, taper_b) in &carried {
-                    for part in parts {
-                        let deepest = |p: &Vec<f64>| p.iter().fold(0f64, |m, &x| m.max(-x));
+            // Every part's blended field over the whole slice, less the level that holds the
+            // two sides' linearly interpolated area where the blend holds less.
+            let mut fields: Vec<(u16, Vec<f64>)> = Vec::new();
+            for (l, parts, taper_a, taper_b) in &carried {
+                for part in parts {
+                    let deepest = |p: &Vec<f64>| p.iter().fold(0f64, |m, &x| m.max(-x));
+                    let value = |i: usize| {
+                        let (x, y) = ((i % nx) as f64, (i / nx) as f64);
                         let (fa, fb, t) = match part {
-                            Carry::Blend(None, None) => continue,
+                            Carry::Blend(None, None) => return f64::INFINITY,
                             Carry::Blend(None, Some(q)) => {
                                 (deepest(q), q[i], 1.0 - capped(1.0 - t, *taper_b))
                             }
@@ -688,18 +767,41 @@ fn brute_force_sdf(
                                 t,
                             ),
                         };
-                        let value = (1.0 - t) * fa + t * fb;
-                        values.push(value);
-                        if value < best.0 {
-                            best = (value, *l);
+                        (1.0 - t) * fa + t * fb
+                    };
+                    let mut field: Vec<f64> = (0..n).map(value).collect();
+                    let sides = match part {
+                        Carry::Blend(Some(p), Some(q)) | Carry::Aligned(p, q, _) => Some((p, q)),
+                        Carry::Blend(..) => None,
+                    };
+                    if let Some((p, q)) = sides {
+                        let inside = |f: &Vec<f64>| f.iter().filter(|&&x| x < 0.0).count();
+                        let want = ((1.0 - t) * inside(p) as f64 + t * inside(q) as f64).round();
+                        let mut sorted = field.clone();
+                        sorted.sort_by(f64::total_cmp);
+                        let want = want as usize;
+                        if want > inside(&field) && want < n {
+                            // Values equal to the level (the last one taken in equals the next)
+                            // stay out: ties.
+                            let level = (sorted[want - 1] + sorted[want]) / 2.0;
+                            field.iter_mut().for_each(|x| *x -= level);
                         }
+                    }
+                    fields.push((*l, field));
+                }
+            }
+            for i in 0..n {
+                let mut best = (0.0, 0u16);
+                for (l, field) in &fields {
+                    if field[i] < best.0 {
+                        best = (field[i], *l);
                     }
                 }
                 out[s * n + i] = best.1;
-                tie[s * n + i] = values.iter().any(|&v| v.abs() < 1e-4)
-                    || values
+                tie[s * n + i] = fields.iter().any(|(_, f)| f[i].abs() < 1e-4)
+                    || fields
                         .iter()
-                        .filter(|&&v| v < 0.0 && (v - best.0).abs() < 1e-4)
+                        .filter(|(_, f)| f[i] < 0.0 && (f[i] - best.0).abs() < 1e-4)
                         .count()
                         > 1;
             }
@@ -713,6 +815,7 @@ fn sdf_matches_a_brute_force_reference_on_random_multi_label_volumes() {
     let (nx, ny, nz) = (26usize, 21usize, 30usize);
     let mut rng = sliceplan::rng::Rng::new(77);
     let mut rules = Vec::new();
+    let (mut all_ties, mut all_labelled) = (0, 0);
     for trial in 0..6 {
         // Up to three drifting, growing and vanishing blobs, labels 1–3; some touch the border.
         let blobs: Vec<[f64; 6]> = (0..1 + rng.below(3))
@@ -777,10 +880,20 @@ fn sdf_matches_a_brute_force_reference_on_random_multi_label_volumes() {
             labelled > 100,
             "trial {trial}: only {labelled} labelled voxels"
         );
-        assert!(ties * 20 < labelled, "trial {trial}: {ties} ties");
+        // Ties (a blended distance at the level that decides, which rounding may settle either
+        // way) are a few of a trial's voxels, and under 5 % over all trials.
+        assert!(
+            ties * 10 < labelled,
+            "trial {trial}: {ties} ties, {labelled} labelled"
+        );
+        (all_ties, all_labelled) = (all_ties + ties, all_labelled + labelled);
         // Outside the annotated range nothing is filled (no extrapolation by default).
         assert!(fast.labels[..first * nx * ny].iter().all(|&v| v == 0));
     }
+    assert!(
+        all_ties * 20 < all_labelled,
+        "{all_ties} ties of {all_labelled}"
+    );
     // Every rule was exercised against the reference.
     for rule in [GapRule::Blend, GapRule::AlignedBlend, GapRule::Cap] {
         assert!(rules.contains(&rule), "{rule:?} never used: {rules:?}");
@@ -850,8 +963,9 @@ fn reconstruct(truth: &[u16], d: usize, sz: f64, annotated: &[usize]) -> f64 {
 #[test]
 fn objects_that_end_between_annotated_slices_end_inside_the_gap() {
     // Every 4th slice at 2 mm, at each phase of the grid. Dice floors below the lowest phase
-    // measured with the cap rule (cone or dome by the object's taper: sphere 0.881–0.934, cone
-    // 0.776–0.937, lesion 0.741 on two labelled slices, 0.525 on one; half cone, half dome
+    // measured with the cap rule and blends that keep the interpolated area (sphere 0.894–0.947,
+    // cone 0.786–0.951, lesion 0.741 on two labelled slices, 0.525 on one; without the area rule
+    // 0.881–0.934, 0.776–0.937, 0.741 and 0.525; half cone, half dome
     // whatever the taper gave 0.881–0.925, 0.765–0.924, 0.766 and 0.525; the cone-only cap
     // before that 0.859–0.934, 0.751–0.919, 0.807 and 0.457). Cutting objects at their last
     // labelled slice instead (no cap) fails the "capped, not cut" check in `reconstruct`.

@@ -265,14 +265,16 @@ fn a_net_that_has_not_fitted_its_slices_trains_on_and_one_that_has_does_not() {
 
 #[test]
 fn small_3d_unet_learns_the_organ_from_interpolated_sparse_slices() {
-    // About 4 slices per volume; the 3D net trains on the sdf masks between them. (On the
-    // annotated slices alone, this small net and budget of steps learns nothing: Dice 0.)
+    // About 4 slices per volume; the 3D net trains on the sdf masks between them. Measured at
+    // 300 steps over seeds 1–6: Dice 0.77–0.86 (0.78–0.86 with the interpolation before blends
+    // kept their interpolated area; on the annotated slices alone, seed 2: 0.79). At 100 steps
+    // it varied 0.45–0.79 by seed, too little training for a floor.
     let ds = demo::dataset();
     let plan = demo_plan(96, 2);
     let config = TrainConfig {
         model: ModelKind::ThreeD,
         backend: BackendChoice::Cpu,
-        steps: 100,
+        steps: 300,
         batch_size: Some(2),
         features: Some(vec![8, 16, 32]),
         patch: Some(vec![8, 32, 32]),
@@ -291,8 +293,7 @@ fn small_3d_unet_learns_the_organ_from_interpolated_sparse_slices() {
         "{losses:?}"
     );
     assert_eq!(report.test.len(), 2);
-    // Measured 0.82 and 0.79 on the two held-out volumes.
-    assert!(report.mean_dice >= 0.6, "{:?}", report.test);
+    assert!(report.mean_dice >= 0.7, "{:?}", report.test);
     assert!(report.flags.is_empty(), "{:?}", report.flags);
 }
 

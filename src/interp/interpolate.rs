@@ -32,6 +32,16 @@ impl Method {
         }
     }
 
+    /// The revision of the method's output where it changed within a sliceplan version, so a
+    /// stored run trained on masks of an earlier revision is not taken for one of this build
+    /// (part of a run's key; None: unchanged). `sdf` 2: blends keep the interpolated area.
+    pub fn revision(self) -> Option<u32> {
+        match self {
+            Method::Sdf => Some(2),
+            Method::Linear | Method::Nearest => None,
+        }
+    }
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,6 +1,8 @@
 //! Shape-based interpolation: per label, the exact signed distance (mm) of each annotated slice,
-//! blended linearly across each gap and thresholded at zero; overlaps between labels go to the
-//! most negative distance.
+//! blended linearly across each gap and thresholded at zero, or just above zero where that would
+//! keep less than the two sides' linearly interpolated area (an object that bends, slides or
+//! changes shape across a gap would otherwise thin out between its slices); overlaps between
+//! labels go to the most negative distance.
 //!
 //! An object is carried across a gap part by part. Its 8-connected components on the two
 //! slices are grouped by overlap ([`group_parts`]): a group on both sides is blended (after
@@ -116,12 +118,21 @@ struct GroupField<'a> {
     aligned: Option<(Box2, Box2, (f32, f32))>,
     /// The box where the blend can be inside, for an unaligned group.
     region: Box2,
+    /// Pixels inside on each side (zero on a missing side).
+    areas: (f32, f32),
+}
+
+/// Pixels inside a field.
+fn inside(field: &Field) -> f32 {
+    field.1.iter().filter(|&&x| x < 0.0).count() as f32
 }
 
 impl<'a> GroupField<'a> {
     /// Both sides blended in place within `region`.
     fn blend(label: u16, a: Cow<'a, Field>, b: Cow<'a, Field>, region: Box2) -> Self {
+        let areas = (inside(&a), inside(&b));
         GroupField {
+            areas,
             label,
             a: Some(a),
             b: Some(b),
@@ -150,6 +161,48 @@ impl<'a> GroupField<'a> {
         let r = grow(r, w, h);
         // An empty box (both shifted off the slice) stays empty.
         (r.0.min(r.2), r.1.min(r.3), r.2, r.3)
+    }
+}
+
+impl GroupField<'_> {
+    /// The blended signed distances within box `r` at fraction `t` of the gap, row-major
+    /// (None for an aligned group missing a side, which cannot occur).
+    fn values_at(&self, r: Box2, t: f32) -> Option<Vec<f32>> {
+        let width = r.2 - r.0;
+        let mut values = Vec::with_capacity(width * (r.3 - r.1));
+        if let Some((_, _, (du, dv))) = self.aligned {
+            // Both sides read at the positions that move their centroids onto this slice's
+            // common one.
+            let (Some(fa), Some(fb)) = (&self.a, &self.b) else {
+                return None;
+            };
+            for v in r.1..r.3 {
+                for u in r.0..r.2 {
+                    let (x, y) = (u as f32, v as f32);
+                    let va = sample(fa, x - t * du, y - t * dv);
+                    let vb = sample(fb, x + (1.0 - t) * du, y + (1.0 - t) * dv);
+                    values.push((1.0 - t) * va + t * vb);
+                }
+            }
+            return Some(values);
+        }
+        let (pa, pb) = (self.a.as_deref(), self.b.as_deref());
+        let (ca, cb) = (
+            if pa.is_none() { self.cap } else { 0.0 },
+            if pb.is_none() { self.cap } else { 0.0 },
+        );
+        // A part on one side only ends mid-gap (`capped_weight`).
+        let t = match (pa.is_some(), pb.is_some()) {
+            (true, false) => capped_weight(t, self.dome),
+            (false, true) => 1.0 - capped_weight(1.0 - t, self.dome),
+            _ => t,
+        };
+        let (row_a, row_b) = (vec![ca; width], vec![cb; width]);
+        for v in r.1..r.3 {
+            let (fa, fb) = (row_in(pa, &row_a, r, v), row_in(pb, &row_b, r, v));
+            values.extend(fa.iter().zip(fb).map(|(&x, &y)| (1.0 - t) * x + t * y));
+        }
+        Some(values)
     }
 }
 
@@ -247,10 +300,15 @@ fn group_field<'a>(
                 shift.1.abs().ceil() as usize + 2,
             );
             let wide = grow_by(region, pad, w, h);
+            let (fa, fb) = (
+                parts_field(pa, &group.a, wide, sx, sy),
+                parts_field(pb, &group.b, wide, sx, sy),
+            );
             let field = GroupField {
+                areas: (inside(&fa), inside(&fb)),
                 label: f.label,
-                a: Some(Cow::Owned(parts_field(pa, &group.a, wide, sx, sy))),
-                b: Some(Cow::Owned(parts_field(pb, &group.b, wide, sx, sy))),
+                a: Some(Cow::Owned(fa)),
+                b: Some(Cow::Owned(fb)),
                 cap: 0.0,
                 dome: 0.0,
                 aligned: Some((ba, bb, shift)),
@@ -282,6 +340,7 @@ fn group_field<'a>(
                 b,
                 cap,
                 dome: dome_share(taper),
+                areas: (0.0, 0.0),
                 aligned: None,
                 region,
             };
@@ -518,45 +577,24 @@ pub(super) fn fill(
         let mut region = vec![0u16; rw * (roi.3 - roi.1)];
         for (it, &r) in items.iter().zip(&regions) {
             let width = r.2 - r.0;
-            let mut keep = |o: usize, phi: f32| {
-                if phi < 0.0 && phi < best[o] {
-                    best[o] = phi;
-                    region[o] = it.label;
-                }
-            };
-            if let Some((_, _, (du, dv))) = it.aligned {
-                // Both sides read at the positions that move their centroids onto this
-                // slice's common one.
-                let (Some(fa), Some(fb)) = (&it.a, &it.b) else {
-                    continue;
-                };
-                for v in r.1..r.3 {
-                    for u in r.0..r.2 {
-                        let (x, y) = (u as f32, v as f32);
-                        let va = sample(fa, x - t * du, y - t * dv);
-                        let vb = sample(fb, x + (1.0 - t) * du, y + (1.0 - t) * dv);
-                        keep((v - roi.1) * rw + (u - roi.0), (1.0 - t) * va + t * vb);
-                    }
-                }
+            let Some(values) = it.values_at(r, t) else {
                 continue;
-            }
-            let (pa, pb) = (it.a.as_deref(), it.b.as_deref());
-            let (ca, cb) = (
-                if pa.is_none() { it.cap } else { 0.0 },
-                if pb.is_none() { it.cap } else { 0.0 },
-            );
-            // A part on one side only ends mid-gap (`capped_weight`).
-            let t = match (pa.is_some(), pb.is_some()) {
-                (true, false) => capped_weight(t, it.dome),
-                (false, true) => 1.0 - capped_weight(1.0 - t, it.dome),
-                _ => t,
             };
-            let (row_a, row_b) = (vec![ca; width], vec![cb; width]);
+            // A blend of two sides holds at least their interpolated area.
+            let level = if it.a.is_some() && it.b.is_some() {
+                let (aa, ab) = it.areas;
+                level_for_area(&values, (1.0 - t) * aa + t * ab)
+            } else {
+                0.0
+            };
             for v in r.1..r.3 {
-                let (fa, fb) = (row_in(pa, &row_a, r, v), row_in(pb, &row_b, r, v));
-                let o = (v - roi.1) * rw + (r.0 - roi.0);
-                for (i, (&x, &y)) in fa.iter().zip(fb).enumerate() {
-                    keep(o + i, (1.0 - t) * x + t * y);
+                for u in r.0..r.2 {
+                    let phi = values[(v - r.1) * width + (u - r.0)] - level;
+                    let o = (v - roi.1) * rw + (u - roi.0);
+                    if phi < 0.0 && phi < best[o] {
+                        best[o] = phi;
+                        region[o] = it.label;
+                    }
                 }
             }
         }
@@ -599,4 +637,29 @@ fn dome_share(taper: Option<f32>) -> f32 {
         None => DOME_SHARE,
         Some(r) => ((r - TAPER_CONE) / (TAPER_DOME - TAPER_CONE)).clamp(0.0, 1.0),
     }
+}
+
+/// The level below which at least `area` (rounded) of `values` lie, where fewer than that lie
+/// below zero; otherwise zero. Shape-based interpolation of two sides that overlap poorly (an
+/// object that moves, bends or changes shape across the gap) thins the middle of the gap below
+/// either side; thresholding there at the level that holds the linearly interpolated area keeps
+/// it as large as the slices around it suggest.
+fn level_for_area(values: &[f32], area: f32) -> f32 {
+    let want = area.round() as usize;
+    let now = values.iter().filter(|&&x| x < 0.0).count();
+    if want <= now || want >= values.len() {
+        return 0.0;
+    }
+    // The (want − now) smallest of the values at or above zero join the inside.
+    let mut outside: Vec<f32> = values.iter().copied().filter(|&x| x >= 0.0).collect();
+    let k = want - now;
+    let (_, last, rest) = outside.select_nth_unstable_by(k - 1, f32::total_cmp);
+    let last = *last;
+    let next = rest.iter().copied().fold(f32::INFINITY, f32::min);
+    if !next.is_finite() {
+        return 0.0;
+    }
+    // Between the last value taken in and the next one: where they are equal (common in
+    // distance fields), every value equal to them stays out, so it never takes in more.
+    (last + next) / 2.0
 }

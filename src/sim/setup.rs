@@ -77,6 +77,7 @@ impl SimulationSetup {
                     target: self.target.clone(),
                     request,
                     interpolation: scenario.interpolation,
+                    interp_revision: scenario.interpolation.and_then(Method::revision),
                     train,
                     preset: "custom".into(),
                     version: env!("CARGO_PKG_VERSION").to_string(),

@@ -89,6 +89,7 @@ impl EstimateSetup {
                 ..self.base.clone()
             },
             interpolation: None,
+            interp_revision: None,
             train,
             preset: self.preset.name().to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),

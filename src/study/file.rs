@@ -422,6 +422,7 @@ impl Study {
                                         ..PlanRequest::default()
                                     },
                                     interpolation,
+                                    interp_revision: interpolation.and_then(Method::revision),
                                     train,
                                     preset: preset.name().to_string(),
                                     version: env!("CARGO_PKG_VERSION").to_string(),

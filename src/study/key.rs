@@ -19,6 +19,10 @@ pub struct RunSpec {
     pub request: PlanRequest,
     /// Train on masks interpolated between the annotated slices.
     pub interpolation: Option<Method>,
+    /// That interpolation's revision (`Method::revision`; absent where there is none, so the
+    /// keys of runs without one are those of earlier builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interp_revision: Option<u32>,
     /// Model and training settings (the preset, resolved), seed included.
     pub train: TrainConfig,
     /// The preset's name ("quick", "full", …) the settings came from.
@@ -114,6 +118,7 @@ mod tests {
                 ..PlanRequest::default()
             },
             interpolation: None,
+            interp_revision: None,
             train: TrainConfig::default(),
             preset: "quick".into(),
             version: "0.1.0".into(),
@@ -134,6 +139,16 @@ mod tests {
         let mut c = spec();
         c.interpolation = Some(Method::Sdf);
         assert_ne!(a.key(), c.key());
+        // A run on masks of another revision of the interpolation is another run; a run
+        // without one keeps the key it had before revisions were recorded.
+        let mut c2 = c.clone();
+        c2.interp_revision = Method::Sdf.revision();
+        assert_ne!(c.key(), c2.key());
+        assert!(
+            !serde_json::to_string(&a)
+                .unwrap()
+                .contains("interp_revision")
+        );
         // A held-out seed is part of the key, except the plan's own seed (the default draw).
         let mut d = spec();
         d.request.holdout_seed = Some(0);

@@ -327,6 +327,7 @@ mod tests {
                 ..PlanRequest::default()
             },
             interpolation: None,
+            interp_revision: None,
             train: TrainConfig::default(),
             preset: "tiny".into(),
             version: "test".into(),
