@@ -133,6 +133,18 @@ macro_rules! define_unet {
                 }
             }
 
+            /// The net with every parameter drawn now, in the order training's first forward
+            /// pass would draw them (burn draws a parameter's initial values from the device's
+            /// generator on its first use): run under `seeded_init`'s lock, a seeded net's
+            /// first weights are its own even when other nets start training at the same time.
+            pub fn drawn(self, spec: &UNetSpec, device: &Device) -> Self {
+                let mut shape = vec![1, spec.in_channels];
+                shape.extend(spec.divisor());
+                let x = Tensor::<$D>::zeros(Shape::from(shape), device);
+                let _ = self.forward(x);
+                self
+            }
+
             /// Logits `[batch, classes, spatial…]` for input `[batch, channels, spatial…]`.
             pub fn forward(&self, x: Tensor<$D>) -> Tensor<$D> {
                 let levels = self.encoder.len() / 2;
@@ -177,3 +189,27 @@ define_unet!(
     ConvTranspose3dConfig,
     PaddingConfig3d::Explicit(1, 1, 1)
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::seeded_init;
+
+    #[test]
+    fn a_seeded_net_draws_its_weights_under_the_seed_not_at_first_use() {
+        let device = Device::flex();
+        let spec = UNetSpec::isotropic(2, vec![2, 4, 8], 2);
+        let x = Tensor::<4>::ones([1, 1, 8, 8], &device);
+        let net = || {
+            seeded_init(&device, 3, || {
+                UNet2d::new(&spec, &device).drawn(&spec, &device)
+            })
+        };
+        let a = net();
+        // Another training seeds the shared generator before `a` is first used.
+        device.seed(99);
+        let first = a.forward(x.clone()).into_data();
+        let b = net();
+        assert_eq!(first, b.forward(x).into_data());
+    }
+}
