@@ -6,7 +6,7 @@ use common::*;
 use sliceplan::interp::{
     FlagKind, FlagRules, GapRule, Method, case_flags, dice_where, interpolate,
 };
-use sliceplan::io::read_nifti;
+use sliceplan::io::{Volume, read_nifti};
 
 /// A sphere of radius `r` mm centred in a 64×64×`d` grid of spacing (1, 1, `sz`).
 fn sphere(d: usize, sz: f64, r: f64) -> Vec<u16> {
@@ -228,6 +228,28 @@ fn fewer_than_two_annotated_slices_cannot_be_interpolated() {
     assert!(err.contains("at least two"), "{err}");
 }
 
+/// Dice of `sdf` on the slices between every `step`-th axial slice of `volume`'s grid from
+/// `phase` (`truth`: label 1 on that grid).
+fn axial_dice(volume: &Volume, truth: &[u16], step: usize, phase: usize) -> f64 {
+    let axis = volume.axis_for_plane(sliceplan::io::Plane::Axial);
+    let annotated: Vec<usize> = (phase..volume.shape[axis]).step_by(step).collect();
+    let r = interpolate(
+        truth,
+        volume.shape,
+        volume.spacing_mm,
+        axis,
+        &annotated,
+        Method::Sdf,
+        false,
+    )
+    .unwrap();
+    let [nx, ny, _] = volume.shape;
+    dice_where(&r.labels, truth, 1, |i| {
+        let k = [i % nx, (i / nx) % ny, i / (nx * ny)][axis];
+        r.covered[k] && !annotated.contains(&k)
+    })
+}
+
 #[test]
 fn real_heart_mask_every_fourth_slice() {
     let Some(root) = real_data() else { return };
@@ -235,23 +257,7 @@ fn real_heart_mask_every_fourth_slice() {
     let truth: Vec<u16> = (0..labels.voxel_count())
         .map(|i| labels.value(i) as u16)
         .collect();
-    let axis = labels.axis_for_plane(sliceplan::io::Plane::Axial);
-    let annotated: Vec<usize> = (0..labels.shape[axis]).step_by(4).collect();
-    let r = interpolate(
-        &truth,
-        labels.shape,
-        labels.spacing_mm,
-        axis,
-        &annotated,
-        Method::Sdf,
-        false,
-    )
-    .unwrap();
-    let [nx, ny, _] = labels.shape;
-    let score = dice_where(&r.labels, &truth, 1, |i| {
-        let k = [i % nx, (i / nx) % ny, i / (nx * ny)][axis];
-        r.covered[k] && !annotated.contains(&k)
-    });
+    let score = axial_dice(&labels, &truth, 4, 0);
     assert!(score > 0.95, "heart Dice {score}");
 }
 
@@ -278,24 +284,8 @@ fn a_bending_tube_beats_itk_known_empty_at_every_phase() {
     let truth: Vec<u16> = (0..labels.voxel_count())
         .map(|i| (labels.value(i) as u16 == label) as u16)
         .collect();
-    let axis = labels.axis_for_plane(sliceplan::io::Plane::Axial);
-    let [nx, ny, _] = labels.shape;
     for (phase, itk) in [0.857, 0.872, 0.861, 0.844].into_iter().enumerate() {
-        let annotated: Vec<usize> = (phase..labels.shape[axis]).step_by(4).collect();
-        let r = interpolate(
-            &truth,
-            labels.shape,
-            labels.spacing_mm,
-            axis,
-            &annotated,
-            Method::Sdf,
-            false,
-        )
-        .unwrap();
-        let score = dice_where(&r.labels, &truth, 1, |i| {
-            let k = [i % nx, (i / nx) % ny, i / (nx * ny)][axis];
-            r.covered[k] && !annotated.contains(&k)
-        });
+        let score = axial_dice(&labels, &truth, 4, phase);
         assert!(score >= itk, "phase {phase}: Dice {score} < ITK's {itk}");
     }
 }
