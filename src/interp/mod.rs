@@ -1,5 +1,7 @@
 //! Mask interpolation between annotated slices, its quality against dense truth, and risk flags.
 
+mod area;
+mod caps;
 pub mod edt;
 pub mod flags;
 pub mod interpolate;

@@ -21,6 +21,8 @@
 
 use std::borrow::Cow;
 
+use super::area::level_for_area;
+use super::caps::{capped_weight, dome_share};
 use super::edt::signed_distance;
 use super::interpolate::parallel_map;
 use super::parts::{Box2, GapReport, GapRule, Group, SliceParts, group_parts};
@@ -31,13 +33,6 @@ const ALIGN_BELOW_IOU: f64 = 0.5;
 /// ... when moving one onto the other's centroid raises it by at least this much (the object
 /// moved; a low overlap from a change of size or shape is blended in place).
 const ALIGN_GAIN: f64 = 0.1;
-/// A capped part without a labelled slice before its last erodes half like a cone and half like
-/// a dome (`capped_weight`).
-const DOME_SHARE: f32 = 0.5;
-/// Area ratios (last labelled slice over the one before) at or below which a capped part ends
-/// like a cone, and at or above which it ends like a dome (`dome_share`).
-const TAPER_CONE: f32 = 0.4;
-const TAPER_DOME: f32 = 0.9;
 
 /// A signed distance field (mm) on a box of the slice.
 type Field = (Box2, Vec<f32>);
@@ -609,57 +604,4 @@ pub(super) fn fill(
         }
     }
     reports
-}
-
-/// The blend weight of a capped part at `t` (0 at its labelled slice, ½ where it ends): a share
-/// of a dome's erosion, whose radius falls as R·√(1 − (t/½)²) and keeps blob-like ends (a
-/// gallbladder's, a disc's) full further into the gap, and the rest the linear erosion, which
-/// tapers the part to its medial axis like a cone (`dome_share` chooses the share).
-fn capped_weight(t: f32, dome_share: f32) -> f32 {
-    if t >= 0.5 {
-        // Gone: the linear weight keeps every blended value above zero.
-        return t;
-    }
-    // The dome's erosion as a fraction of the part's depth, and the linear blend's weight
-    // that erodes that much: (1 − w)·(−depth) + w·depth = −depth·(1 − e) at w = e / (1 + e).
-    let e = 1.0 - (1.0 - 4.0 * t * t).max(0.0).sqrt();
-    dome_share * e / (1.0 + e) + (1.0 - dome_share) * t
-}
-
-/// The dome's share of a capped part's erosion, from `taper`: the label's area on its last
-/// labelled slice over its area on the annotated slice before that (None where it has none). An
-/// object that narrows towards its end (a ratio of 0.4 or less: a vertebra's tip, the heart's
-/// apex) tapers like a cone; one as wide there as before (0.9 or more: a disc, a gallbladder's
-/// fundus) ends like a dome; between, in proportion; without a slice before, half and half.
-/// Chosen on `bench_interp`'s small structures and large masks (BENCHMARKS.md).
-fn dome_share(taper: Option<f32>) -> f32 {
-    match taper {
-        None => DOME_SHARE,
-        Some(r) => ((r - TAPER_CONE) / (TAPER_DOME - TAPER_CONE)).clamp(0.0, 1.0),
-    }
-}
-
-/// The level below which at least `area` (rounded) of `values` lie, where fewer than that lie
-/// below zero; otherwise zero. Shape-based interpolation of two sides that overlap poorly (an
-/// object that moves, bends or changes shape across the gap) thins the middle of the gap below
-/// either side; thresholding there at the level that holds the linearly interpolated area keeps
-/// it as large as the slices around it suggest.
-fn level_for_area(values: &[f32], area: f32) -> f32 {
-    let want = area.round() as usize;
-    let now = values.iter().filter(|&&x| x < 0.0).count();
-    if want <= now || want >= values.len() {
-        return 0.0;
-    }
-    // The (want − now) smallest of the values at or above zero join the inside.
-    let mut outside: Vec<f32> = values.iter().copied().filter(|&x| x >= 0.0).collect();
-    let k = want - now;
-    let (_, last, rest) = outside.select_nth_unstable_by(k - 1, f32::total_cmp);
-    let last = *last;
-    let next = rest.iter().copied().fold(f32::INFINITY, f32::min);
-    if !next.is_finite() {
-        return 0.0;
-    }
-    // Between the last value taken in and the next one: where they are equal (common in
-    // distance fields), every value equal to them stays out, so it never takes in more.
-    (last + next) / 2.0
 }
