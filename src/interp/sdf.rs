@@ -72,6 +72,8 @@ struct LabelField {
     parts: Vec<Option<SliceParts>>,
     /// Signed distances within the box of the mask and its neighbours' masks.
     phi: Vec<Option<Field>>,
+    /// The label's pixels on each slice with a `phi` (counted once, beside its field).
+    phi_area: Vec<f32>,
 }
 
 impl LabelField {
@@ -123,9 +125,13 @@ fn inside(field: &Field) -> f32 {
 }
 
 impl<'a> GroupField<'a> {
-    /// Both sides blended in place within `region`.
-    fn blend(label: u16, a: Cow<'a, Field>, b: Cow<'a, Field>, region: Box2) -> Self {
-        let areas = (inside(&a), inside(&b));
+    /// Both sides, with `areas` pixels inside, blended in place within `region`.
+    fn blend(
+        label: u16,
+        (a, b): (Cow<'a, Field>, Cow<'a, Field>),
+        areas: (f32, f32),
+        region: Box2,
+    ) -> Self {
         GroupField {
             areas,
             label,
@@ -286,7 +292,9 @@ fn group_field<'a>(
             if iou >= ALIGN_BELOW_IOU
                 || shifted_iou(pa, &group.a, pb, &group.b, shift, (na, nb)) < iou + ALIGN_GAIN
             {
-                let field = GroupField::blend(f.label, Cow::Owned(fa), Cow::Owned(fb), region);
+                let areas = (inside(&fa), inside(&fb));
+                let field =
+                    GroupField::blend(f.label, (Cow::Owned(fa), Cow::Owned(fb)), areas, region);
                 return Some((field, GapRule::Blend));
             }
             // Aligned: each side is read up to the shift away from its own box.
@@ -450,6 +458,7 @@ pub(super) fn fill(
                 .collect(),
             parts: Vec::new(),
             phi: Vec::new(),
+            phi_area: Vec::new(),
         })
         .collect();
     // Per gap with slices to fill, per label on it: both sides overlapping by at least half
@@ -509,11 +518,15 @@ pub(super) fn fill(
             .map(|b| (b.2 - b.0) * (b.3 - b.1))
             .sum::<usize>();
         let computed = parallel_map(&indices, work, |&g| {
-            f.slice_field(g, known[g], w, h, sx, sy)
+            let field = f.slice_field(g, known[g], w, h, sx, sy);
+            let area = inside(&field);
+            (field, area)
         });
         f.phi = vec![None; n];
-        for (g, field) in indices.into_iter().zip(computed) {
+        f.phi_area = vec![0.0; n];
+        for (g, (field, area)) in indices.into_iter().zip(computed) {
             f.phi[g] = Some(field);
+            f.phi_area[g] = area;
         }
     }
     // Every gap's groups with their fields.
@@ -528,8 +541,9 @@ pub(super) fn fill(
                     continue;
                 };
                 let region = union(f.tight[g], f.tight[g + 1]).map(|b| grow(b, w, h));
-                let (a, b) = (Cow::Borrowed(pa), Cow::Borrowed(pb));
-                let field = GroupField::blend(f.label, a, b, region.unwrap_or(pa.0));
+                let sides = (Cow::Borrowed(pa), Cow::Borrowed(pb));
+                let areas = (f.phi_area[g], f.phi_area[g + 1]);
+                let field = GroupField::blend(f.label, sides, areas, region.unwrap_or(pa.0));
                 vec![(field, GapRule::Blend, None)]
             } else {
                 let (groups, _) = group_parts(f.parts[g].as_ref(), f.parts[g + 1].as_ref());
