@@ -213,9 +213,9 @@ fn a_net_that_has_not_fitted_its_slices_trains_on_and_one_that_has_does_not() {
         };
         train_plain(&ds, &plan, &target, &config).unwrap()
     };
-    // The tiny net has not fitted the lesions after 30 steps (its loss still above half its
-    // first value); it has fitted the organ after 120.
-    for (labels, steps, fits) in [("lesion", 30, false), ("organ,lesion", 120, true)] {
+    // The tiny net has not fitted the lesions after 30 steps (its loss still above a quarter of its
+    // first value); it has fitted the organ after 240.
+    for (labels, steps, fits) in [("lesion", 30, false), ("organ,lesion", 240, true)] {
         let plain = run(labels, steps, None);
         let extended = run(
             labels,
@@ -452,7 +452,8 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
     let spec = UNetSpec::isotropic(2, vec![4, 8, 16], 2);
     let cpu = Device::flex();
     // Under the trainer's lock: a test training beside this one draws from the same generator.
-    let model_cpu = sliceplan::train::seeded_init(&cpu, 3, || UNet2d::new(&spec, &cpu));
+    let model_cpu =
+        sliceplan::train::seeded_init(&cpu, 3, || UNet2d::new(&spec, &cpu).drawn(&spec, &cpu));
     let dir = tempdir();
     let weights = dir.path().join("w.bpk");
     burn::module::Module::save_file(model_cpu.clone(), &weights).unwrap();

@@ -42,7 +42,8 @@ pub fn not_learned_advice((runs, flagged): (usize, usize), steps: usize) -> Opti
          fitted), so these estimates rest on the runs that did. A small target needs longer \
          training than {steps} steps: more steps (`steps` in a study file; the demo's lesions \
          learned in 3 of 10 runs at a fixed 300 steps, in 8 of 10 when quick trained on up to \
-         1200, and in all 10 at a fixed 1000) or the `full` preset, which trains to convergence."
+         1200 before 0.5 and in all 10 since, and in all 10 at a fixed 1000) or the `full` \
+         preset, which trains to convergence."
     ))
 }
 

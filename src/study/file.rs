@@ -125,7 +125,8 @@ impl Preset {
             // 300 steps: at 150, 2 of 12 runs on the demo's spleen did not learn at all, and
             // the rest ranked plans less well (README, "Studies"). A run whose net has not
             // fitted its slices by then trains on, up to 4× (small targets: the demo's lesions
-            // learned in 3 of 10 runs at 300 steps, in 10 of 10 at 1000).
+            // learned in 3 of 10 runs at 300 steps, in 10 of 10 at 1000, and in 10 of 10 trained
+            // on until fitted).
             Preset::Quick => TrainConfig {
                 steps: QUICK_STEPS,
                 until_fitted: Some(UntilFitted::default_for(QUICK_STEPS)),

@@ -349,14 +349,27 @@ pub fn sample_batch(cases: &[TrainCase], sampling: &Sampling, rng: &mut Rng) -> 
     let usable: Vec<usize> = (0..cases.len())
         .filter(|&i| cases[i].supervised.iter().any(|&s| s))
         .collect();
+    let with_fg: Vec<usize> = usable
+        .iter()
+        .copied()
+        .filter(|&i| cases[i].has_supervised_foreground())
+        .collect();
     for n in 0..b {
         if usable.is_empty() {
             break;
         }
-        let case = &cases[usable[rng.below(usable.len())]];
+        let mut case = &cases[usable[rng.below(usable.len())]];
+        // A sample meant for foreground whose case has none on its annotated slices is drawn
+        // from a case that has: otherwise a plan of many volumes with a small target (most of
+        // them without it on their few slices) sees it in far fewer samples than `fg_fraction`
+        // says, and its net sits for hundreds of steps predicting background everywhere. Where
+        // every case has some, the draws are exactly those of a case-first sampler.
+        let want_fg = rng.uniform() < sampling.fg_fraction && !with_fg.is_empty();
+        if want_fg && !case.has_supervised_foreground() {
+            case = &cases[with_fg[rng.below(with_fg.len())]];
+        }
         let [w, h, d] = case.dims;
         let sup_slices: Vec<usize> = (0..d).filter(|&s| case.supervised[s]).collect();
-        let want_fg = rng.uniform() < sampling.fg_fraction && case.has_supervised_foreground();
         // Centre of the patch.
         let (cs, cv, cu) = if want_fg {
             let s = case.fg_slices[rng.below(case.fg_slices.len())];
@@ -482,6 +495,64 @@ mod tests {
             image,
             modality: Modality::Mr,
         }
+    }
+
+    /// A `side`² × 4 case supervised on every slice; with `fg`, one foreground pixel on slice 2.
+    fn plain_case(side: usize, fg: bool) -> TrainCase {
+        let n = side * side * 4;
+        let mut target = vec![0u8; n];
+        if fg {
+            target[2 * side * side + side * (side / 2) + side / 2] = 1;
+        }
+        TrainCase {
+            id: "c".into(),
+            dims: [side, side, 4],
+            image: vec![0.0; n],
+            target,
+            supervised: vec![true; 4],
+            fg_slices: if fg { vec![2] } else { Vec::new() },
+            pad_value: -1.0,
+            source_shape: [side, side, 4],
+            axis: 2,
+            factor: 1,
+        }
+    }
+
+    /// Fraction of the samples of `batches` batches that hold foreground.
+    fn foreground_share(cases: &[TrainCase], fg_fraction: f64, batches: usize) -> f64 {
+        let sampling = Sampling {
+            batch: 4,
+            patch: vec![8, 8],
+            fg_fraction,
+            augment: false,
+        };
+        let mut rng = Rng::new(7);
+        let mut with = 0usize;
+        for _ in 0..batches {
+            let b = sample_batch(cases, &sampling, &mut rng);
+            let per = 2 * 8 * 8;
+            with += (0..b.batch)
+                .filter(|&i| b.onehot[i * per + 64..(i + 1) * per].contains(&1.0))
+                .count();
+        }
+        with as f64 / (batches * 4) as f64
+    }
+
+    #[test]
+    fn foreground_samples_come_from_the_cases_that_hold_it() {
+        // One case in ten holds the target on its annotated slices: half the samples still
+        // show it (a case-first sampler gave about one in twenty).
+        let mut cases: Vec<TrainCase> = (0..9).map(|_| plain_case(32, false)).collect();
+        cases.push(plain_case(32, true));
+        let share = foreground_share(&cases, 0.5, 400);
+        assert!((0.45..0.56).contains(&share), "share {share}");
+        // No foreground anywhere: nothing to oversample, and no sample shows any.
+        let none: Vec<TrainCase> = (0..3).map(|_| plain_case(32, false)).collect();
+        assert_eq!(foreground_share(&none, 0.5, 50), 0.0);
+        // Every case holds some: the fraction asked for (plus random patches that meet it).
+        let all: Vec<TrainCase> = (0..3).map(|_| plain_case(32, true)).collect();
+        let share = foreground_share(&all, 0.5, 400);
+        assert!((0.45..0.56).contains(&share), "share {share}");
     }
 
     #[test]

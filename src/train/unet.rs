@@ -206,8 +206,9 @@ mod tests {
             })
         };
         let a = net();
-        // Another training seeds the shared generator before `a` is first used.
-        device.seed(99);
+        // Another training seeds the shared generator before `a` is first used (under the lock,
+        // as trainings do: a bare reseed here could land inside another test's seeded draw).
+        seeded_init(&device, 99, || ());
         let first = a.forward(x.clone()).into_data();
         let b = net();
         assert_eq!(first, b.forward(x).into_data());
