@@ -427,6 +427,12 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
     if let Some(note) = &validation {
         warnings.push(note.clone());
     }
+    if !tracker.curve.is_empty() && tracker.best.is_none() {
+        warnings.push(format!(
+            "the net found none of the target on the validation split in {} validations; trained every step and kept the last net",
+            tracker.curve.len()
+        ));
+    }
     if let Some(to) = extended_to {
         warnings.push(extension_note(config.steps, to, &loss_curve));
     }

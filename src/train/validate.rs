@@ -2,13 +2,18 @@
 //! the held-out test volumes.
 //!
 //! The split: with at least `MIN_VOLUMES_FOR_VOLUME_SPLIT` planned volumes, a fifth of them (at
-//! least one, chosen by the run's seed) are kept aside whole; with fewer, every fifth annotated
-//! slice of each volume with at least three is kept aside. When neither leaves a validation
-//! slice (a handful of annotated slices in all), the run trains its full steps without early
-//! stopping and says so.
+//! least one, chosen by the run's seed) are kept aside whole, taken from the volumes whose
+//! annotated slices hold the target while at least one such volume is left to train on; with
+//! fewer, every fifth annotated slice of each volume with at least three is kept aside. When
+//! neither leaves a validation slice (a handful of annotated slices in all), or the validation
+//! slices hold none of the target (a small one: their Dice would be 1 for predicting nothing and
+//! reward a net that has learned nothing), the run trains its full steps without early stopping
+//! and says so.
 //!
 //! The score is the Dice of the net's prediction on the validation slices, pooled over all of
-//! them (both empty: 1).
+//! them. Until it first rises above zero the net has found none of the target yet (a small
+//! target's net predicts background everywhere for hundreds of steps): such scores neither
+//! become the best nor use up patience.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -47,7 +52,16 @@ pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
         }
-        let chosen: Vec<usize> = order[..n_val].to_vec();
+        let holding: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| cases[i].has_supervised_foreground())
+            .collect();
+        let chosen: Vec<usize> = if holding.len() > n_val {
+            holding[..n_val].to_vec()
+        } else {
+            order[..n_val].to_vec()
+        };
         let (mut train, mut validation) = (Vec::new(), Vec::new());
         for (i, case) in cases.into_iter().enumerate() {
             if chosen.contains(&i) {
@@ -55,6 +69,17 @@ pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
             } else {
                 train.push(case);
             }
+        }
+        if !validation.iter().any(TrainCase::has_supervised_foreground) {
+            let volumes = train.len() + validation.len();
+            train.extend(validation);
+            return Split {
+                train,
+                validation: Vec::new(),
+                description: format!(
+                    "no validation split: too few of the plan's {volumes} volumes hold the target on their annotated slices; trained the full steps"
+                ),
+            };
         }
         let description = format!(
             "validation on {} of the plan's {} volumes",
@@ -67,34 +92,51 @@ pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
             description,
         };
     }
-    let mut train = Vec::new();
-    let mut validation = Vec::new();
-    let mut held = 0;
-    for case in cases {
+    // Every fifth annotated slice of each volume with at least three.
+    let kept_out = |case: &TrainCase| -> Vec<usize> {
         let annotated: Vec<usize> = (0..case.dims[2]).filter(|&s| case.supervised[s]).collect();
         if annotated.len() < 3 {
+            return Vec::new();
+        }
+        annotated.into_iter().skip(2).step_by(5).collect()
+    };
+    let held: usize = cases.iter().map(|c| kept_out(c).len()).sum();
+    if held == 0 {
+        return Split {
+            train: cases,
+            validation: Vec::new(),
+            description: "no validation split: too few annotated slices; trained the full steps"
+                .to_string(),
+        };
+    }
+    if !cases
+        .iter()
+        .any(|c| kept_out(c).iter().any(|s| c.fg_slices.contains(s)))
+    {
+        return Split {
+            train: cases,
+            validation: Vec::new(),
+            description: "no validation split: the slices it would keep out hold none of the target; trained the full steps".to_string(),
+        };
+    }
+    let mut train = Vec::new();
+    let mut validation = Vec::new();
+    for case in cases {
+        let val = kept_out(&case);
+        if val.is_empty() {
             train.push(case);
             continue;
         }
-        let val: Vec<usize> = annotated.iter().copied().skip(2).step_by(5).collect();
-        let keep: Vec<usize> = annotated
-            .iter()
-            .copied()
-            .filter(|s| !val.contains(s))
+        let keep: Vec<usize> = (0..case.dims[2])
+            .filter(|&s| case.supervised[s] && !val.contains(&s))
             .collect();
-        held += val.len();
         validation.push(case.with_supervised(&val));
         train.push(case.with_supervised(&keep));
     }
-    let description = if held == 0 {
-        "no validation split: too few annotated slices; trained the full steps".to_string()
-    } else {
-        format!("validation on {held} annotated slice(s) kept out of training")
-    };
     Split {
         train,
         validation,
-        description,
+        description: format!("validation on {held} annotated slice(s) kept out of training"),
     }
 }
 
@@ -157,8 +199,13 @@ pub struct Tracker {
 
 impl Tracker {
     /// Records `score` after `step` steps; true when it is the best so far (by more than 0.001).
+    /// Scores of zero before any better one are recorded but are not a best and use up no
+    /// patience: the net has found none of the target yet.
     pub fn record(&mut self, step: usize, score: f64) -> bool {
         self.curve.push((step, score));
+        if self.best.is_none() && score <= 0.0 {
+            return false;
+        }
         match self.best {
             Some((_, b)) if score <= b + 1e-3 => {
                 self.since_best += 1;
@@ -200,6 +247,85 @@ mod tests {
             axis: 2,
             factor: 1,
         }
+    }
+
+    /// `case` without any target.
+    fn empty(id: &str, d: usize, supervised: &[usize]) -> TrainCase {
+        let mut c = case(id, d, supervised);
+        c.target.fill(0);
+        c.fg_slices.clear();
+        c
+    }
+
+    #[test]
+    fn a_small_target_is_validated_where_it_is_annotated_or_not_at_all() {
+        // 3 of 10 volumes hold the target: the 2 kept aside hold it, one is left to train on.
+        for seed in 0..8 {
+            let cases: Vec<TrainCase> = (0..10)
+                .map(|i| {
+                    let id = format!("c{i}");
+                    if i % 4 == 1 {
+                        case(&id, 10, &[1, 5])
+                    } else {
+                        empty(&id, 10, &[1, 5])
+                    }
+                })
+                .collect();
+            let split = split(cases, seed);
+            assert_eq!(split.validation.len(), 2);
+            assert!(
+                split
+                    .validation
+                    .iter()
+                    .all(|c| c.has_supervised_foreground())
+            );
+            assert_eq!(
+                split
+                    .train
+                    .iter()
+                    .filter(|c| c.has_supervised_foreground())
+                    .count(),
+                1
+            );
+        }
+        // None holds it on its annotated slices: nothing to validate on, every volume trains.
+        let cases: Vec<TrainCase> = (0..5)
+            .map(|i| empty(&format!("c{i}"), 10, &[1, 5]))
+            .collect();
+        let split = split(cases, 0);
+        assert!(split.validation.is_empty());
+        assert_eq!(split.train.len(), 5);
+        assert!(
+            split.description.contains("hold the target"),
+            "{}",
+            split.description
+        );
+        // Few volumes: the slices kept out hold none of it (only slice 1 does), so none are.
+        let mut few = case("a", 12, &[1, 3, 5, 7, 9, 11]);
+        few.target.fill(0);
+        few.target[16] = 1;
+        few.fg_slices = vec![1];
+        let split = super::split(vec![few], 0);
+        assert!(split.validation.is_empty());
+        assert_eq!(split.train[0].supervised.iter().filter(|&&s| s).count(), 6);
+        assert!(split.description.contains("none of the target"));
+    }
+
+    #[test]
+    fn validation_scores_of_zero_before_the_net_finds_the_target_use_no_patience() {
+        let mut t = Tracker::default();
+        for step in [100, 200, 300, 400, 500, 600, 700] {
+            assert!(!t.record(step, 0.0));
+            assert!(!t.should_stop(5));
+        }
+        assert_eq!(t.best, None);
+        assert!(t.record(800, 0.4));
+        assert!(!t.record(900, 0.0));
+        assert!(!t.should_stop(2));
+        assert!(!t.record(1000, 0.3));
+        assert!(t.should_stop(2));
+        assert_eq!(t.best, Some((800, 0.4)));
+        assert_eq!(t.curve.len(), 10);
     }
 
     #[test]
