@@ -452,8 +452,7 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
     let spec = UNetSpec::isotropic(2, vec![4, 8, 16], 2);
     let cpu = Device::flex();
     // Under the trainer's lock: a test training beside this one draws from the same generator.
-    let model_cpu =
-        sliceplan::train::seeded_init(&cpu, 3, || UNet2d::new(&spec, &cpu).drawn(&spec, &cpu));
+    let model_cpu = UNet2d::seeded(&spec, &cpu, 3);
     let dir = tempdir();
     let weights = dir.path().join("w.bpk");
     burn::module::Module::save_file(model_cpu.clone(), &weights).unwrap();

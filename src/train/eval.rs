@@ -241,9 +241,7 @@ mod tests {
         // Drawn under the seed's lock: a net drawing its weights outside it would take draws
         // from a seeded net being drawn in another test at the same time.
         let spec = UNetSpec::isotropic(2, vec![4, 8], 2);
-        let net = crate::train::seeded_init(&device, 5, || {
-            UNet2d::new(&spec, &device).drawn(&spec, &device)
-        });
+        let net = UNet2d::seeded(&spec, &device, 5);
         let mut case = ones([12, 10, 5]);
         let mut rng = Rng::new(3);
         for v in case.image.iter_mut() {

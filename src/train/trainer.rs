@@ -34,8 +34,8 @@ static SEEDED_INIT: Mutex<()> = Mutex::new(());
 /// `init` right after seeding `device`'s generator with `seed`. Every run in a process shares
 /// that generator, so seeding and initialising happen under one lock: a seeded run's first
 /// weights stay its own when two trainings start at once (the GUI's jobs, parallel tests).
-/// burn draws a parameter's values on its first use, so `init` must use them all (the nets'
-/// `drawn`), or the draws happen later, outside the lock.
+/// burn draws a parameter's values on its first use, so `init` must use them all, or the draws
+/// happen later, outside the lock: nets are made by `UNet2d::seeded` / `UNet3d::seeded`.
 pub fn seeded_init<M>(device: &Device, seed: u64, init: impl FnOnce() -> M) -> M {
     let _only_one = SEEDED_INIT.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
@@ -367,9 +367,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             ModelKind::TwoD => {
                 let v2 = |m: &UNet2d| score(&TrainedNet::TwoD(m.valid()));
                 let fitted = ctx.fit(
-                    seeded_init(&device, config.seed, || {
-                        UNet2d::new(&spec, &device).drawn(&spec, &device)
-                    }),
+                    UNet2d::seeded(&spec, &device, config.seed),
                     |m: &UNet2d, x| m.forward(x),
                     optim,
                     &spawn,
@@ -380,9 +378,7 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             ModelKind::ThreeD => {
                 let v3 = |m: &UNet3d| score(&TrainedNet::ThreeD(m.valid()));
                 let fitted = ctx.fit(
-                    seeded_init(&device, config.seed, || {
-                        UNet3d::new(&spec, &device).drawn(&spec, &device)
-                    }),
+                    UNet3d::seeded(&spec, &device, config.seed),
                     |m: &UNet3d, x| m.forward(x),
                     optim,
                     &spawn,

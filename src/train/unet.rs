@@ -133,11 +133,19 @@ macro_rules! define_unet {
                 }
             }
 
+            /// A new net whose weights are drawn from `device`'s generator seeded with `seed`,
+            /// all under `seeded_init`'s lock: its first weights are its own even when other
+            /// nets start training at the same time.
+            pub fn seeded(spec: &UNetSpec, device: &Device, seed: u64) -> Self {
+                crate::train::seeded_init(device, seed, || {
+                    Self::new(spec, device).drawn(spec, device)
+                })
+            }
+
             /// The net with every parameter drawn now, in the order training's first forward
             /// pass would draw them (burn draws a parameter's initial values from the device's
-            /// generator on its first use): run under `seeded_init`'s lock, a seeded net's
-            /// first weights are its own even when other nets start training at the same time.
-            pub fn drawn(self, spec: &UNetSpec, device: &Device) -> Self {
+            /// generator on its first use, which would otherwise fall outside the lock).
+            fn drawn(self, spec: &UNetSpec, device: &Device) -> Self {
                 let mut shape = vec![1, spec.in_channels];
                 shape.extend(spec.divisor());
                 let x = Tensor::<$D>::zeros(Shape::from(shape), device);
@@ -200,11 +208,7 @@ mod tests {
         let device = Device::flex();
         let spec = UNetSpec::isotropic(2, vec![2, 4, 8], 2);
         let x = Tensor::<4>::ones([1, 1, 8, 8], &device);
-        let net = || {
-            seeded_init(&device, 3, || {
-                UNet2d::new(&spec, &device).drawn(&spec, &device)
-            })
-        };
+        let net = || UNet2d::seeded(&spec, &device, 3);
         let a = net();
         // Another training seeds the shared generator before `a` is first used (under the lock,
         // as trainings do: a bare reseed here could land inside another test's seeded draw).

@@ -43,6 +43,17 @@ pub struct Split {
     pub description: String,
 }
 
+impl Split {
+    /// No validation: every case trains as it is, for the reason `description` gives.
+    fn none(train: Vec<TrainCase>, description: String) -> Split {
+        Split {
+            train,
+            validation: Vec::new(),
+            description,
+        }
+    }
+}
+
 /// Splits `cases` (as prepared for training) into training and validation parts.
 pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
     if cases.len() >= MIN_VOLUMES_FOR_VOLUME_SPLIT {
@@ -73,13 +84,12 @@ pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
         if !validation.iter().any(TrainCase::has_supervised_foreground) {
             let volumes = train.len() + validation.len();
             train.extend(validation);
-            return Split {
+            return Split::none(
                 train,
-                validation: Vec::new(),
-                description: format!(
+                format!(
                     "no validation split: too few of the plan's {volumes} volumes hold the target on their annotated slices; trained the full steps"
                 ),
-            };
+            );
         }
         let description = format!(
             "validation on {} of the plan's {} volumes",
@@ -93,36 +103,36 @@ pub fn split(cases: Vec<TrainCase>, seed: u64) -> Split {
         };
     }
     // Every fifth annotated slice of each volume with at least three.
-    let kept_out = |case: &TrainCase| -> Vec<usize> {
-        let annotated: Vec<usize> = (0..case.dims[2]).filter(|&s| case.supervised[s]).collect();
-        if annotated.len() < 3 {
-            return Vec::new();
-        }
-        annotated.into_iter().skip(2).step_by(5).collect()
-    };
-    let held: usize = cases.iter().map(|c| kept_out(c).len()).sum();
+    let kept_out: Vec<Vec<usize>> = cases
+        .iter()
+        .map(|case| {
+            let annotated: Vec<usize> = (0..case.dims[2]).filter(|&s| case.supervised[s]).collect();
+            if annotated.len() < 3 {
+                return Vec::new();
+            }
+            annotated.into_iter().skip(2).step_by(5).collect()
+        })
+        .collect();
+    let held: usize = kept_out.iter().map(Vec::len).sum();
     if held == 0 {
-        return Split {
-            train: cases,
-            validation: Vec::new(),
-            description: "no validation split: too few annotated slices; trained the full steps"
-                .to_string(),
-        };
+        return Split::none(
+            cases,
+            "no validation split: too few annotated slices; trained the full steps".to_string(),
+        );
     }
     if !cases
         .iter()
-        .any(|c| kept_out(c).iter().any(|s| c.fg_slices.contains(s)))
+        .zip(&kept_out)
+        .any(|(c, val)| val.iter().any(|s| c.fg_slices.contains(s)))
     {
-        return Split {
-            train: cases,
-            validation: Vec::new(),
-            description: "no validation split: the slices it would keep out hold none of the target; trained the full steps".to_string(),
-        };
+        return Split::none(
+            cases,
+            "no validation split: the slices it would keep out hold none of the target; trained the full steps".to_string(),
+        );
     }
     let mut train = Vec::new();
     let mut validation = Vec::new();
-    for case in cases {
-        let val = kept_out(&case);
+    for (case, val) in cases.into_iter().zip(kept_out) {
         if val.is_empty() {
             train.push(case);
             continue;
