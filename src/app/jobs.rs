@@ -1,7 +1,10 @@
 //! Every background job of the app in one place: what runs, its progress for the status bar,
-//! cancellation, and which dataset it belongs to. A job that finishes asks for a repaint itself.
+//! cancellation, and which dataset it belongs to. A job that finishes asks for a repaint itself;
+//! the next frame takes in its result (`poll_jobs`).
 
+use super::{SliceplanApp, StoreView};
 use crate::dataset::{Dataset, LoadedCase};
+use crate::error::Error;
 use crate::error::Result;
 use crate::interp::{CaseInterp, Interpolation};
 use crate::jobs::{Job, Progress};
@@ -107,4 +110,139 @@ pub fn finished<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<Result<T
     let result = slot.as_mut()?.try_result()?;
     *slot = None;
     Some(result)
+}
+
+/// "cancelled" is information, not an error.
+fn describe_error(what: &str, e: &Error) -> String {
+    match e {
+        Error::Cancelled => format!("{what} cancelled"),
+        e => format!("error: {e}"),
+    }
+}
+
+impl SliceplanApp {
+    /// Takes in the result of every job that has finished: the dataset, case, plan, simulation,
+    /// preview, store or estimate it made, or its error on the status line.
+    pub(super) fn poll_jobs(&mut self) {
+        if let Some(r) = finished(&mut self.jobs.open) {
+            match r {
+                Ok((ds, path)) => {
+                    self.settings.remember_recent(&path);
+                    self.status = format!(
+                        "opened '{}': {} cases ({:?} layout)",
+                        ds.id,
+                        ds.len(),
+                        ds.layout
+                    );
+                    self.switch_dataset(ds, Some(path));
+                }
+                Err(e) => self.status = describe_error("opening", &e),
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.load) {
+            match r {
+                Ok(case) => self.loaded = Some(case),
+                Err(e) => self.status = describe_error("loading", &e),
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.plan) {
+            match r {
+                Ok(plan) => {
+                    self.last_plan_seconds = self.plan_started.map(|t| t.elapsed().as_secs_f64());
+                    self.status = format!(
+                        "plan: {} slices in {} volumes (about {:.1} h of annotation)",
+                        plan.total_slices(),
+                        plan.volumes.len(),
+                        plan.accounting.estimated_seconds / 3600.0
+                    );
+                    self.preview = None;
+                    self.plan = Some(plan);
+                }
+                Err(e) => self.status = describe_error("planning", &e),
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.sim) {
+            match r {
+                Ok(stored) => {
+                    let simulation = stored.simulation;
+                    self.status = if stored.cancelled {
+                        format!(
+                            "simulation cancelled; {} finished run(s) kept in {}",
+                            simulation.results.len() + simulation.skipped.len(),
+                            stored.store.display()
+                        )
+                    } else {
+                        format!(
+                            "simulated {} plans{}",
+                            simulation.results.len(),
+                            match simulation.skipped.len() {
+                                0 => String::new(),
+                                n => format!(", {n} skipped (see the Simulate panel)"),
+                            }
+                        )
+                    };
+                    self.sim_results = simulation.results;
+                    self.sim_skipped = simulation.skipped;
+                }
+                Err(e) => self.status = describe_error("simulation", &e),
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.interp) {
+            match r {
+                Ok((result, report)) => {
+                    let dice: Vec<String> = report
+                        .dice
+                        .iter()
+                        .map(|(l, d)| format!("label {l}: {d:.3}"))
+                        .collect();
+                    self.status = format!(
+                        "interpolated {} slices of {}: Dice {}; {} risk flag(s)",
+                        report.interpolated_slices,
+                        report.case_id,
+                        dice.join(", "),
+                        report.flags.len()
+                    );
+                    self.preview = Some((result, report));
+                }
+                Err(e) => self.status = describe_error("interpolation preview", &e),
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.store) {
+            match r {
+                Ok((store, contents)) => self.store_view = Some(StoreView::new(store, contents)),
+                Err(e) => {
+                    self.status = format!("no estimates: the result store cannot be used: {e}")
+                }
+            }
+        }
+        if let Some(r) = finished(&mut self.jobs.estimate) {
+            self.status = match r {
+                Ok(done) if done.cancelled => format!(
+                    "estimate cancelled; {} finished run(s) kept in {}",
+                    done.kept,
+                    done.store.display()
+                ),
+                Ok(done) => format!(
+                    "estimated the {}: {} of {} run(s) stored in {}",
+                    done.what,
+                    done.kept,
+                    done.asked,
+                    done.store.display()
+                ),
+                Err(e) => describe_error("estimate", &e),
+            };
+        }
+        // Runs finished by an estimate (or another process) appear as they are stored.
+        if let Some(view) = &mut self.store_view
+            && let Err(e) = view.refresh()
+        {
+            self.status = format!("error reading the result store: {e}");
+        }
+        if let Some(r) = finished(&mut self.jobs.export) {
+            self.status = match r {
+                Ok(msg) => msg,
+                Err(e) => describe_error("export", &e),
+            };
+        }
+    }
 }

@@ -11,7 +11,9 @@ mod planner;
 pub mod settings;
 mod simulate;
 mod slice_strip;
+mod toolbar;
 pub mod viewer;
+mod viewer_info;
 
 use std::time::{Duration, Instant};
 
@@ -20,13 +22,12 @@ pub use settings::Settings;
 use viewer::ViewerState;
 
 use crate::dataset::{Dataset, LoadedCase, demo};
-use crate::error::Error;
 use crate::interp::{CaseInterp, Interpolation};
 use crate::plan::{Plan, PlanRequest};
 use crate::sim::{SimResult, SkippedRun};
 use estimates::Estimates;
 pub use estimates::StoreView;
-use jobs::{AppJobs, finished};
+use jobs::AppJobs;
 
 /// The application state.
 pub struct SliceplanApp {
@@ -73,14 +74,6 @@ pub struct SliceplanApp {
     plan_started: Option<Instant>,
     /// How long the last plan took (live replanning stays on while plans are quick).
     pub last_plan_seconds: Option<f64>,
-}
-
-/// "cancelled" is information, not an error.
-fn describe_error(what: &str, e: &Error) -> String {
-    match e {
-        Error::Cancelled => format!("{what} cancelled"),
-        e => format!("error: {e}"),
-    }
 }
 
 impl SliceplanApp {
@@ -234,129 +227,6 @@ impl SliceplanApp {
         }
     }
 
-    fn poll_jobs(&mut self) {
-        if let Some(r) = finished(&mut self.jobs.open) {
-            match r {
-                Ok((ds, path)) => {
-                    self.settings.remember_recent(&path);
-                    self.status = format!(
-                        "opened '{}': {} cases ({:?} layout)",
-                        ds.id,
-                        ds.len(),
-                        ds.layout
-                    );
-                    self.switch_dataset(ds, Some(path));
-                }
-                Err(e) => self.status = describe_error("opening", &e),
-            }
-        }
-        if let Some(r) = finished(&mut self.jobs.load) {
-            match r {
-                Ok(case) => self.loaded = Some(case),
-                Err(e) => self.status = describe_error("loading", &e),
-            }
-        }
-        if let Some(r) = finished(&mut self.jobs.plan) {
-            match r {
-                Ok(plan) => {
-                    self.last_plan_seconds = self.plan_started.map(|t| t.elapsed().as_secs_f64());
-                    self.status = format!(
-                        "plan: {} slices in {} volumes (about {:.1} h of annotation)",
-                        plan.total_slices(),
-                        plan.volumes.len(),
-                        plan.accounting.estimated_seconds / 3600.0
-                    );
-                    self.preview = None;
-                    self.plan = Some(plan);
-                }
-                Err(e) => self.status = describe_error("planning", &e),
-            }
-        }
-        if let Some(r) = finished(&mut self.jobs.sim) {
-            match r {
-                Ok(stored) => {
-                    let simulation = stored.simulation;
-                    self.status = if stored.cancelled {
-                        format!(
-                            "simulation cancelled; {} finished run(s) kept in {}",
-                            simulation.results.len() + simulation.skipped.len(),
-                            stored.store.display()
-                        )
-                    } else {
-                        format!(
-                            "simulated {} plans{}",
-                            simulation.results.len(),
-                            match simulation.skipped.len() {
-                                0 => String::new(),
-                                n => format!(", {n} skipped (see the Simulate panel)"),
-                            }
-                        )
-                    };
-                    self.sim_results = simulation.results;
-                    self.sim_skipped = simulation.skipped;
-                }
-                Err(e) => self.status = describe_error("simulation", &e),
-            }
-        }
-        if let Some(r) = finished(&mut self.jobs.interp) {
-            match r {
-                Ok((result, report)) => {
-                    let dice: Vec<String> = report
-                        .dice
-                        .iter()
-                        .map(|(l, d)| format!("label {l}: {d:.3}"))
-                        .collect();
-                    self.status = format!(
-                        "interpolated {} slices of {}: Dice {}; {} risk flag(s)",
-                        report.interpolated_slices,
-                        report.case_id,
-                        dice.join(", "),
-                        report.flags.len()
-                    );
-                    self.preview = Some((result, report));
-                }
-                Err(e) => self.status = describe_error("interpolation preview", &e),
-            }
-        }
-        if let Some(r) = finished(&mut self.jobs.store) {
-            match r {
-                Ok((store, contents)) => self.store_view = Some(StoreView::new(store, contents)),
-                Err(e) => {
-                    self.status = format!("no estimates: the result store cannot be used: {e}")
-                }
-            }
-        }
-        if let Some(r) = finished(&mut self.jobs.estimate) {
-            self.status = match r {
-                Ok(done) if done.cancelled => format!(
-                    "estimate cancelled; {} finished run(s) kept in {}",
-                    done.kept,
-                    done.store.display()
-                ),
-                Ok(done) => format!(
-                    "estimated the {}: {} of {} run(s) stored in {}",
-                    done.what,
-                    done.kept,
-                    done.asked,
-                    done.store.display()
-                ),
-                Err(e) => describe_error("estimate", &e),
-            };
-        }
-        // Runs finished by an estimate (or another process) appear as they are stored.
-        if let Some(view) = &mut self.store_view
-            && let Err(e) = view.refresh()
-        {
-            self.status = format!("error reading the result store: {e}");
-        }
-        if let Some(r) = finished(&mut self.jobs.export) {
-            self.status = match r {
-                Ok(msg) => msg,
-                Err(e) => describe_error("export", &e),
-            };
-        }
-    }
-
     /// The whole UI.
     pub fn show_ui(&mut self, ui: &mut egui::Ui) {
         if self.jobs.ctx.is_none() {
@@ -418,111 +288,6 @@ impl SliceplanApp {
             ("plots", plots.response.rect),
             ("views", views.response.rect),
         ];
-    }
-
-    /// Asks for a folder with the platform's dialog; where there is none, says to type it.
-    fn pick_and_open(&mut self, file: bool) {
-        let picked = if file {
-            rfd::FileDialog::new()
-                .add_filter("NIfTI", &["nii", "gz", "hdr"])
-                .pick_file()
-        } else {
-            rfd::FileDialog::new().pick_folder()
-        };
-        match picked {
-            Some(p) => self.open_path(&p.display().to_string()),
-            None => {
-                self.status =
-                    "nothing chosen (no file dialog here? type the path and press Open)".into()
-            }
-        }
-    }
-
-    /// Opens a folder or file dropped on the window.
-    fn open_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<String> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().display().to_string())
-                .filter(|p| !p.is_empty())
-                .collect()
-        });
-        if let Some(path) = dropped.first() {
-            self.open_path(path);
-        }
-    }
-
-    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
-        egui::MenuBar::new().ui(ui, |ui| {
-            let idle = self.jobs.open.is_none();
-            ui.menu_button("File", |ui| {
-                if ui
-                    .add_enabled(idle, egui::Button::new("Open dataset folder…"))
-                    .clicked()
-                {
-                    ui.close();
-                    self.pick_and_open(false);
-                }
-                if ui
-                    .add_enabled(idle, egui::Button::new("Open NIfTI file…"))
-                    .clicked()
-                {
-                    ui.close();
-                    self.pick_and_open(true);
-                }
-                ui.menu_button("Open recent", |ui| {
-                    if self.settings.recent.is_empty() {
-                        ui.label("nothing opened yet");
-                    }
-                    for path in self.settings.recent.clone() {
-                        if ui.add_enabled(idle, egui::Button::new(&path)).clicked() {
-                            ui.close();
-                            self.open_path(&path);
-                        }
-                    }
-                });
-                if ui.button("Demo cohort").clicked() {
-                    ui.close();
-                    self.switch_dataset(demo::dataset(), None);
-                    self.status = format!("demo cohort: {} synthetic CT cases", self.dataset.len());
-                }
-                ui.separator();
-                if ui.button("Quit").clicked() {
-                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
-                }
-            });
-            ui.menu_button("View", |ui| {
-                ui.checkbox(&mut self.settings.show_labels, "Labels");
-                ui.checkbox(&mut self.settings.label_outline, "Labels as outlines");
-                ui.radio_value(
-                    &mut self.settings.view_layout,
-                    settings::ViewLayout::OneLarge,
-                    "One large and two small views",
-                );
-                ui.radio_value(
-                    &mut self.settings.view_layout,
-                    settings::ViewLayout::Grid,
-                    "Two by two",
-                );
-                ui.checkbox(&mut self.show_log, "Log panel");
-            });
-            ui.separator();
-            ui.heading("sliceplan");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.path_input)
-                    .hint_text("dataset folder, NIfTI file or DICOM folder (or drop one here)")
-                    .desired_width(340.0),
-            );
-            if ui.add_enabled(idle, egui::Button::new("Open")).clicked() {
-                let p = self.path_input.trim().to_string();
-                self.open_path(&p);
-            }
-            if ui.button("Demo cohort").clicked() {
-                self.switch_dataset(demo::dataset(), None);
-                self.status = format!("demo cohort: {} synthetic CT cases", self.dataset.len());
-            }
-        });
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {

@@ -1,9 +1,11 @@
 //! Mask interpolation between annotated slices, its quality against dense truth, and risk flags.
 
 mod area;
+mod boxes;
 mod caps;
 pub mod edt;
 pub mod flags;
+mod group;
 pub mod interpolate;
 pub mod parts;
 mod sdf;
