@@ -196,3 +196,44 @@ fn refusals_stay_one_line_whatever_the_file_holds() {
     let e = sliceplan::Error::file("bad value 'a\nb'", "/tmp/x").to_string();
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+/// A cohort made from the real abdominal CT opens as a dataset: every case holds both kidneys
+/// under their names, on its own window of the source's slices, with the geometry of the source.
+#[test]
+fn a_cohort_augmented_from_a_real_ct_opens_as_a_dataset() {
+    let Some(real) = real_data() else { return };
+    let dir = tempdir();
+    let source = real.join("totalseg-ct-abdomen");
+    let draws =
+        sliceplan::dataset::augment::write_augmented_cohort(&source, &[2, 3], 3, 1, dir.path())
+            .unwrap();
+    let ds = open_dataset(dir.path()).unwrap();
+    assert_eq!(ds.len(), 3);
+    assert_eq!(
+        ds.label_names.get(&2).map(String::as_str),
+        Some("kidney_right")
+    );
+    assert_eq!(
+        ds.label_names.get(&3).map(String::as_str),
+        Some("kidney_left")
+    );
+    for (i, d) in draws.iter().enumerate() {
+        let case = ds.load(i).unwrap();
+        assert_eq!(case.image.shape, [122, 101, d.source_slices.len()]);
+        assert_eq!(case.image.spacing_mm, [3.0, 3.0, 3.0]);
+        let labels = case.labels.as_ref().unwrap().to_f32();
+        for kidney in [2.0, 3.0] {
+            let n = labels.iter().filter(|&&l| l == kidney).count();
+            assert!(n > 500, "case {i}: {n} voxels of label {kidney}");
+        }
+    }
+    let e = sliceplan::dataset::augment::write_augmented_cohort(&source, &[250], 1, 1, dir.path())
+        .err()
+        .unwrap();
+    assert!(
+        e.to_string()
+            .contains("no voxel holds the target labels [250]"),
+        "{e}"
+    );
+    assert!(e.to_string().ends_with("labels.nii.gz"), "{e}");
+}

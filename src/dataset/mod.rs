@@ -1,6 +1,7 @@
 //! Datasets as users have them (nnU-Net v2 raw, Medical Segmentation Decathlon, folders of cases)
 //! and the built-in demo cohort. Volumes are loaded on demand; opening a dataset reads headers only.
 
+pub mod augment;
 pub mod cache;
 pub mod demo;
 pub mod info;
