@@ -26,6 +26,10 @@ pub struct Calibration {
     pub correction: Option<(f64, f64)>,
     /// Mean absolute error of the correction, each scenario predicted from a fit on the others.
     pub corrected_mae_loo: Option<f64>,
+    /// Whether the correction predicts the reference better than quick's numbers as they are
+    /// (`corrected_mae_loo` below `mean_absolute_error`): with few scenarios a fitted line adds
+    /// its own error, and where quick already matches, its numbers stand uncorrected.
+    pub correction_helps: Option<bool>,
     /// (seed, Spearman over the scenarios run with that seed in both presets). A seed fixes the
     /// held-out volumes and the plans' draws, so each seed ranks the scenarios on the same test
     /// volumes; averaging over seeds first mixes test sets of different difficulty.
@@ -171,6 +175,7 @@ pub fn calibrate(
         spearman: spearman(&xs, &ys),
         mean_absolute_error: mae,
         correction,
+        correction_helps: corrected_mae_loo.zip(mae).map(|(loo, raw)| loo < raw),
         corrected_mae_loo,
         scenarios,
     }
@@ -192,6 +197,71 @@ mod tests {
         assert!(spearman(&a[..2], &[1.0, 2.0]).is_none());
         let (c, m) = line_fit(&[0.5, 0.6, 0.7], &[0.8, 0.85, 0.9]).unwrap();
         assert!((m - 0.5).abs() < 1e-12 && (c - 0.55).abs() < 1e-12);
+    }
+
+    /// Quick and reference runs with the given Dice per scenario (volumes) and seed.
+    fn calibrated(dice: &[(usize, [f64; 2], [f64; 2])]) -> Calibration {
+        use crate::study::estimates::tests::{setup, stored};
+        use crate::study::file::Preset;
+        use crate::study::store::ResultStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), "d", "fp").unwrap();
+        let (quick, reference) = (
+            setup(),
+            EstimateSetup {
+                preset: Preset::Quick,
+                ..setup()
+            },
+        );
+        let (mut q, mut r) = (Vec::new(), Vec::new());
+        for &(v, qd, rd) in dice {
+            for (i, (qs, rs)) in quick
+                .point_specs(v)
+                .into_iter()
+                .zip(reference.point_specs(v))
+                .enumerate()
+            {
+                store.append(&stored(&qs, qd[i], false)).unwrap();
+                store.append(&stored(&rs, rd[i], false)).unwrap();
+                q.push(qs);
+                r.push(rs);
+            }
+        }
+        calibrate(&q, &r, &store.load().unwrap())
+    }
+
+    #[test]
+    fn a_correction_is_advised_only_where_it_predicts_better_than_none() {
+        // The reference is 0.1 + 0.8 · quick: the line predicts each left-out scenario exactly.
+        let line = |q: f64| 0.1 + 0.8 * q;
+        let c = calibrated(&[
+            (2, [0.30, 0.34], [line(0.30), line(0.34)]),
+            (5, [0.50, 0.46], [line(0.50), line(0.46)]),
+            (10, [0.62, 0.66], [line(0.62), line(0.66)]),
+            (20, [0.80, 0.76], [line(0.80), line(0.76)]),
+        ]);
+        let (intercept, slope) = c.correction.unwrap();
+        assert!(
+            (intercept - 0.1).abs() < 1e-9 && (slope - 0.8).abs() < 1e-9,
+            "{c:?}"
+        );
+        assert!(c.corrected_mae_loo.unwrap() < 1e-9);
+        assert_eq!(c.correction_helps, Some(true));
+        // The reference is quick ± 0.02 (means 0.32 / 0.30, 0.48 / 0.50, 0.64 / 0.62, 0.78 /
+        // 0.80): quick's error is 0.02, and a line fitted on three scenarios misses the fourth
+        // by more.
+        let c = calibrated(&[
+            (2, [0.30, 0.34], [0.28, 0.32]),
+            (5, [0.50, 0.46], [0.52, 0.48]),
+            (10, [0.62, 0.66], [0.60, 0.64]),
+            (20, [0.80, 0.76], [0.82, 0.78]),
+        ]);
+        assert!(
+            (c.mean_absolute_error.unwrap() - 0.02).abs() < 1e-9,
+            "{c:?}"
+        );
+        assert!(c.corrected_mae_loo.unwrap() > 0.02, "{c:?}");
+        assert_eq!(c.correction_helps, Some(false));
     }
 
     #[test]

@@ -167,13 +167,20 @@ pub fn study(args: StudyArgs) -> Result<()> {
             }
             let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
             println!(
-                "Spearman {}, mean absolute error {}; correction {}: leave-one-out error {}",
+                "Spearman {}, mean absolute error {}; correction {}: leave-one-out error {}{}",
                 f(c.spearman),
                 f(c.mean_absolute_error),
                 c.correction.map_or("—".to_string(), |(a, b)| format!(
                     "{a:.3} + {b:.3} × quick"
                 )),
-                f(c.corrected_mae_loo)
+                f(c.corrected_mae_loo),
+                match c.correction_helps {
+                    Some(true) => " (better than none: apply it to quick's numbers)",
+                    Some(false) => {
+                        " (no better than quick's own error: use quick's numbers as they are)"
+                    }
+                    None => "",
+                }
             );
             if let Some(mean) = c.mean_per_seed_spearman() {
                 let each: Vec<String> = c
