@@ -199,8 +199,12 @@ mod tests {
         assert!((m - 0.5).abs() < 1e-12 && (c - 0.55).abs() < 1e-12);
     }
 
-    /// Quick and reference runs with the given Dice per scenario (volumes) and seed.
-    fn calibrated(dice: &[(usize, [f64; 2], [f64; 2])]) -> Calibration {
+    /// Quick and reference runs with the given Dice per scenario (volumes) and seed; the
+    /// reference run `flagged` (volumes, seed index) did not learn.
+    fn calibrated(
+        dice: &[(usize, [f64; 2], [f64; 2])],
+        flagged: Option<(usize, usize)>,
+    ) -> Calibration {
         use crate::study::estimates::tests::{setup, stored};
         use crate::study::file::Preset;
         use crate::study::store::ResultStore;
@@ -222,7 +226,9 @@ mod tests {
                 .enumerate()
             {
                 store.append(&stored(&qs, qd[i], false)).unwrap();
-                store.append(&stored(&rs, rd[i], false)).unwrap();
+                store
+                    .append(&stored(&rs, rd[i], flagged == Some((v, i))))
+                    .unwrap();
                 q.push(qs);
                 r.push(rs);
             }
@@ -234,12 +240,15 @@ mod tests {
     fn a_correction_is_advised_only_where_it_predicts_better_than_none() {
         // The reference is 0.1 + 0.8 · quick: the line predicts each left-out scenario exactly.
         let line = |q: f64| 0.1 + 0.8 * q;
-        let c = calibrated(&[
-            (2, [0.30, 0.34], [line(0.30), line(0.34)]),
-            (5, [0.50, 0.46], [line(0.50), line(0.46)]),
-            (10, [0.62, 0.66], [line(0.62), line(0.66)]),
-            (20, [0.80, 0.76], [line(0.80), line(0.76)]),
-        ]);
+        let c = calibrated(
+            &[
+                (2, [0.30, 0.34], [line(0.30), line(0.34)]),
+                (5, [0.50, 0.46], [line(0.50), line(0.46)]),
+                (10, [0.62, 0.66], [line(0.62), line(0.66)]),
+                (20, [0.80, 0.76], [line(0.80), line(0.76)]),
+            ],
+            None,
+        );
         let (intercept, slope) = c.correction.unwrap();
         assert!(
             (intercept - 0.1).abs() < 1e-9 && (slope - 0.8).abs() < 1e-9,
@@ -250,12 +259,15 @@ mod tests {
         // The reference is quick ± 0.02 (means 0.32 / 0.30, 0.48 / 0.50, 0.64 / 0.62, 0.78 /
         // 0.80): quick's error is 0.02, and a line fitted on three scenarios misses the fourth
         // by more.
-        let c = calibrated(&[
-            (2, [0.30, 0.34], [0.28, 0.32]),
-            (5, [0.50, 0.46], [0.52, 0.48]),
-            (10, [0.62, 0.66], [0.60, 0.64]),
-            (20, [0.80, 0.76], [0.82, 0.78]),
-        ]);
+        let c = calibrated(
+            &[
+                (2, [0.30, 0.34], [0.28, 0.32]),
+                (5, [0.50, 0.46], [0.52, 0.48]),
+                (10, [0.62, 0.66], [0.60, 0.64]),
+                (20, [0.80, 0.76], [0.82, 0.78]),
+            ],
+            None,
+        );
         assert!(
             (c.mean_absolute_error.unwrap() - 0.02).abs() < 1e-9,
             "{c:?}"
@@ -266,16 +278,6 @@ mod tests {
 
     #[test]
     fn spearman_per_seed_compares_scenarios_on_the_same_held_out_volumes() {
-        use crate::study::estimates::tests::{setup, stored};
-        use crate::study::file::Preset;
-        use crate::study::store::ResultStore;
-        let dir = tempfile::tempdir().unwrap();
-        let store = ResultStore::open(dir.path(), "d", "fp").unwrap();
-        let quick = setup();
-        let reference = EstimateSetup {
-            preset: Preset::Quick,
-            ..setup()
-        };
         // Seed 0 holds out easy volumes, seed 1 hard ones. Both presets rank s = 2 < 5 < 10 < 20
         // within each seed; reference's seed 1 at s = 2 did not learn (flagged: left out, as if
         // missing), so averaged over seeds its s = 2 (the easy seed only) outranks its s = 5:
@@ -286,21 +288,7 @@ mod tests {
             (10, [0.70, 0.30], [0.75, 0.35]),
             (20, [0.80, 0.40], [0.80, 0.45]),
         ];
-        let (mut q, mut r) = (Vec::new(), Vec::new());
-        for (v, qd, rd) in dice {
-            for (i, (qs, rs)) in quick
-                .point_specs(v)
-                .into_iter()
-                .zip(reference.point_specs(v))
-                .enumerate()
-            {
-                store.append(&stored(&qs, qd[i], false)).unwrap();
-                store.append(&stored(&rs, rd[i], v == 2 && i == 1)).unwrap();
-                q.push(qs);
-                r.push(rs);
-            }
-        }
-        let c = calibrate(&q, &r, &store.load().unwrap());
+        let c = calibrated(&dice, Some((2, 1)));
         assert_eq!(c.per_seed_spearman, vec![(0, 1.0), (1, 1.0)]);
         assert_eq!(c.mean_per_seed_spearman(), Some(1.0));
         assert_eq!(c.scenarios.len(), 4);
