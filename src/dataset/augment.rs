@@ -8,10 +8,9 @@
 use std::ops::Range;
 use std::path::Path;
 
+use super::{Case, Modality};
 use crate::error::{Error, Result};
-use crate::io::{
-    Plane, Volume, VoxelData, read_nifti, write_bytes_atomic, write_labels_like, write_nifti,
-};
+use crate::io::{Plane, Volume, VoxelData, write_bytes_atomic, write_labels_like, write_nifti};
 use crate::rng::Rng;
 
 /// How one case sees the source.
@@ -93,10 +92,111 @@ pub struct AugmentedCase {
     pub draw: AugmentDraw,
 }
 
-/// Case `index` of the cohort with `seed` made from `image` and its `labels` (axial slices along
-/// the third voxel axis) around the slices holding any of `target`. Intensities are resampled
-/// bilinearly, labels by the nearest voxel; the background outside the source is its lowest
-/// value.
+/// A labelled volume prepared once for drawing the cases of a cohort from it.
+pub struct AugmentSource<'a> {
+    image: &'a Volume,
+    labels: &'a [u16],
+    /// The image's values, scaling applied.
+    intensities: Vec<f32>,
+    /// The lowest value, standing in outside the source.
+    background: f64,
+    /// The first and last axial slices holding the target.
+    target_slices: (usize, usize),
+}
+
+impl<'a> AugmentSource<'a> {
+    /// `image` and its `labels` (axial slices along the third voxel axis), with the cases to be
+    /// drawn around the slices holding any of `target`.
+    pub fn new(image: &'a Volume, labels: &'a [u16], target: &[u16]) -> Result<Self> {
+        let plane = image.shape[0] * image.shape[1];
+        if labels.len() != image.voxel_count() {
+            return Err(Error::invalid(format!(
+                "the label map holds {} voxels, the image {}",
+                labels.len(),
+                image.voxel_count()
+            )));
+        }
+        let holds: Vec<usize> = (0..image.shape[2])
+            .filter(|&k| {
+                labels[k * plane..(k + 1) * plane]
+                    .iter()
+                    .any(|l| target.contains(l))
+            })
+            .collect();
+        let (Some(&first), Some(&last)) = (holds.first(), holds.last()) else {
+            return Err(Error::invalid(format!(
+                "no voxel holds the target labels {target:?}"
+            )));
+        };
+        let intensities = image.to_f32();
+        let background = intensities.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+        Ok(AugmentSource {
+            image,
+            labels,
+            intensities,
+            background,
+            target_slices: (first, last),
+        })
+    }
+
+    /// Case `index` of the cohort with `seed`. Intensities are resampled bilinearly, labels by
+    /// the nearest voxel; outside the source, the source's lowest value.
+    pub fn case(&self, seed: u64, index: usize) -> AugmentedCase {
+        let (image, labels, intensities) = (self.image, self.labels, &self.intensities);
+        let [nx, ny, nz] = image.shape;
+        let plane = nx * ny;
+        let draw = AugmentDraw::new(seed, index, nz, self.target_slices);
+        let background = self.background;
+        let mut noise = Rng::with_stream(seed ^ 0x5eed_0a0e, index as u64);
+        let centre = ((nx as f64 - 1.0) / 2.0, (ny as f64 - 1.0) / 2.0);
+        let depth = draw.source_slices.len();
+        let mut out_image = Vec::with_capacity(plane * depth);
+        let mut out_labels = Vec::with_capacity(plane * depth);
+        for (z, k) in draw.source_slices.clone().enumerate() {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let (sx, sy) = draw.source((i as f64, j as f64, z as f64), centre);
+                    let inside =
+                        sx >= 0.0 && sy >= 0.0 && sx <= (nx - 1) as f64 && sy <= (ny - 1) as f64;
+                    let (value, label) = if inside {
+                        let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+                        let (x1, y1) = ((x0 + 1).min(nx - 1), (y0 + 1).min(ny - 1));
+                        let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
+                        let at = |x: usize, y: usize| intensities[image.index(x, y, k)] as f64;
+                        let v = (1.0 - fy) * ((1.0 - fx) * at(x0, y0) + fx * at(x1, y0))
+                            + fy * ((1.0 - fx) * at(x0, y1) + fx * at(x1, y1));
+                        let nearest = image.index(sx.round() as usize, sy.round() as usize, k);
+                        (v, labels[nearest])
+                    } else {
+                        (background, 0)
+                    };
+                    let v = draw.gain * value + draw.offset + draw.noise_sd * noise.normal();
+                    out_image.push(v.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16);
+                    out_labels.push(label);
+                }
+            }
+        }
+        // The window's first slice moves the origin along the slice axis.
+        let mut world_from_voxel = image.world_from_voxel;
+        for (r, row) in world_from_voxel.iter_mut().enumerate().take(3) {
+            row[3] += draw.source_slices.start as f64 * image.world_from_voxel[r][2];
+        }
+        let image = Volume::new(
+            [nx, ny, depth],
+            image.spacing_mm,
+            world_from_voxel,
+            VoxelData::I16(out_image),
+        );
+        AugmentedCase {
+            image,
+            labels: out_labels,
+            draw,
+        }
+    }
+}
+
+/// Case `index` of the cohort with `seed` made from `image` and its `labels` around the slices
+/// holding any of `target` (see [`AugmentSource`]; a cohort prepares its source once).
 pub fn augment_case(
     image: &Volume,
     labels: &[u16],
@@ -104,81 +204,13 @@ pub fn augment_case(
     seed: u64,
     index: usize,
 ) -> Result<AugmentedCase> {
-    let [nx, ny, nz] = image.shape;
-    let plane = nx * ny;
-    if labels.len() != image.voxel_count() {
-        return Err(Error::invalid(format!(
-            "the label map holds {} voxels, the image {}",
-            labels.len(),
-            image.voxel_count()
-        )));
-    }
-    let holds: Vec<usize> = (0..nz)
-        .filter(|&k| {
-            labels[k * plane..(k + 1) * plane]
-                .iter()
-                .any(|l| target.contains(l))
-        })
-        .collect();
-    let (Some(&first), Some(&last)) = (holds.first(), holds.last()) else {
-        return Err(Error::invalid(format!(
-            "no voxel holds the target labels {target:?}"
-        )));
-    };
-    let draw = AugmentDraw::new(seed, index, nz, (first, last));
-    let intensities = image.to_f32();
-    let background = intensities.iter().copied().fold(f32::INFINITY, f32::min) as f64;
-    let mut noise = Rng::with_stream(seed ^ 0x5eed_0a0e, index as u64);
-    let centre = ((nx as f64 - 1.0) / 2.0, (ny as f64 - 1.0) / 2.0);
-    let depth = draw.source_slices.len();
-    let mut out_image = Vec::with_capacity(plane * depth);
-    let mut out_labels = Vec::with_capacity(plane * depth);
-    for (z, k) in draw.source_slices.clone().enumerate() {
-        for j in 0..ny {
-            for i in 0..nx {
-                let (sx, sy) = draw.source((i as f64, j as f64, z as f64), centre);
-                let inside =
-                    sx >= 0.0 && sy >= 0.0 && sx <= (nx - 1) as f64 && sy <= (ny - 1) as f64;
-                let (value, label) = if inside {
-                    let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
-                    let (x1, y1) = ((x0 + 1).min(nx - 1), (y0 + 1).min(ny - 1));
-                    let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
-                    let at = |x: usize, y: usize| intensities[image.index(x, y, k)] as f64;
-                    let v = (1.0 - fy) * ((1.0 - fx) * at(x0, y0) + fx * at(x1, y0))
-                        + fy * ((1.0 - fx) * at(x0, y1) + fx * at(x1, y1));
-                    let nearest = image.index(sx.round() as usize, sy.round() as usize, k);
-                    (v, labels[nearest])
-                } else {
-                    (background, 0)
-                };
-                let v = draw.gain * value + draw.offset + draw.noise_sd * noise.normal();
-                out_image.push(v.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16);
-                out_labels.push(label);
-            }
-        }
-    }
-    // The window's first slice moves the origin along the slice axis.
-    let mut world_from_voxel = image.world_from_voxel;
-    for (r, row) in world_from_voxel.iter_mut().enumerate().take(3) {
-        row[3] += draw.source_slices.start as f64 * image.world_from_voxel[r][2];
-    }
-    let image = Volume::new(
-        [nx, ny, depth],
-        image.spacing_mm,
-        world_from_voxel,
-        VoxelData::I16(out_image),
-    );
-    Ok(AugmentedCase {
-        image,
-        labels: out_labels,
-        draw,
-    })
+    Ok(AugmentSource::new(image, labels, target)?.case(seed, index))
 }
 
-/// Writes `cases` cases made from the case folder `source` (`image.nii.gz`, `labels.nii.gz`,
-/// optionally `case.json` with label names) around `target` into `out` as case folders
-/// (`case_000/image.nii.gz`, `labels.nii.gz`, `case.json`), which open as a dataset. Returns
-/// each case's draw.
+/// Writes `cases` cases made from the case folder `source` (an image and its label map, as a
+/// dataset of one case: its grids checked, its label names and modality read as for any
+/// dataset) around `target` into `out` as case folders (`case_000/image.nii.gz`,
+/// `labels.nii.gz`, `case.json`), which open as a dataset. Returns each case's draw.
 pub fn write_augmented_cohort(
     source: &Path,
     target: &[u16],
@@ -186,47 +218,60 @@ pub fn write_augmented_cohort(
     seed: u64,
     out: &Path,
 ) -> Result<Vec<AugmentDraw>> {
-    let (image_path, labels_path) = (source.join("image.nii.gz"), source.join("labels.nii.gz"));
-    let image = read_nifti(&image_path)?;
-    let label_volume = read_nifti(&labels_path)?;
-    if label_volume.shape != image.shape {
-        return Err(Error::file(
-            format!(
-                "label map {:?} and image {:?} differ in shape",
-                label_volume.shape, image.shape
-            ),
-            &labels_path,
-        ));
-    }
+    let dataset = super::open_dataset(source)?;
+    let labels_path = match (dataset.len(), &dataset.cases[..]) {
+        (
+            1,
+            [
+                Case {
+                    labels: Some(labels),
+                    ..
+                },
+            ],
+        ) => labels.display_path(),
+        _ => {
+            return Err(Error::file(
+                format!(
+                    "expected one case with a label map, found {} case(s)",
+                    dataset.len()
+                ),
+                source,
+            ));
+        }
+    };
+    let loaded = dataset.load(0)?;
+    let image = &loaded.image;
     if image.axis_for_plane(Plane::Axial) != 2 {
         return Err(Error::file(
             format!(
                 "the axial slices are not along the third voxel axis (orientation {})",
                 image.orientation()
             ),
-            &image_path,
+            dataset.cases[0].image.display_path(),
         ));
     }
-    let labels: Vec<u16> = label_volume
-        .to_f32()
+    let labels = crate::interp::labels_u16(&loaded)?;
+    let prepared = AugmentSource::new(image, &labels, target)
+        .map_err(|e| Error::file(e.to_string(), &labels_path))?;
+    let names: serde_json::Map<String, serde_json::Value> = dataset
+        .label_names
         .iter()
-        .map(|v| v.round().clamp(0.0, u16::MAX as f32) as u16)
+        .map(|(v, name)| (v.to_string(), name.clone().into()))
         .collect();
-    let names = std::fs::read_to_string(source.join("case.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-        .and_then(|j| j.get("labels").cloned())
-        .unwrap_or(serde_json::Value::Null);
+    let modality = match loaded.modality {
+        Modality::Ct => "CT",
+        Modality::Mr => "MR",
+        Modality::Other => "other",
+    };
     let mut draws = Vec::with_capacity(cases);
     for index in 0..cases {
-        let case = augment_case(&image, &labels, target, seed, index)
-            .map_err(|e| Error::file(e.to_string(), &labels_path))?;
+        let case = prepared.case(seed, index);
         let dir = out.join(format!("case_{index:03}"));
         write_nifti(dir.join("image.nii.gz"), &case.image)?;
         write_labels_like(dir.join("labels.nii.gz"), &case.image, &case.labels)?;
         let facts = serde_json::json!({
             "labels": names,
-            "modality": "CT",
+            "modality": modality,
             "augmented_from": source.display().to_string(),
             "seed": seed,
             "source_slices": [case.draw.source_slices.start, case.draw.source_slices.end],
