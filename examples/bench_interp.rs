@@ -8,8 +8,10 @@
 //! starting and ending inside the volume) keeping every 4th slice at each of the four phases.
 //! ITK runs in its default mode and told which annotated slices are empty
 //! (`UseCustomSlicePositions`). The references need `pip install nibabel scipy
-//! itk-morphologicalcontourinterpolation`. `BENCH_ONLY=text` keeps inputs whose name holds
-//! it; `BENCH_SKIP_BRAIN=1` leaves out the 512² mask; `BENCH_DUMP=DIR` writes each output
+//! itk-morphologicalcontourinterpolation`. sliceplan reads each case's image as the app does
+//! (where a capped part ends, `interp::guide`; the references read labels only; the 512² mask
+//! has none), `BENCH_NO_IMAGE=1` leaves it out. `BENCH_ONLY=text` keeps inputs whose name
+//! holds it; `BENCH_SKIP_BRAIN=1` leaves out the 512² mask; `BENCH_DUMP=DIR` writes each output
 //! (label values as bytes, in the volume's voxel order) to DIR for a closer look.
 
 mod common;
@@ -18,13 +20,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use sliceplan::interp::{Method, dice_where, interpolate};
+use sliceplan::interp::{Method, dice_where, interpolate_guided};
 use sliceplan::io::{self, Plane, Volume, VoxelData, read_nifti};
 
 struct Input {
     name: String,
     path: PathBuf,
     label: u16,
+    /// The image the labels belong to (where there is one).
+    image: Option<PathBuf>,
 }
 
 fn brain_512(real: &Path, out: &Path) -> Option<PathBuf> {
@@ -160,6 +164,7 @@ fn small_structures(real: &Path) -> Vec<Input> {
                 name: format!("{case} {name} ({} slices)", hi - lo + 1),
                 path: path.clone(),
                 label: v,
+                image: Some(real.join(case).join("image.nii.gz")),
             });
         }
     }
@@ -182,12 +187,14 @@ fn main() {
         name: "heart 233×167×191".into(),
         path: real.join("totalseg-ct-chest/labels.nii.gz"),
         label: 1,
+        image: Some(real.join("totalseg-ct-chest/image.nii.gz")),
     }];
     if let Some(liver) = label_value(&real.join("totalseg-ct-abdomen/case.json"), "liver") {
         inputs.push(Input {
             name: "liver 122×101×112".into(),
             path: real.join("totalseg-ct-abdomen/labels.nii.gz"),
             label: liver,
+            image: Some(real.join("totalseg-ct-abdomen/image.nii.gz")),
         });
     }
     if let Some(p) = std::env::var("BENCH_SKIP_BRAIN")
@@ -199,12 +206,18 @@ fn main() {
             name: "brain 512×512×181".into(),
             path: p,
             label: 1,
+            image: None,
         });
     }
-    let large = inputs.len();
+    let mut large = inputs.len();
     inputs.extend(small_structures(&real));
     println!("load average before: {}", load_average());
     if let Ok(only) = std::env::var("BENCH_ONLY") {
+        // The large masks come first; count those kept.
+        large = inputs[..large]
+            .iter()
+            .filter(|i| i.name.contains(&only))
+            .count();
         inputs.retain(|i| i.name.contains(&only));
     }
     let mut cases = Vec::new();
@@ -215,6 +228,11 @@ fn main() {
         let truth: Vec<u16> = (0..labels.voxel_count())
             .map(|i| (labels.value(i) as u16 == input.label) as u16)
             .collect();
+        let image: Option<Vec<f32>> = input
+            .image
+            .as_ref()
+            .filter(|_| std::env::var("BENCH_NO_IMAGE").is_err())
+            .map(|p| read_nifti(p).expect("image").to_f32());
         // Large masks: every 2nd, 4th, 8th slice from the first; small structures: every 4th
         // at each of its four phases (where an object starts and ends relative to the grid).
         let grid: Vec<(usize, usize)> = if n < large {
@@ -228,8 +246,9 @@ fn main() {
             let mut result = None;
             for _ in 0..5 {
                 let t = Instant::now();
-                let r = interpolate(
+                let r = interpolate_guided(
                     &truth,
+                    image.as_deref(),
                     labels.shape,
                     labels.spacing_mm,
                     axis,

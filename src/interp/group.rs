@@ -5,8 +5,9 @@
 use std::borrow::Cow;
 
 use super::boxes::{grow, grow_by, label_count, union};
-use super::caps::{capped_weight, dome_share};
+use super::caps::dome_share;
 use super::edt::signed_distance;
+use super::guide::{ImageView, MIDDLE, cap_end, end_weight};
 use super::parts::{Box2, GapRule, Group, SliceParts};
 use super::sdf::LabelField;
 
@@ -30,6 +31,9 @@ pub(super) struct GroupField<'a> {
     cap: f32,
     /// A capped group's share of dome-like erosion (`capped_weight`).
     dome: f32,
+    /// Where a capped group ends, as a fraction of the gap from its labelled slice (the gap's
+    /// middle unless the image showed otherwise, `guide::cap_end`).
+    end: f32,
     /// For an aligned blend: the two sides' boxes and the shift (pixels) from a's centroid to
     /// b's.
     aligned: Option<(Box2, Box2, (f32, f32))>,
@@ -59,6 +63,7 @@ impl<'a> GroupField<'a> {
             b: Some(b),
             cap: 0.0,
             dome: 0.0,
+            end: MIDDLE,
             aligned: None,
             region,
         }
@@ -112,10 +117,10 @@ impl GroupField<'_> {
             if pa.is_none() { self.cap } else { 0.0 },
             if pb.is_none() { self.cap } else { 0.0 },
         );
-        // A part on one side only ends mid-gap (`capped_weight`).
+        // A part on one side only ends inside the gap (`end_weight`).
         let t = match (pa.is_some(), pb.is_some()) {
-            (true, false) => capped_weight(t, self.dome),
-            (false, true) => 1.0 - capped_weight(1.0 - t, self.dome),
+            (true, false) => end_weight(t, self.end, self.dome),
+            (false, true) => 1.0 - end_weight(1.0 - t, self.end, self.dome),
             _ => t,
         };
         let (row_a, row_b) = (vec![ca; width], vec![cb; width]);
@@ -181,7 +186,9 @@ fn parts_field(parts: &SliceParts, ids: &[u32], b: Box2, sx: f32, sy: f32) -> Fi
     (b, signed_distance(&mask, b.2 - b.0, b.3 - b.1, sx, sy))
 }
 
-/// Builds the fields of one group of `f`'s label in gap `g`.
+/// Builds the fields of one group of `f`'s label in gap `g`, between annotated slices
+/// `slices` (where a capped group ends is read from `image` where there is one).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn group_field<'a>(
     f: &LabelField,
     g: usize,
@@ -189,6 +196,8 @@ pub(super) fn group_field<'a>(
     group: &Group,
     (w, h): (usize, usize),
     (sx, sy): (f32, f32),
+    slices: (usize, usize),
+    image: Option<&ImageView>,
 ) -> Option<(GroupField<'a>, GapRule)> {
     let side = |k: usize, ids: &[u32]| {
         f.parts[k]
@@ -234,6 +243,7 @@ pub(super) fn group_field<'a>(
                 b: Some(Cow::Owned(fb)),
                 cap: 0.0,
                 dome: 0.0,
+                end: MIDDLE,
                 aligned: Some((ba, bb, shift)),
                 region: wide,
             };
@@ -245,8 +255,7 @@ pub(super) fn group_field<'a>(
             let region = grow(bx, w, h);
             let field = parts_field(p, ids, region, sx, sy);
             let cap = field.1.iter().fold(0f32, |m, &x| m.max(-x));
-            let field = Some(Cow::Owned(field));
-            let (a, b) = if on_a { (field, None) } else { (None, field) };
+            let (labelled, empty) = if on_a { slices } else { (slices.1, slices.0) };
             // The label's taper towards the gap: its area here against the annotated slice
             // beyond (away from the gap).
             // (Counted here, for capped groups only: most gaps of a large mask have none.)
@@ -257,17 +266,27 @@ pub(super) fn group_field<'a>(
                 .map(area)
                 .filter(|&a| a > 0)
                 .map(|a| area(if on_a { g } else { g + 1 }) as f32 / a as f32);
+            let dome = dome_share(taper);
+            let seen = image.and_then(|im| cap_end(im, &field, cap, dome, labelled, empty));
+            let field = Some(Cow::Owned(field));
+            let (a, b) = if on_a { (field, None) } else { (None, field) };
+            let rule = if seen.is_some() {
+                GapRule::ImageCap
+            } else {
+                GapRule::Cap
+            };
             let field = GroupField {
                 label: f.label,
                 a,
                 b,
                 cap,
-                dome: dome_share(taper),
+                dome,
+                end: seen.unwrap_or(MIDDLE),
                 areas: (0.0, 0.0),
                 aligned: None,
                 region,
             };
-            Some((field, GapRule::Cap))
+            Some((field, rule))
         }
         (None, None) => None,
     }

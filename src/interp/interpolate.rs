@@ -34,10 +34,11 @@ impl Method {
 
     /// The revision of the method's output where it changed within a sliceplan version, so a
     /// stored run trained on masks of an earlier revision is not taken for one of this build
-    /// (part of a run's key; None: unchanged). `sdf` 2: blends keep the interpolated area.
+    /// (part of a run's key; None: unchanged). `sdf` 2: blends keep the interpolated area; 3:
+    /// caps end where the image shows.
     pub fn revision(self) -> Option<u32> {
         match self {
-            Method::Sdf => Some(2),
+            Method::Sdf => Some(3),
             Method::Linear | Method::Nearest => None,
         }
     }
@@ -77,6 +78,41 @@ pub fn interpolate(
     method: Method,
     extrapolate: bool,
 ) -> Result<Interpolation> {
+    interpolate_guided(
+        labels,
+        None,
+        shape,
+        spacing_mm,
+        axis,
+        annotated,
+        method,
+        extrapolate,
+    )
+}
+
+/// [`interpolate`], with the image (its values on the same grid, in the same voxel order) where
+/// there is one: `sdf` then reads from the gap's own slices how far a part that ends inside a
+/// gap reaches (`guide`); the other methods ignore it.
+#[allow(clippy::too_many_arguments)]
+pub fn interpolate_guided(
+    labels: &[u16],
+    image: Option<&[f32]>,
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    axis: usize,
+    annotated: &[usize],
+    method: Method,
+    extrapolate: bool,
+) -> Result<Interpolation> {
+    if let Some(image) = image
+        && image.len() != labels.len()
+    {
+        return Err(Error::invalid(format!(
+            "the image has {} voxels and the label map {}: they are not on one grid",
+            image.len(),
+            labels.len()
+        )));
+    }
     let depth = shape[axis];
     let mut annotated: Vec<usize> = annotated.iter().copied().filter(|&s| s < depth).collect();
     annotated.sort_unstable();
@@ -116,7 +152,17 @@ pub fn interpolate(
     match method {
         Method::Sdf => {
             let refs: Vec<&[u16]> = known.iter().map(|s| s.as_ref()).collect();
-            gaps = super::sdf::fill(&mut out, shape, axis, &annotated, &refs, (w, h), (sx, sy));
+            let view = image.map(|data| super::guide::ImageView { data, shape, axis });
+            gaps = super::sdf::fill(
+                &mut out,
+                shape,
+                axis,
+                &annotated,
+                &refs,
+                (w, h),
+                (sx, sy),
+                view.as_ref(),
+            );
             for g in 0..annotated.len() - 1 {
                 covered[annotated[g] + 1..annotated[g + 1]].fill(true);
             }

@@ -6,6 +6,7 @@ mod caps;
 pub mod edt;
 pub mod flags;
 mod group;
+mod guide;
 pub mod interpolate;
 pub mod parts;
 mod sdf;
@@ -17,7 +18,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use flags::{FlagKind, FlagRules, RiskFlag};
-pub use interpolate::{Interpolation, Method, interpolate};
+pub use interpolate::{Interpolation, Method, interpolate, interpolate_guided};
 pub use parts::{GapReport, GapRule, rules_summary};
 
 use crate::dataset::{Dataset, LoadedCase, TargetLabels};
@@ -142,7 +143,8 @@ pub fn case_flags(
     out
 }
 
-/// Interpolates one planned case with dense truth; returns the interpolation and its report.
+/// Interpolates one planned case with dense truth (`sdf` guided by the case's image); returns
+/// the interpolation and its report.
 /// Only `target`'s labels are interpolated (all non-zero ones for "all foreground"); the others
 /// are reported in `ignored_labels` and left out of the output.
 pub fn interpolate_case(
@@ -165,9 +167,12 @@ pub fn interpolate_case(
             .for_each(|v| *v = 0);
     }
     let shape = case.image.shape;
+    // `sdf` reads where an object ends inside a gap from the image.
+    let image = (method == Method::Sdf).then(|| case.image.to_f32());
     let start = std::time::Instant::now();
-    let result = interpolate(
+    let result = interpolate_guided(
         &truth,
+        image.as_deref(),
         shape,
         case.image.spacing_mm,
         planned.axis,

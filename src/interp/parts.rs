@@ -236,6 +236,9 @@ pub enum GapRule {
     /// On one side only: the part shrinks towards its medial axis (eroded by its signed distance)
     /// and ends at the gap's middle, where its deepest point vanishes; nothing is drawn beyond.
     Cap,
+    /// A cap whose end the image chose: the gap's slices showed how far the object reaches
+    /// (its intensities against those on the annotated empty slice).
+    ImageCap,
 }
 
 /// One group's rule in one gap.
@@ -263,6 +266,7 @@ pub fn rules_summary(reports: &[GapReport]) -> Option<String> {
         (GapRule::Blend, "blended"),
         (GapRule::AlignedBlend, "aligned"),
         (GapRule::Cap, "capped"),
+        (GapRule::ImageCap, "capped by the image"),
     ]
     .into_iter()
     .filter(|(rule, _)| count(*rule) > 0)

@@ -8,9 +8,10 @@
 //! slices are grouped by overlap ([`group_parts`]): a group on both sides is blended (after
 //! moving both onto a common centroid when they overlap by less than half, so a small object
 //! that moves keeps its size instead of pinching off), a group on one side only is capped: it
-//! shrinks towards its medial axis, half like a cone and half like a dome, and ends at the
-//! gap's middle, so an annotated empty slice is never filled and an object ends inside the gap
-//! rather than at its last labelled slice.
+//! shrinks towards its medial axis, like a cone or a dome by its taper, and ends at the gap's
+//! middle, or where the gap's slices of the image show it ends (`guide`), so an annotated empty
+//! slice is never filled and an object ends inside the gap rather than at its last labelled
+//! slice.
 //!
 //! Work is kept to where it can matter. A pixel outside both masks of a gap stays outside for
 //! every blend, so a gap is blended only within the box of its two masks, and each annotated
@@ -25,6 +26,7 @@ use super::area::level_for_area;
 use super::boxes::{grow, overlap_iou, slice_label_boxes, union};
 use super::edt::signed_distance;
 use super::group::{ALIGN_BELOW_IOU, Field, GroupField, group_field, inside};
+use super::guide::ImageView;
 use super::interpolate::parallel_map;
 use super::parts::{Box2, GapReport, GapRule, SliceParts, group_parts};
 use super::slices::set_region;
@@ -70,6 +72,7 @@ impl LabelField {
 
 /// Fills the slices between annotated ones of `out` (a `shape` volume, slices along `axis`)
 /// from the annotated slices `known` (at `annotated`, sorted), with in-plane spacing (sx, sy).
+/// With `image`, a capped part ends where the image shows it does (`guide`).
 /// Returns the rule used for each group of each label in each gap with slices to fill.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn fill(
@@ -80,6 +83,7 @@ pub(super) fn fill(
     known: &[&[u16]],
     (w, h): (usize, usize),
     (sx, sy): (f32, f32),
+    image: Option<&ImageView>,
 ) -> Vec<GapReport> {
     let n = known.len();
     // Every label's box on every annotated slice, in one pass over them.
@@ -188,7 +192,8 @@ pub(super) fn fill(
                 let (groups, _) = group_parts(f.parts[g].as_ref(), f.parts[g + 1].as_ref());
                 let work = groups.len() * w * h / 4;
                 parallel_map(&groups, work, |group| {
-                    group_field(f, g, known, group, (w, h), (sx, sy))
+                    let slices = (annotated[g], annotated[g + 1]);
+                    group_field(f, g, known, group, (w, h), (sx, sy), slices, image)
                         .map(|(field, rule)| (field, rule, Some((group.a.len(), group.b.len()))))
                 })
                 .into_iter()

@@ -4,7 +4,7 @@
 use super::data::{TrainCase, auto_in_plane_factor, in_plane_factor, prepare_case, target_extent};
 use super::trainer::TrainJob;
 use crate::error::Result;
-use crate::interp::{interpolate, labels_u16};
+use crate::interp::{Method, interpolate_guided, labels_u16};
 use crate::jobs::Progress;
 
 /// The training volumes prepared at one in-plane resolution.
@@ -43,8 +43,11 @@ pub fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared>
         let prepared = match config.interpolation {
             Some(method) if v.slices.len() >= 2 => {
                 let truth = labels_u16(&case)?;
-                let interp = interpolate(
+                // `sdf` reads where an object ends inside a gap from the image.
+                let image = (method == Method::Sdf).then(|| case.image.to_f32());
+                let interp = interpolate_guided(
                     &truth,
+                    image.as_deref(),
                     case.image.shape,
                     case.image.spacing_mm,
                     v.axis,
