@@ -4,10 +4,12 @@
 //! with the object's intensities taken from its labelled slice and what lies there once it has
 //! ended from the annotated empty slice, over the same pixels. Unless one end explains the gap
 //! clearly better than the label-only end (the gap's middle), that one stays: an image that
-//! cannot tell the object from its surroundings changes nothing.
+//! cannot tell the object from its surroundings changes nothing. The same likelihoods check what
+//! a blend's area rule takes in (`checked_level`).
 
 use super::caps::capped_weight;
 use super::group::Field;
+use super::parts::Box2;
 use super::slices::{slice_dims, voxel_index};
 
 /// The image on the label map's grid, with the axis the slices are taken along.
@@ -48,7 +50,7 @@ const MAX_LLR: f32 = 4.0;
 /// labelled slice, weighted alike), and their log ratio per bin. Bins are half the part's own
 /// spread wide (its median absolute deviation, robust to a few odd voxels), centred on its
 /// median; intensities beyond fall into the end bins.
-struct Likelihood {
+pub(super) struct Likelihood {
     lo: f32,
     per_bin: f32,
     ratio: [f32; BINS],
@@ -61,8 +63,21 @@ const PSEUDO: f32 = 0.005;
 
 /// The middle value of `values` (reordered).
 fn median(values: &mut [f32]) -> f32 {
-    values.sort_unstable_by(f32::total_cmp);
-    values[values.len() / 2]
+    let mid = values.len() / 2;
+    *values.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
+/// Most samples a histogram is built from: a larger set is read at a stride.
+const MAX_SAMPLES: usize = 1024;
+
+/// `values`, or every k-th of them where there are more than MAX_SAMPLES.
+fn thinned(values: Vec<f32>) -> Vec<f32> {
+    let k = values.len().div_ceil(MAX_SAMPLES);
+    if k <= 1 {
+        values
+    } else {
+        values.into_iter().step_by(k).collect()
+    }
 }
 
 impl Likelihood {
@@ -210,6 +225,58 @@ pub(super) fn cap_end(
     (best - middle >= MARGIN * part.len() as f32).then_some(end)
 }
 
+/// A blended group's intensities: the label's pixels on its two annotated slices (`sides`: a
+/// field and its slice each) against a ring of `ring_mm` around them there (None without
+/// enough of either).
+pub(super) fn blend_model(
+    image: &ImageView,
+    sides: [(&Field, usize); 2],
+    ring_mm: f32,
+) -> Option<Likelihood> {
+    let (mut inside, mut ring) = (Vec::new(), Vec::new());
+    for ((b, values), s) in sides {
+        for (row, v) in values.chunks_exact(b.2 - b.0).zip(b.1..) {
+            for (&x, u) in row.iter().zip(b.0..) {
+                if x < 0.0 {
+                    inside.push(image.at(s, u, v));
+                } else if x <= ring_mm {
+                    ring.push(image.at(s, u, v));
+                }
+            }
+        }
+    }
+    if inside.len() < MIN_PIXELS || ring.len() < MIN_PIXELS {
+        return None;
+    }
+    Likelihood::new(&thinned(inside), &[&thinned(ring)])
+}
+
+/// The level a blended group is thresholded at on slice `s` (its blended values `values` on
+/// box `r`): `level`, the area rule's, unless the pixels that level takes in beyond the plain
+/// blend (values in [0, level)) look, on the image, unlike the object by MARGIN a pixel; then
+/// zero, the plain blend. (An object that thins between its slices, such as the heart's apex,
+/// is left thin where the image shows it thin.)
+pub(super) fn checked_level(
+    model: &Likelihood,
+    image: &ImageView,
+    s: usize,
+    r: Box2,
+    values: &[f32],
+    level: f32,
+) -> f32 {
+    let width = r.2 - r.0;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (i, _) in values
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| (0.0..level).contains(*x))
+    {
+        sum += model.llr(image.at(s, r.0 + i % width, r.1 + i / width));
+        n += 1;
+    }
+    if sum < -MARGIN * n as f32 { 0.0 } else { level }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +346,32 @@ mod tests {
         // An object as it would end by the labels alone: the middle stays.
         let data = image(|s| 8.0 * (1.0 - (s as f32 / 4.0).powi(2)).max(0.0).sqrt());
         assert!(end_for(&data).is_none_or(|e| (0.375..=0.625).contains(&e)));
+    }
+
+    #[test]
+    fn the_area_rule_takes_in_only_pixels_the_image_does_not_show_outside() {
+        // A disc of radius 8 on slice 0 and one of radius 4 on slice 8, bright on grey.
+        let data = image(|s| match s {
+            0 => 8.0,
+            8 => 4.0,
+            _ => 6.0,
+        });
+        let view = ImageView {
+            data: &data,
+            shape: [W, W, DEPTH],
+            axis: 2,
+        };
+        let (big, small) = (disc(8.0), disc(4.0));
+        let fa = ((0, 0, W, W), signed_distance(&big, W, W, 1.0, 1.0));
+        let fb = ((0, 0, W, W), signed_distance(&small, W, W, 1.0, 1.0));
+        let model = blend_model(&view, [(&fa, 0), (&fb, 8)], 3.0).expect("model");
+        // Mid-gap the blend is a disc of radius 6; a level of 1.5 takes in the ring to 7.5.
+        let values: Vec<f32> = fa.1.iter().zip(&fb.1).map(|(a, b)| (a + b) / 2.0).collect();
+        let whole = (0, 0, W, W);
+        // On slice 4 the object has radius 6: that ring is outside, the plain blend stays.
+        assert_eq!(checked_level(&model, &view, 4, whole, &values, 1.5), 0.0);
+        // Where the image shows radius 8 (slice 0), the ring is inside: the level stands.
+        assert_eq!(checked_level(&model, &view, 0, whole, &values, 1.5), 1.5);
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Method {
     /// The revision of the method's output where it changed within a sliceplan version, so a
     /// stored run trained on masks of an earlier revision is not taken for one of this build
     /// (part of a run's key; None: unchanged). `sdf` 2: blends keep the interpolated area; 3:
-    /// caps end where the image shows.
+    /// the image, where there is one, shows where caps end and what the area rule takes in.
     pub fn revision(self) -> Option<u32> {
         match self {
             Method::Sdf => Some(3),
@@ -92,7 +92,8 @@ pub fn interpolate(
 
 /// [`interpolate`], with the image (its values on the same grid, in the same voxel order) where
 /// there is one: `sdf` then reads from the gap's own slices how far a part that ends inside a
-/// gap reaches (`guide`); the other methods ignore it.
+/// gap reaches, and whether what the area rule takes in looks like the object (`guide`); the
+/// other methods ignore it.
 #[allow(clippy::too_many_arguments)]
 pub fn interpolate_guided(
     labels: &[u16],

@@ -1,8 +1,9 @@
 //! Shape-based interpolation: per label, the exact signed distance (mm) of each annotated slice,
 //! blended linearly across each gap and thresholded at zero, or just above zero where that would
 //! keep less than the two sides' linearly interpolated area (an object that bends, slides or
-//! changes shape across a gap would otherwise thin out between its slices); overlaps between
-//! labels go to the most negative distance.
+//! changes shape across a gap would otherwise thin out between its slices) unless the image
+//! shows the pixels that takes in outside the object (`guide`); overlaps between labels go to
+//! the most negative distance.
 //!
 //! An object is carried across a gap part by part. Its 8-connected components on the two
 //! slices are grouped by overlap ([`group_parts`]): a group on both sides is blended (after
@@ -21,15 +22,19 @@
 //! other groups get fields of their own, within their boxes.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use super::area::level_for_area;
 use super::boxes::{grow, overlap_iou, slice_label_boxes, union};
 use super::edt::signed_distance;
 use super::group::{ALIGN_BELOW_IOU, Field, GroupField, group_field, inside};
-use super::guide::ImageView;
+use super::guide::{ImageView, Likelihood, blend_model, checked_level};
 use super::interpolate::parallel_map;
 use super::parts::{Box2, GapReport, GapRule, SliceParts, group_parts};
 use super::slices::set_region;
+
+/// How far (pixels) around a blended group's masks its surroundings are read on the image.
+const RING_PIXELS: f32 = 3.0;
 
 /// A group with its fields, its rule and its part counts (None: the label blended whole).
 type Carried<'a> = (GroupField<'a>, GapRule, Option<(usize, usize)>);
@@ -219,6 +224,13 @@ pub(super) fn fill(
         .filter(|(_, (_, items))| !items.is_empty())
         .flat_map(|(k, (g, _))| (annotated[*g] + 1..annotated[g + 1]).map(move |s| (k, s)))
         .collect();
+    // With the image: each blended group's intensities, found where its area rule first takes
+    // pixels in (most groups never do), to check them (`guide::checked_level`).
+    let models: Vec<Vec<OnceLock<Option<Likelihood>>>> = plans
+        .iter()
+        .map(|(_, items)| items.iter().map(|_| OnceLock::new()).collect())
+        .collect();
+    let ring_mm = RING_PIXELS * sx.max(sy);
     let blend = |&(k, s): &(usize, usize)| -> Option<(Box2, Vec<u16>)> {
         let (g, items) = &plans[k];
         let (a, b) = (annotated[*g], annotated[g + 1]);
@@ -228,7 +240,7 @@ pub(super) fn fill(
         let rw = roi.2 - roi.0;
         let mut best = vec![f32::INFINITY; rw * (roi.3 - roi.1)];
         let mut region = vec![0u16; rw * (roi.3 - roi.1)];
-        for (it, &r) in items.iter().zip(&regions) {
+        for ((it, &r), model) in items.iter().zip(&regions).zip(&models[k]) {
             let width = r.2 - r.0;
             let Some(values) = it.values_at(r, t) else {
                 continue;
@@ -236,7 +248,19 @@ pub(super) fn fill(
             // A blend of two sides holds at least their interpolated area.
             let level = if it.a.is_some() && it.b.is_some() {
                 let (aa, ab) = it.areas;
-                level_for_area(&values, (1.0 - t) * aa + t * ab)
+                let level = level_for_area(&values, (1.0 - t) * aa + t * ab);
+                let sides = it.a.as_deref().zip(it.b.as_deref());
+                match (image, sides) {
+                    (Some(im), Some((fa, fb))) if level > 0.0 => {
+                        let model =
+                            model.get_or_init(|| blend_model(im, [(fa, a), (fb, b)], ring_mm));
+                        match model {
+                            Some(m) => checked_level(m, im, s, r, &values, level),
+                            None => level,
+                        }
+                    }
+                    _ => level,
+                }
             } else {
                 0.0
             };
