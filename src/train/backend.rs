@@ -96,8 +96,15 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// wgpu adapters on this machine: (description, is a software/CPU adapter).
+/// wgpu adapters on this machine: (description, is a software/CPU adapter). Enumerated once
+/// per process: a study opens a device per run, and drivers' probing prints to stderr on some
+/// headless machines (libwayland's "XDG_RUNTIME_DIR is invalid"), once rather than per run.
 pub fn gpu_adapters() -> Vec<(String, bool)> {
+    static ADAPTERS: std::sync::OnceLock<Vec<(String, bool)>> = std::sync::OnceLock::new();
+    ADAPTERS.get_or_init(enumerate_adapters).clone()
+}
+
+fn enumerate_adapters() -> Vec<(String, bool)> {
     super::kernel_cache::configure_kernel_cache();
     let result = catch_device_panic(|| {
         use burn::backend::wgpu::wgpu;
