@@ -284,6 +284,28 @@ fn real_heart_with_its_image_is_at_or_above_a_plain_sdf_blend() {
             "every {step}: Dice {score} < scipy's {scipy}"
         );
     }
+    // The slices the image left thin are reported with their gaps.
+    let axis = labels.axis_for_plane(sliceplan::io::Plane::Axial);
+    let every_2nd: Vec<usize> = (0..labels.shape[axis]).step_by(2).collect();
+    let r = interpolate_guided(
+        &truth,
+        Some(&image),
+        labels.shape,
+        labels.spacing_mm,
+        axis,
+        &every_2nd,
+        Method::Sdf,
+        false,
+    )
+    .unwrap();
+    let thin: usize = r.gaps.iter().map(|g| g.left_thin).sum();
+    assert!(
+        thin > 0 && thin < r.gaps.len(),
+        "{thin} of {} gaps",
+        r.gaps.len()
+    );
+    let summary = sliceplan::interp::rules_summary(&r.gaps).unwrap();
+    assert!(summary.contains("left thin by the image"), "{summary}");
 }
 
 #[test]

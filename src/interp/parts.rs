@@ -251,10 +251,14 @@ pub struct GapReport {
     /// Components of the group on the first and on the second slice; None where the label was
     /// blended whole (its two sides overlap by at least half) without being split into parts.
     pub parts: Option<(usize, usize)>,
+    /// Blended groups read with the image: the slices whose area rule it turned down (what the
+    /// rule would have taken in looked unlike the object), which kept the plain blend.
+    #[serde(default)]
+    pub left_thin: usize,
 }
 
 /// One line on how a case's gaps were filled, e.g. "12 blended, 2 aligned, 3 capped, 1 split
-/// or merge" (None when nothing was reported).
+/// or merge, 4 slices left thin by the image" (None when nothing was reported).
 pub fn rules_summary(reports: &[GapReport]) -> Option<String> {
     let count = |rule: GapRule| reports.iter().filter(|r| r.rule == rule).count();
     let splits = reports
@@ -275,12 +279,41 @@ pub fn rules_summary(reports: &[GapReport]) -> Option<String> {
     if splits > 0 {
         out.push(format!("{splits} split or merge"));
     }
+    let thin: usize = reports.iter().map(|r| r.left_thin).sum();
+    if thin > 0 {
+        let slices = if thin == 1 { "slice" } else { "slices" };
+        out.push(format!("{thin} {slices} left thin by the image"));
+    }
     (!out.is_empty()).then(|| out.join(", "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_counts_rules_splits_and_slices_left_thin() {
+        let report = |rule, parts, left_thin| GapReport {
+            label: 1,
+            from_slice: 0,
+            to_slice: 4,
+            rule,
+            parts,
+            left_thin,
+        };
+        let reports = [
+            report(GapRule::Blend, None, 2),
+            report(GapRule::Blend, Some((1, 2)), 1),
+            report(GapRule::ImageCap, Some((1, 0)), 0),
+        ];
+        assert_eq!(
+            rules_summary(&reports).as_deref(),
+            Some(
+                "2 blended, 1 capped by the image, 1 split or merge, 3 slices left thin by the image"
+            )
+        );
+        assert_eq!(rules_summary(&[]), None);
+    }
 
     fn parts_of(rows: &[&str]) -> (Vec<u16>, usize, Option<SliceParts>) {
         let w = rows[0].len();

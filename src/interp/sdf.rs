@@ -180,8 +180,11 @@ pub(super) fn fill(
     // Every gap's groups with their fields.
     let mut reports = Vec::new();
     let mut plans: Vec<(usize, Vec<GroupField>)> = Vec::new();
+    // Where each gap's reports start (one per item of its plan, in order).
+    let mut first_report: Vec<usize> = Vec::new();
     for (k, &g) in gaps.iter().enumerate() {
         let mut items = Vec::new();
+        first_report.push(reports.len());
         for &(i, part_by_part) in &by_parts[k] {
             let f = &fields[i];
             let built: Vec<Carried> = if !part_by_part {
@@ -212,6 +215,7 @@ pub(super) fn fill(
                     to_slice: annotated[g + 1],
                     rule,
                     parts,
+                    left_thin: 0,
                 });
                 items.push(field);
             }
@@ -231,7 +235,9 @@ pub(super) fn fill(
         .map(|(_, items)| items.iter().map(|_| OnceLock::new()).collect())
         .collect();
     let ring_mm = RING_PIXELS * sx.max(sy);
-    let blend = |&(k, s): &(usize, usize)| -> Option<(Box2, Vec<u16>)> {
+    // A slice's blended labels within a box, and the items whose area rule the image turned down.
+    type Blended = (Box2, Vec<u16>, Vec<usize>);
+    let blend = |&(k, s): &(usize, usize)| -> Option<Blended> {
         let (g, items) = &plans[k];
         let (a, b) = (annotated[*g], annotated[g + 1]);
         let t = (s - a) as f32 / (b - a) as f32;
@@ -240,7 +246,8 @@ pub(super) fn fill(
         let rw = roi.2 - roi.0;
         let mut best = vec![f32::INFINITY; rw * (roi.3 - roi.1)];
         let mut region = vec![0u16; rw * (roi.3 - roi.1)];
-        for ((it, &r), model) in items.iter().zip(&regions).zip(&models[k]) {
+        let mut thin = Vec::new();
+        for (n, ((it, &r), model)) in items.iter().zip(&regions).zip(&models[k]).enumerate() {
             let width = r.2 - r.0;
             let Some(values) = it.values_at(r, t) else {
                 continue;
@@ -255,7 +262,13 @@ pub(super) fn fill(
                         let model =
                             model.get_or_init(|| blend_model(im, [(fa, a), (fb, b)], ring_mm));
                         match model {
-                            Some(m) => checked_level(m, im, s, r, &values, level),
+                            Some(m) => {
+                                let checked = checked_level(m, im, s, r, &values, level);
+                                if checked < level {
+                                    thin.push(n);
+                                }
+                                checked
+                            }
                             None => level,
                         }
                     }
@@ -275,13 +288,16 @@ pub(super) fn fill(
                 }
             }
         }
-        Some((roi, region))
+        Some((roi, region, thin))
     };
     for batch in jobs.chunks(32) {
         let work = w * h * batch.len() / 4;
-        for ((_, s), blended) in batch.iter().zip(parallel_map(batch, work, blend)) {
-            if let Some((roi, region)) = blended {
+        for ((k, s), blended) in batch.iter().zip(parallel_map(batch, work, blend)) {
+            if let Some((roi, region, thin)) = blended {
                 set_region(out, shape, axis, *s, roi, &region);
+                for n in thin {
+                    reports[first_report[*k] + n].left_thin += 1;
+                }
             }
         }
     }
