@@ -143,6 +143,13 @@ pub fn case_flags(
     out
 }
 
+/// The case's image values for `method`, as `interpolate_guided` reads them: `sdf` reads where
+/// objects end inside gaps (and what its area rule takes in) from the image; the other methods
+/// do not, so nothing is converted for them.
+pub fn image_for(case: &LoadedCase, method: Method) -> Option<Vec<f32>> {
+    (method == Method::Sdf).then(|| case.image.to_f32())
+}
+
 /// Interpolates one planned case with dense truth (`sdf` guided by the case's image); returns
 /// the interpolation and its report.
 /// Only `target`'s labels are interpolated (all non-zero ones for "all foreground"); the others
@@ -167,8 +174,7 @@ pub fn interpolate_case(
             .for_each(|v| *v = 0);
     }
     let shape = case.image.shape;
-    // `sdf` reads where an object ends inside a gap from the image.
-    let image = (method == Method::Sdf).then(|| case.image.to_f32());
+    let image = image_for(case, method);
     let start = std::time::Instant::now();
     let result = interpolate_guided(
         &truth,

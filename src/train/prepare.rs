@@ -4,7 +4,7 @@
 use super::data::{TrainCase, auto_in_plane_factor, in_plane_factor, prepare_case, target_extent};
 use super::trainer::TrainJob;
 use crate::error::Result;
-use crate::interp::{Method, interpolate_guided, labels_u16};
+use crate::interp::{image_for, interpolate_guided, labels_u16};
 use crate::jobs::Progress;
 
 /// The training volumes prepared at one in-plane resolution.
@@ -43,8 +43,7 @@ pub fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared>
         let prepared = match config.interpolation {
             Some(method) if v.slices.len() >= 2 => {
                 let truth = labels_u16(&case)?;
-                // `sdf` reads where an object ends inside a gap from the image.
-                let image = (method == Method::Sdf).then(|| case.image.to_f32());
+                let image = image_for(&case, method);
                 let interp = interpolate_guided(
                     &truth,
                     image.as_deref(),
