@@ -8,6 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sliceplan::app::{Settings, SliceplanApp};
 use sliceplan::dataset::demo;
+use sliceplan::interp::GapRule;
 use sliceplan::io::Plane;
 
 fn harness_with(settings: Settings) -> Harness<'static, SliceplanApp> {
@@ -178,9 +179,14 @@ fn the_simulation_options_shape_the_run_and_cancel_is_not_an_error() {
         .click();
     h.step();
     assert!(!h.state().settings.sim_until_fitted);
+    // Masks from the labels alone side by side with those that read the image.
+    h.get_by_label_contains("interpolated from the labels alone (sdf-labels)")
+        .click();
+    h.step();
+    assert!(h.state().settings.sim_interpolation_labels_only);
     h.get_by_label("Simulate volumes vs slices").click();
     h.step();
-    // 3 strategies × (with, without sdf) × 4 volume counts.
+    // 3 strategies × (without, sdf, sdf-labels) × 4 volume counts.
     let mut message = String::new();
     for _ in 0..500 {
         h.step();
@@ -191,12 +197,12 @@ fn the_simulation_options_shape_the_run_and_cancel_is_not_an_error() {
             .find(|(name, _)| *name == "simulating")
             .map(|(_, m)| m)
             .unwrap_or_default();
-        if message.contains("run 1 of 24") {
+        if message.contains("run 1 of 36") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(message.contains("run 1 of 24"), "{message}");
+    assert!(message.contains("run 1 of 36"), "{message}");
     h.get_by_label("Cancel simulating").click();
     run_until_idle(&mut h);
     assert!(
@@ -234,6 +240,23 @@ fn interpolation_preview_and_worklist_export() {
         "{}",
         h.state().status
     );
+    let by_image = |r: &sliceplan::interp::CaseInterp| {
+        r.gap_rules
+            .iter()
+            .filter(|g| g.rule == GapRule::ImageCap)
+            .count()
+    };
+    assert!(by_image(&report) > 0, "{:?}", report.gap_rules);
+    // The same preview from the labels alone.
+    h.get_by_label("read the image").click();
+    h.step();
+    assert!(!h.state().settings.interp_reads_image);
+    h.get_by_label("Preview interpolation").click();
+    h.step();
+    run_until_idle(&mut h);
+    let (_, alone) = h.state().preview.clone().expect("a preview");
+    assert_eq!(alone.interpolated_slices, report.interpolated_slices);
+    assert_eq!(by_image(&alone), 0, "{:?}", alone.gap_rules);
     // Without a file dialog the typed path is used.
     let csv = dir.path().join("worklist.csv");
     h.state_mut().export_path = csv.display().to_string();

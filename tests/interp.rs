@@ -417,28 +417,25 @@ fn the_image_shows_where_objects_end_inside_gaps() {
             .collect();
         for phase in 0..4 {
             let annotated: Vec<usize> = (phase..40).step_by(4).collect();
-            let run = |image: Option<&[f32]>| {
-                let r = interpolate_guided(
-                    &truth,
-                    image,
-                    shape,
-                    spacing,
-                    2,
-                    &annotated,
-                    Method::Sdf,
-                    false,
-                )
-                .unwrap();
+            let run = |image: Option<&[f32]>, method: Method| {
+                let r =
+                    interpolate_guided(&truth, image, shape, spacing, 2, &annotated, method, false)
+                        .unwrap();
                 for &k in &annotated {
                     assert_eq!(area(&r.labels, k), area(&truth, k), "{name}: slice {k}");
                 }
                 (
                     dice_off_annotated(&r.labels, &truth, &annotated, &r.covered),
                     r.gaps,
+                    r.labels,
                 )
             };
-            let (alone, _) = run(None);
-            let (seen, gaps) = run(Some(&image));
+            let (alone, _, alone_labels) = run(None, Method::Sdf);
+            let (seen, gaps, _) = run(Some(&image), Method::Sdf);
+            // `sdf-labels` never reads the image it is given.
+            let (_, labels_gaps, labels_only) = run(Some(&image), Method::SdfLabels);
+            assert!(labels_only == alone_labels, "{name}, phase {phase}");
+            assert!(labels_gaps.iter().all(|g| g.rule != GapRule::ImageCap));
             assert!(
                 seen >= alone,
                 "{name}, phase {phase}: {seen:.3} < {alone:.3}"
@@ -518,18 +515,15 @@ fn cli_interp_writes_masks_on_the_source_grid() {
     ]);
     assert_eq!(code, 0, "{err}");
     let out = dir.path().join("interp");
-    let (code, stdout, err) = cli(&[
-        "interp",
-        "--data",
-        "demo",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let interp_json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["interp", "--data", "demo", "--plan", plan.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("--json");
+        let (code, stdout, err) = cli(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let report = interp_json(&["--out", out.to_str().unwrap()]);
     assert_eq!(report["cases"].as_array().unwrap().len(), 2);
     // The organ interpolates well; small lesions between sparse slices are missed (and flagged).
     assert!(
@@ -541,6 +535,32 @@ fn cli_interp_writes_masks_on_the_source_grid() {
         "{report}"
     );
     assert!(!report["cases"][0]["flags"].as_array().unwrap().is_empty());
+    // `sdf-labels`: the same interpolation from the labels alone. The demo's image shows where
+    // the organ ends, so reading it (`sdf`, above) caps by the image and does no worse.
+    let labels_only = interp_json(&["--method", "sdf-labels"]);
+    let rules = |r: &serde_json::Value| -> Vec<String> {
+        r["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["gap_rules"].as_array().unwrap().iter())
+            .map(|g| g["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(rules(&report).iter().any(|r| r == "image-cap"), "{report}");
+    assert!(
+        rules(&labels_only).iter().all(|r| r != "image-cap"),
+        "{labels_only}"
+    );
+    for (seen, alone) in report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(labels_only["cases"].as_array().unwrap())
+    {
+        let organ = |c: &serde_json::Value| c["dice"]["1"].as_f64().unwrap();
+        assert!(organ(seen) >= organ(alone), "{seen} vs {alone}");
+    }
     let id = report["cases"][0]["case_id"].as_str().unwrap();
     let written = read_nifti(out.join(format!("{id}.nii.gz"))).unwrap();
     let index = sliceplan::dataset::demo::dataset().case_index(id).unwrap();

@@ -17,13 +17,18 @@ impl SliceplanApp {
             return;
         };
         let target = plan.request.target.clone();
+        let method = if self.settings.interp_reads_image {
+            Method::Sdf
+        } else {
+            Method::SdfLabels
+        };
         let job = self.jobs.spawn("sliceplan-interp", move |progress| {
             progress.set(0.0, format!("interpolating {}", case.id));
             let result = interpolate_case(
                 &case,
                 &planned,
                 &target,
-                Method::Sdf,
+                method,
                 false,
                 &FlagRules::default(),
             )?;
@@ -70,6 +75,8 @@ impl SliceplanApp {
             {
                 start_preview = true;
             }
+            ui.checkbox(&mut self.settings.interp_reads_image, "read the image")
+                .on_hover_text("sdf reads the image to tell where an object ends inside a gap; off: from the labels alone (sdf-labels)");
             if preview_here.is_some() && ui.button("Hide preview").clicked() {
                 clear_preview = true;
             }

@@ -43,6 +43,10 @@ pub struct Settings {
     pub sim_compare_strategies: bool,
     /// Simulate each plan also with sdf-interpolated masks.
     pub sim_interpolation: bool,
+    /// ... and with masks interpolated from the labels alone (`sdf-labels`), side by side.
+    pub sim_interpolation_labels_only: bool,
+    /// The interpolation preview reads the case's image (`sdf`; off: `sdf-labels`).
+    pub interp_reads_image: bool,
     /// Seeds per scenario (seed, seed + 1, …), to tell differences from noise.
     pub sim_seeds: usize,
     pub show_labels: bool,
@@ -114,6 +118,8 @@ impl Default for Settings {
             sim_until_fitted: true,
             sim_compare_strategies: false,
             sim_interpolation: false,
+            sim_interpolation_labels_only: false,
+            interp_reads_image: true,
             sim_seeds: 1,
             show_labels: true,
             label_opacity: 0.45,

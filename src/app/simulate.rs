@@ -25,11 +25,13 @@ impl SliceplanApp {
         } else {
             vec![self.settings.strategy]
         };
-        let interpolations = if self.settings.sim_interpolation {
-            vec![None, Some(Method::Sdf)]
-        } else {
-            vec![None]
-        };
+        let mut interpolations = vec![None];
+        if self.settings.sim_interpolation {
+            interpolations.push(Some(Method::Sdf));
+            if self.settings.sim_interpolation_labels_only {
+                interpolations.push(Some(Method::SdfLabels));
+            }
+        }
         let spec = SimulationSpec {
             base: request_from_settings(&self.settings),
             volumes_grid: None,
@@ -104,6 +106,16 @@ impl SliceplanApp {
         ui.checkbox(
             &mut s.sim_interpolation,
             "Also train on interpolated masks (sdf)",
+        );
+        ui.add_enabled(
+            s.sim_interpolation,
+            egui::Checkbox::new(
+                &mut s.sim_interpolation_labels_only,
+                "… and on masks interpolated from the labels alone (sdf-labels)",
+            ),
+        )
+        .on_hover_text(
+            "sdf reads the image to tell where an object ends inside a gap; sdf-labels does not",
         );
         ui.horizontal(|ui| {
             let label = ui.label("Seeds per plan");

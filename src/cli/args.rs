@@ -273,8 +273,8 @@ pub struct InterpArgs {
     /// The plan whose slices are interpolated between
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
-    /// Interpolation method
-    #[arg(long, value_name = "NAME", default_value = "sdf", value_parser = ["sdf", "linear", "nearest"])]
+    /// Interpolation method (sdf reads the image where caps end; sdf-labels the labels alone)
+    #[arg(long, value_name = "NAME", default_value = "sdf", value_parser = ["sdf", "sdf-labels", "linear", "nearest"])]
     pub method: String,
     /// Write the interpolated label maps here (CASE.nii.gz)
     #[arg(long, value_name = "DIR")]
@@ -311,7 +311,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub predict_out: Option<PathBuf>,
     /// Train on masks interpolated between the slices
-    #[arg(long, value_name = "NAME", value_parser = ["sdf", "linear", "nearest"])]
+    #[arg(long, value_name = "NAME", value_parser = ["sdf", "sdf-labels", "linear", "nearest"])]
     pub interp: Option<String>,
     /// Seed of the training
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -336,7 +336,8 @@ pub struct SimulateArgs {
     /// Slice strategies side by side, e.g. fixed,random [default: --strategy]
     #[arg(long, value_name = "LIST")]
     pub strategies: Option<String>,
-    /// Train on the annotated slices (none) and/or interpolated masks, e.g. none,sdf
+    /// Train on the annotated slices (none) and/or interpolated masks, e.g. none,sdf or
+    /// none,sdf,sdf-labels (sdf without reading the image)
     #[arg(long, value_name = "LIST", default_value = "none")]
     pub interp: String,
     /// Run every scenario per seed, e.g. 0,1,2 [default: --seed]

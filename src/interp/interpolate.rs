@@ -11,8 +11,14 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
-    /// Shape-based: signed distances (mm) of the two masks blended linearly, thresholded at 0.
+    /// Shape-based: signed distances (mm) of the two masks blended linearly, thresholded at 0;
+    /// where the volume's image is at hand, it shows where caps end and what the area rule
+    /// takes in (`guide`).
     Sdf,
+    /// `Sdf` from the labels alone, the image never read: for masks drawn without following the
+    /// image closely, or to see on one's own data what reading it changes.
+    #[serde(rename = "sdf-labels")]
+    SdfLabels,
     /// The two binary masks blended linearly, thresholded at ½ (ties to the nearer slice).
     Linear,
     /// A copy of the nearest annotated slice.
@@ -20,14 +26,15 @@ pub enum Method {
 }
 
 impl Method {
-    /// Parses `sdf`, `linear` or `nearest`.
+    /// Parses `sdf`, `sdf-labels`, `linear` or `nearest`.
     pub fn parse(s: &str) -> Result<Method> {
         match s {
             "sdf" => Ok(Method::Sdf),
+            "sdf-labels" => Ok(Method::SdfLabels),
             "linear" => Ok(Method::Linear),
             "nearest" => Ok(Method::Nearest),
             _ => Err(Error::invalid(format!(
-                "unknown interpolation method '{s}' (choose sdf, linear or nearest)"
+                "unknown interpolation method '{s}' (choose sdf, sdf-labels, linear or nearest)"
             ))),
         }
     }
@@ -36,10 +43,11 @@ impl Method {
     /// stored run trained on masks of an earlier revision is not taken for one of this build
     /// (part of a run's key; None: unchanged). `sdf` 2: blends keep the interpolated area; 3:
     /// the image, where there is one, shows where caps end and what the area rule takes in.
+    /// (`sdf-labels`, new in this version, gives `sdf` 2's masks.)
     pub fn revision(self) -> Option<u32> {
         match self {
             Method::Sdf => Some(3),
-            Method::Linear | Method::Nearest => None,
+            Method::SdfLabels | Method::Linear | Method::Nearest => None,
         }
     }
 
@@ -47,6 +55,7 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::Sdf => "sdf",
+            Method::SdfLabels => "sdf-labels",
             Method::Linear => "linear",
             Method::Nearest => "nearest",
         }
@@ -93,7 +102,7 @@ pub fn interpolate(
 /// [`interpolate`], with the image (its values on the same grid, in the same voxel order) where
 /// there is one: `sdf` then reads from the gap's own slices how far a part that ends inside a
 /// gap reaches, and whether what the area rule takes in looks like the object (`guide`); the
-/// other methods ignore it.
+/// other methods (`sdf-labels` included) ignore it.
 #[allow(clippy::too_many_arguments)]
 pub fn interpolate_guided(
     labels: &[u16],
@@ -151,9 +160,11 @@ pub fn interpolate_guided(
     };
     let mut gaps = Vec::new();
     match method {
-        Method::Sdf => {
+        Method::Sdf | Method::SdfLabels => {
             let refs: Vec<&[u16]> = known.iter().map(|s| s.as_ref()).collect();
-            let view = image.map(|data| super::guide::ImageView { data, shape, axis });
+            let view = image
+                .filter(|_| method == Method::Sdf)
+                .map(|data| super::guide::ImageView { data, shape, axis });
             gaps = super::sdf::fill(
                 &mut out,
                 shape,

@@ -145,7 +145,7 @@ pub fn case_flags(
 
 /// The case's image values for `method`, as `interpolate_guided` reads them: `sdf` reads where
 /// objects end inside gaps (and what its area rule takes in) from the image; the other methods
-/// do not, so nothing is converted for them.
+/// (`sdf-labels` included) do not, so nothing is converted for them.
 pub fn image_for(case: &LoadedCase, method: Method) -> Option<Vec<f32>> {
     (method == Method::Sdf).then(|| case.image.to_f32())
 }

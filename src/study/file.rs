@@ -203,7 +203,7 @@ pub struct Study {
     pub allocations: Vec<String>,
     #[serde(default = "default_strategies")]
     pub strategies: Vec<String>,
-    /// `none` and/or interpolation methods (`sdf`, `linear`, `nearest`).
+    /// `none` and/or interpolation methods (`sdf`, `sdf-labels`, `linear`, `nearest`).
     #[serde(default = "default_interpolation")]
     pub interpolation: Vec<String>,
     #[serde(default = "default_models")]

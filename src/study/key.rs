@@ -144,6 +144,16 @@ mod tests {
         let mut c2 = c.clone();
         c2.interp_revision = Method::Sdf.revision();
         assert_ne!(c.key(), c2.key());
+        // Masks from the labels alone are other masks (stored as "sdf-labels").
+        let mut c3 = c.clone();
+        c3.interpolation = Some(Method::SdfLabels);
+        assert_ne!(c.key(), c3.key());
+        assert!(
+            serde_json::to_string(&c3)
+                .unwrap()
+                .contains("\"sdf-labels\"")
+        );
+        assert_eq!(Method::parse("sdf-labels").unwrap(), Method::SdfLabels);
         assert!(
             !serde_json::to_string(&a)
                 .unwrap()
