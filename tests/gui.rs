@@ -8,7 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use sliceplan::app::{Settings, SliceplanApp};
 use sliceplan::dataset::demo;
-use sliceplan::interp::GapRule;
+use sliceplan::interp::{GapRule, Method};
 use sliceplan::io::Plane;
 
 fn harness_with(settings: Settings) -> Harness<'static, SliceplanApp> {
@@ -255,6 +255,15 @@ fn interpolation_preview_and_worklist_export() {
     h.step();
     run_until_idle(&mut h);
     let (_, alone) = h.state().preview.clone().expect("a preview");
+    assert_eq!(
+        (report.method, alone.method),
+        (Method::Sdf, Method::SdfLabels)
+    );
+    assert!(
+        h.state().status.contains("(sdf-labels)"),
+        "{}",
+        h.state().status
+    );
     assert_eq!(alone.interpolated_slices, report.interpolated_slices);
     assert_eq!(by_image(&alone), 0, "{:?}", alone.gap_rules);
     // Without a file dialog the typed path is used.

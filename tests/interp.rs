@@ -547,6 +547,8 @@ fn cli_interp_writes_masks_on_the_source_grid() {
             .map(|g| g["rule"].as_str().unwrap().to_string())
             .collect()
     };
+    assert_eq!(report["cases"][0]["method"], "sdf");
+    assert_eq!(labels_only["cases"][0]["method"], "sdf-labels");
     assert!(rules(&report).iter().any(|r| r == "image-cap"), "{report}");
     assert!(
         rules(&labels_only).iter().all(|r| r != "image-cap"),

@@ -196,9 +196,10 @@ impl SliceplanApp {
                         .map(|(l, d)| format!("label {l}: {d:.3}"))
                         .collect();
                     self.status = format!(
-                        "interpolated {} slices of {}: Dice {}; {} risk flag(s)",
+                        "interpolated {} slices of {} ({}): Dice {}; {} risk flag(s)",
                         report.interpolated_slices,
                         report.case_id,
+                        report.method.name(),
                         dice.join(", "),
                         report.flags.len()
                     );

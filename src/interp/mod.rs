@@ -81,6 +81,8 @@ pub fn dice_from_counts(intersection: u64, predicted: u64, truth: u64) -> f64 {
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseInterp {
     pub case_id: String,
+    /// The method that filled the gaps (`sdf` read the image where the case has one).
+    pub method: Method,
     pub annotated_slices: Vec<usize>,
     pub interpolated_slices: usize,
     /// Dice vs truth on the interpolated (unannotated, covered) slices, per label.
@@ -215,6 +217,7 @@ pub fn interpolate_case(
         .collect();
     let report = CaseInterp {
         case_id: case.id.clone(),
+        method,
         annotated_slices: result.annotated.clone(),
         interpolated_slices: scored.iter().filter(|&&s| s).count(),
         dice,
