@@ -76,7 +76,7 @@ impl SliceplanApp {
                 start_preview = true;
             }
             ui.checkbox(&mut self.settings.interp_reads_image, "read the image")
-                .on_hover_text("sdf reads the image to tell where an object ends inside a gap; off: from the labels alone (sdf-labels)");
+                .on_hover_text(super::simulate::READS_IMAGE_HINT);
             if preview_here.is_some() && ui.button("Hide preview").clicked() {
                 clear_preview = true;
             }

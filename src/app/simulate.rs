@@ -11,6 +11,9 @@ use crate::study::ResultStore;
 use crate::train::extend::DEFAULT_EXTENSION;
 use crate::train::{BackendChoice, ModelKind, TrainConfig, UntilFitted};
 
+/// What reading the image changes, said where the GUI lets one choose it.
+pub(super) const READS_IMAGE_HINT: &str = "sdf reads the image to tell where an object ends inside a gap; sdf-labels, from the labels alone, does not";
+
 impl SliceplanApp {
     /// Starts a simulation of 4 volume counts at the current budget, for the chosen strategy
     /// or all three, with or without interpolated masks (set up as the CLI does:
@@ -114,9 +117,7 @@ impl SliceplanApp {
                 "… and on masks interpolated from the labels alone (sdf-labels)",
             ),
         )
-        .on_hover_text(
-            "sdf reads the image to tell where an object ends inside a gap; sdf-labels does not",
-        );
+        .on_hover_text(READS_IMAGE_HINT);
         ui.horizontal(|ui| {
             let label = ui.label("Seeds per plan");
             ui.add(egui::DragValue::new(&mut s.sim_seeds).range(1..=10))

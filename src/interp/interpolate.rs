@@ -51,6 +51,11 @@ impl Method {
         }
     }
 
+    /// Whether the method reads the volume's image where it is given one (`sdf` only).
+    pub fn reads_image(self) -> bool {
+        self == Method::Sdf
+    }
+
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
@@ -163,7 +168,7 @@ pub fn interpolate_guided(
         Method::Sdf | Method::SdfLabels => {
             let refs: Vec<&[u16]> = known.iter().map(|s| s.as_ref()).collect();
             let view = image
-                .filter(|_| method == Method::Sdf)
+                .filter(|_| method.reads_image())
                 .map(|data| super::guide::ImageView { data, shape, axis });
             gaps = super::sdf::fill(
                 &mut out,

@@ -149,7 +149,7 @@ pub fn case_flags(
 /// objects end inside gaps (and what its area rule takes in) from the image; the other methods
 /// (`sdf-labels` included) do not, so nothing is converted for them.
 pub fn image_for(case: &LoadedCase, method: Method) -> Option<Vec<f32>> {
-    (method == Method::Sdf).then(|| case.image.to_f32())
+    method.reads_image().then(|| case.image.to_f32())
 }
 
 /// Interpolates one planned case with dense truth (`sdf` guided by the case's image); returns
