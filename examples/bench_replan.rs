@@ -37,6 +37,7 @@ fn main() {
             // Each strategy starts from an empty feature cache.
             let ds = sliceplan::dataset::Dataset {
                 features: Default::default(),
+                dicom_scans: Default::default(),
                 ..ds
             };
             let base = PlanRequest {

@@ -163,7 +163,16 @@ fn main() -> eframe::Result {
     let settings = Settings {
         budget_slices: 60,
         holdout: 6,
-        estimate_preset: value("--preset").unwrap_or_else(|| "tiny".into()),
+        estimate_preset: match value("--preset") {
+            Some(p) => match sliceplan::study::Preset::parse(&p) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("screenshots: {e}");
+                    std::process::exit(2);
+                }
+            },
+            None => sliceplan::study::Preset::Tiny,
+        },
         estimate_points: value("--points").and_then(|v| v.parse().ok()).unwrap_or(5),
         estimate_seeds: value("--seeds").and_then(|v| v.parse().ok()).unwrap_or(2),
         backend: BackendChoice::Cpu,

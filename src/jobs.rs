@@ -126,7 +126,8 @@ impl Progress {
     }
 }
 
-/// A job running on a named thread.
+/// A job running on a named thread. Dropping it cancels it: a job replaced in its slot, or
+/// forgotten by its caller, stops at its next check and its result is never seen.
 pub struct Job<T> {
     pub name: String,
     pub progress: Progress,
@@ -196,6 +197,11 @@ impl<T: Send + 'static> Job<T> {
         Some(result)
     }
 
+    /// True once cancellation was asked for: its result, even a finished one, is stale.
+    pub fn is_cancelled(&self) -> bool {
+        self.progress.is_cancelled()
+    }
+
     /// Blocks until the job finishes.
     pub fn wait(self) -> Result<T> {
         match self.rx.recv() {
@@ -208,9 +214,35 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
+impl<T> Drop for Job<T> {
+    fn drop(&mut self) {
+        self.progress.cancel();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dropped_job_is_cancelled() {
+        let (started_tx, started_rx) = channel();
+        let (seen_tx, seen_rx) = channel();
+        let job = Job::spawn("dropped", move |p| {
+            started_tx.send(()).unwrap();
+            while !p.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            seen_tx.send(()).unwrap();
+            Ok(())
+        })
+        .unwrap();
+        started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        drop(job);
+        seen_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the job saw its cancellation");
+    }
 
     #[test]
     fn a_finished_job_notifies_and_hands_its_result_once() {

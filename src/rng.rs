@@ -91,9 +91,21 @@ impl Rng {
     }
 }
 
+/// `count` consecutive seeds from `first` (wrapping past `u64::MAX` to 0), each distinct: the
+/// seeds of a scenario's repeats.
+pub fn seed_sequence(first: u64, count: usize) -> Vec<u64> {
+    (0..count as u64).map(|i| first.wrapping_add(i)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seed_sequences_stay_distinct_past_the_largest_seed() {
+        assert_eq!(seed_sequence(7, 3), vec![7, 8, 9]);
+        assert_eq!(seed_sequence(u64::MAX, 3), vec![u64::MAX, 0, 1]);
+    }
 
     /// Outputs of the reference algorithms (Vigna's splitmix64.c and xoshiro256starstar.c),
     /// computed by an independent implementation: a change to the generator changes every

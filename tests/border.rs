@@ -67,6 +67,7 @@ fn dataset(root: &Path, cases: Vec<Case>) -> Dataset {
         cases,
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans: Default::default(),
     }
 }
 

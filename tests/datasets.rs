@@ -237,3 +237,39 @@ fn a_cohort_augmented_from_a_real_ct_opens_as_a_dataset() {
     );
     assert!(e.to_string().ends_with("labels.nii.gz"), "{e}");
 }
+
+/// A single file says no modality: a CT is told by its Hounsfield units (air at -1000) and
+/// windowed and normalised as CT; an MR stays unknown (percentile window, MR body rule).
+#[test]
+fn a_single_file_is_taken_for_ct_by_its_values() {
+    use sliceplan::dataset::Modality;
+    let Some(root) = real_data() else { return };
+    for (case, expected) in [
+        ("totalseg-ct-small", Modality::Ct),
+        ("totalseg-ct-chest", Modality::Ct),
+        ("totalseg-mr-abdomen", Modality::Other),
+        ("tptbox-spine-mr", Modality::Other),
+    ] {
+        let ds = open_dataset(root.join(case).join("image.nii.gz")).unwrap();
+        assert_eq!(
+            ds.cases[0].modality,
+            Modality::Other,
+            "nothing said at open"
+        );
+        let loaded = ds.load(0).unwrap();
+        assert_eq!(loaded.modality, expected, "{case}");
+    }
+    // Made-up values: a body in HU with air around it, and the same shifted above 0.
+    let dir = tempdir();
+    let mut hu = vec![-1000i16; 8 * 8 * 4];
+    for v in hu.iter_mut().skip(20).step_by(3) {
+        *v = 40;
+    }
+    let mr: Vec<i16> = hu.iter().map(|v| v + 1100).collect();
+    for (name, values, expected) in [("hu", hu, Modality::Ct), ("mr", mr, Modality::Other)] {
+        let path = dir.path().join(format!("{name}.nii.gz"));
+        write_nifti(&path, &volume([8, 8, 4], [1.0; 3], VoxelData::I16(values))).unwrap();
+        let loaded = open_dataset(&path).unwrap().load(0).unwrap();
+        assert_eq!(loaded.modality, expected, "{name}");
+    }
+}

@@ -346,3 +346,32 @@ fn a_codec_this_build_lacks_is_named() {
     let (code, _, err) = cli(&["info", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn a_folder_of_many_series_is_scanned_once_however_often_it_is_planned() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("hundred");
+    for n in 0..100 {
+        let uid = format!("1.2.3.{}", 100 + n);
+        Series {
+            dir: &dir.join(&uid),
+            uid: &uid,
+            positions: stack(3, 1.0),
+            orientation: AXIAL,
+            transfer_syntax: EXPLICIT_LE,
+        }
+        .write();
+    }
+    let ds = sliceplan::dataset::open_dataset(&dir).unwrap();
+    assert_eq!(ds.len(), 100);
+    let request = sliceplan::plan::PlanRequest {
+        budget: Some(sliceplan::plan::Budget::Slices(100)),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        let plan = sliceplan::plan::make_plan(&ds, &request, &Progress::new()).unwrap();
+        assert_eq!(plan.volumes.len(), 100);
+    }
+    // Every case's geometry and image came from the scan made when the folder was opened.
+    assert_eq!(sliceplan::io::scans_of(&dir), 1);
+}

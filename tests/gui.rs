@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use sliceplan::app::{Settings, SliceplanApp};
+use sliceplan::app::{Settings, SliceplanApp, request_from_settings, simulation_request};
 use sliceplan::dataset::demo;
 use sliceplan::interp::{GapRule, Method};
 use sliceplan::io::Plane;
@@ -137,29 +137,186 @@ fn the_same_test_volumes_box_holds_out_seed_0s_volumes_whatever_the_seed() {
         ..Settings::default()
     });
     run_until_idle(&mut h);
+    let total = demo::dataset().len();
     let drawn = |seed| {
         let request = sliceplan::plan::PlanRequest {
             holdout: 4,
             seed,
             ..Default::default()
         };
-        request.held_out(demo::dataset().len())
+        request.held_out(total)
     };
     assert_ne!(
         drawn(3),
         drawn(0),
         "seeds 3 and 0 hold out different volumes"
     );
+    // Simulations and estimates hold out; the plan for annotation does not.
     let own = make_plan(&mut h);
-    assert_eq!(own.test_cases.len(), 4);
+    assert!(own.test_cases.is_empty(), "{:?}", own.test_cases);
+    let simulated = |h: &Harness<'static, SliceplanApp>| {
+        let s = &h.state().settings;
+        simulation_request(&request_from_settings(s), s).held_out(total)
+    };
+    assert_eq!(simulated(&h), drawn(3));
     h.get_by_label("Same test volumes for every seed").click();
     h.step();
     assert!(h.state().settings.same_test_volumes);
-    let fixed = make_plan(&mut h);
-    let ids = demo::dataset().cases;
-    let expected: Vec<String> = drawn(0).into_iter().map(|i| ids[i].id.clone()).collect();
-    assert_eq!(fixed.test_cases, expected);
-    assert_ne!(fixed.test_cases, own.test_cases);
+    assert_eq!(simulated(&h), drawn(0));
+}
+
+#[test]
+fn a_single_file_plans_with_the_default_settings() {
+    let dir = tempdir();
+    let path = dir.path().join("image.nii.gz");
+    let (image, _) = demo::generate(0);
+    sliceplan::io::write_nifti(&path, &image).unwrap();
+    let mut h = harness_with(Settings::default());
+    run_until_idle(&mut h);
+    h.state_mut().open_path(path.to_str().unwrap());
+    run_until_idle(&mut h);
+    assert_eq!(h.state().dataset.len(), 1, "{}", h.state().status);
+    let plan = make_plan(&mut h);
+    assert_eq!(plan.volumes.len(), 1, "{}", h.state().status);
+    assert!(plan.test_cases.is_empty());
+    assert!(
+        h.state().status.starts_with("plan: "),
+        "{}",
+        h.state().status
+    );
+}
+
+/// Writes a volume of `shape` filled by `value(i, j, k)` as `dir/name`.
+fn write_volume(
+    path: &std::path::Path,
+    shape: [usize; 3],
+    value: impl Fn(usize, usize, usize) -> i16,
+) {
+    let mut data = Vec::with_capacity(shape.iter().product());
+    for k in 0..shape[2] {
+        for j in 0..shape[1] {
+            for i in 0..shape[0] {
+                data.push(value(i, j, k));
+            }
+        }
+    }
+    let v = volume(shape, [1.0, 1.0, 2.0], sliceplan::io::VoxelData::I16(data));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    sliceplan::io::write_nifti(path, &v).unwrap();
+}
+
+#[test]
+fn a_second_file_of_the_same_name_gets_its_own_view() {
+    let dir = tempdir();
+    // a: a CT in HU (air, water, bone), 40 slices; b: an MR of smaller values, 12 slices.
+    let a = dir.path().join("a").join("image.nii.gz");
+    write_volume(&a, [32, 32, 40], |i, _, _| match i {
+        0..8 => -1000,
+        8..24 => 40,
+        _ => 700,
+    });
+    let b = dir.path().join("b").join("image.nii.gz");
+    write_volume(&b, [20, 24, 12], |i, j, _| (i * 10 + j) as i16);
+    let mut h = harness_with(Settings::default());
+    run_until_idle(&mut h);
+    h.state_mut().open_path(a.to_str().unwrap());
+    run_until_idle(&mut h);
+    let window_a = h.state().viewer().window();
+    // Move the crosshair deep into a's last slices and window it by hand.
+    h.state_mut().viewer_mut().cursor = [30, 30, 38];
+    h.state_mut().viewer_mut().window = Some(sliceplan::view::Window {
+        center: 400.0,
+        width: 50.0,
+    });
+    h.step();
+    h.state_mut().open_path(b.to_str().unwrap());
+    run_until_idle(&mut h);
+    let app = h.state();
+    assert_eq!(app.loaded.as_ref().unwrap().image.shape, [20, 24, 12]);
+    assert_eq!(
+        app.viewer().cursor,
+        [10, 12, 6],
+        "b is shown at its own centre"
+    );
+    let window_b = app.viewer().window();
+    assert_ne!(window_b, window_a);
+    // b's window spans its own values (0..=209), not a's HU nor the hand-set one.
+    assert!(
+        window_b.width < 400.0 && window_b.center > 0.0 && window_b.center < 210.0,
+        "{window_b:?}"
+    );
+    // Its pixels are drawn: the view textures hold b's slices (each of b's planes drawn).
+    assert_eq!(app.viewer().shown_generation(), Some(app.load_generation));
+}
+
+#[test]
+fn a_cancelled_open_never_switches_the_dataset() {
+    let dir = tempdir();
+    let raw = dir.path().join("Dataset901_cancelled");
+    demo::write_nnunet(&raw).unwrap();
+    let mut h = harness();
+    run_until_idle(&mut h);
+    h.state_mut().open_path(raw.to_str().unwrap());
+    h.state_mut().cancel_all();
+    run_until_idle(&mut h);
+    assert_eq!(h.state().dataset.id, "demo", "{}", h.state().status);
+    assert!(
+        h.state().status.contains("opening cancelled"),
+        "{}",
+        h.state().status
+    );
+    // The demo cohort chosen while an open is pending wins over it.
+    h.state_mut().open_path(raw.to_str().unwrap());
+    h.get_by_label("Demo cohort").click();
+    h.step();
+    run_until_idle(&mut h);
+    assert_eq!(h.state().dataset.id, "demo", "{}", h.state().status);
+}
+
+#[test]
+fn a_preview_of_an_earlier_plan_is_not_drawn_over_a_new_one() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    make_plan(&mut h);
+    let planned = h.state().plan.as_ref().unwrap().volumes[0].case_id.clone();
+    let index = h
+        .state()
+        .dataset
+        .cases
+        .iter()
+        .position(|c| c.id == planned)
+        .unwrap();
+    h.state_mut().selected = index;
+    h.state_mut().select_case(index);
+    run_until_idle(&mut h);
+    // The preview starts on this plan; a replan lands before the preview does.
+    h.state_mut().start_preview();
+    h.state_mut().settings.budget_slices = 48;
+    h.state_mut().start_plan();
+    run_until_idle(&mut h);
+    assert_eq!(h.state().plan.as_ref().unwrap().total_slices(), 48);
+    assert!(
+        h.state().preview.is_none(),
+        "the preview of the 30-slice plan was kept over the 48-slice plan"
+    );
+}
+
+#[test]
+fn the_frontier_is_estimated_at_the_plans_budget_not_the_settings() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    h.state_mut().settings.live_plan = false;
+    make_plan(&mut h);
+    // The budget changes in the settings, but no new plan is made.
+    h.state_mut().settings.budget_slices = 90;
+    h.step();
+    let setup = h.state().estimate_setup().expect("store open and a plan");
+    assert_eq!(
+        setup.base.budget,
+        Some(sliceplan::plan::Budget::Slices(30)),
+        "estimates follow the plan shown"
+    );
+    assert!(setup.base.holdout > 0, "estimates hold volumes out");
 }
 
 #[test]
@@ -424,7 +581,7 @@ fn tiny_estimates() -> Settings {
     Settings {
         budget_slices: 40,
         holdout: 4,
-        estimate_preset: "tiny".into(),
+        estimate_preset: sliceplan::study::Preset::Tiny,
         estimate_points: 2,
         estimate_seeds: 1,
         backend: sliceplan::train::BackendChoice::Cpu,
@@ -766,4 +923,33 @@ fn closing_the_window_mid_estimate_keeps_every_finished_run() {
         h.state().store_view.as_ref().map(|v| v.contents.runs.len()),
         Some(total)
     );
+}
+
+#[test]
+fn thumbnails_follow_the_plans_plane() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    let plan = make_plan(&mut h);
+    let first = plan.volumes[0].case_id.clone();
+    let index = h.state().dataset.case_index(&first).unwrap();
+    h.state_mut().select_case(index);
+    run_until_idle(&mut h);
+    h.step();
+    let axial = plan.volumes[0].axis;
+    let held = h.state().viewer().thumbnails();
+    assert!(!held.is_empty(), "the strip drew its thumbnails");
+    assert!(held.iter().all(|(axis, _)| *axis == axial), "{held:?}");
+    // Replanned along the coronal plane: the strip shows coronal slices, not the axial
+    // thumbnails of the same slice numbers.
+    h.state_mut().settings.plane = Plane::Coronal;
+    let coronal_plan = make_plan(&mut h);
+    let coronal = coronal_plan
+        .volume(&first)
+        .map(|v| v.axis)
+        .expect("the case is still planned");
+    assert_ne!(coronal, axial);
+    h.step();
+    let held = h.state().viewer().thumbnails();
+    assert!(!held.is_empty());
+    assert!(held.iter().all(|(axis, _)| *axis == coronal), "{held:?}");
 }

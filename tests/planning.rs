@@ -525,7 +525,7 @@ fn nnunet_export_marks_only_off_plan_voxels_ignore_and_returned_masks_are_tracke
         &m,
     )
     .unwrap();
-    let status = check_returned(&p, &masks, None).unwrap();
+    let status = check_returned(&ds, &p, &masks, None).unwrap();
     assert_eq!(status.done_slices, done.len());
     assert_eq!(status.missing_slices, 9 - done.len());
     assert_eq!(status.outside_plan_slices, 1);
@@ -545,6 +545,24 @@ fn nnunet_export_marks_only_off_plan_voxels_ignore_and_returned_masks_are_tracke
     .unwrap_err();
     assert!(err.to_string().contains("no returned mask"), "{err}");
     assert!(!dir.path().join("x").join("dataset.json").exists());
+    // A mask the annotation tool flipped left-right has as many slices but another grid: its
+    // slices would be miscounted, so it is refused, naming the file.
+    let flipped_dir = dir.path().join("flipped");
+    let mut flipped = dense.image.clone();
+    for row in &mut flipped.world_from_voxel[..3] {
+        row[0] = -row[0];
+    }
+    flipped.header =
+        io::header_for_geometry(flipped.shape, flipped.spacing_mm, &flipped.world_from_voxel);
+    let flipped_path = flipped_dir.join(format!("{}.nii.gz", first.case_id));
+    std::fs::create_dir_all(&flipped_dir).unwrap();
+    io::write_labels_like(&flipped_path, &flipped, &m).unwrap();
+    let err = check_returned(&ds, &p, &flipped_dir, None).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("grids differ") && text.ends_with(&flipped_path.display().to_string()),
+        "{text}"
+    );
 }
 
 #[test]

@@ -246,3 +246,124 @@ fn a_bad_study_or_a_foreign_store_is_refused_before_training() {
     assert_eq!(code, 2);
     assert!(err.contains("another dataset ('demo'"), "{err}");
 }
+
+/// A stored run of `store`'s dataset (skipped: nothing is trained).
+fn stored_run(fingerprint: &str, seed: u64) -> sliceplan::study::StoredRun {
+    let spec = sliceplan::study::RunSpec {
+        dataset: fingerprint.into(),
+        target: sliceplan::dataset::TargetLabels::all_foreground(),
+        request: sliceplan::plan::PlanRequest {
+            seed,
+            ..Default::default()
+        },
+        interpolation: None,
+        interp_revision: None,
+        train: sliceplan::train::TrainConfig::default(),
+        preset: "tiny".into(),
+        version: sliceplan::train::TRAINING_REVISION.into(),
+    };
+    sliceplan::study::StoredRun {
+        key: spec.key(),
+        spec,
+        outcome: sliceplan::study::RunOutcome::Skipped {
+            reason: "test".into(),
+        },
+        finished_unix: 0,
+    }
+}
+
+#[test]
+fn a_corrected_mask_keys_runs_anew_and_names_its_case() {
+    use sliceplan::study::ResultStore;
+    let dir = tempdir();
+    let raw = dir.path().join("Dataset902_edited");
+    sliceplan::dataset::demo::write_nnunet(&raw).unwrap();
+    let ds = sliceplan::dataset::open_dataset(&raw).unwrap();
+    let store = ResultStore::for_dataset(&ds, None).unwrap();
+    let before = store.fingerprint().to_string();
+    store.append(&stored_run(&before, 0)).unwrap();
+    // Opened again unchanged, the run is reused.
+    let again = ResultStore::for_dataset_lazily(&ds, None).unwrap();
+    assert_eq!(again.fingerprint(), before);
+    assert!(again.changed_cases().is_empty());
+    assert_eq!(again.load().unwrap().runs.len(), 1);
+    // A user corrects one voxel of one case's mask.
+    let case = &ds.cases[3];
+    let Some(sliceplan::dataset::Source::File(path)) = &case.labels else {
+        panic!("labels are files")
+    };
+    let labels = sliceplan::io::read_nifti(path).unwrap();
+    let mut values: Vec<u16> = (0..labels.voxel_count())
+        .map(|i| labels.value(i) as u16)
+        .collect();
+    values[0] = if values[0] == 0 { 1 } else { 0 };
+    sliceplan::io::write_labels_like(path, &labels, &values).unwrap();
+    let edited =
+        ResultStore::for_dataset_lazily(&sliceplan::dataset::open_dataset(&raw).unwrap(), None)
+            .unwrap();
+    assert_eq!(edited.changed_cases(), std::slice::from_ref(&case.id));
+    assert_ne!(
+        edited.fingerprint(),
+        before,
+        "runs on the old labels would be reused"
+    );
+    let contents = edited.load().unwrap();
+    assert!(contents.runs.is_empty());
+    assert_eq!(contents.other_labels, 1);
+    // Runs on the corrected labels are stored and reused under their own key.
+    edited.append(&stored_run(edited.fingerprint(), 1)).unwrap();
+    let reopened =
+        ResultStore::for_dataset_lazily(&sliceplan::dataset::open_dataset(&raw).unwrap(), None)
+            .unwrap();
+    assert_eq!(reopened.fingerprint(), edited.fingerprint());
+    assert_eq!(reopened.load().unwrap().runs.len(), 1);
+}
+
+#[test]
+fn a_store_written_before_label_digests_keeps_its_runs() {
+    use sliceplan::study::{ResultStore, dataset_fingerprint};
+    let dir = tempdir();
+    let raw = dir.path().join("Dataset903_legacy");
+    sliceplan::dataset::demo::write_nnunet(&raw).unwrap();
+    let ds = sliceplan::dataset::open_dataset(&raw).unwrap();
+    // As sliceplan 0.5 wrote it: store.json with the grid fingerprint alone.
+    let grid = dataset_fingerprint(&ds).unwrap();
+    let folder = dir.path().join("store");
+    let legacy = ResultStore::open(&folder, &ds.id, &grid).unwrap();
+    legacy.append(&stored_run(&grid, 0)).unwrap();
+    let meta = std::fs::read_to_string(folder.join("store.json")).unwrap();
+    assert!(!meta.contains("label_digests"), "{meta}");
+    let now = ResultStore::for_dataset(&ds, Some(&folder)).unwrap();
+    assert_eq!(now.fingerprint(), grid);
+    assert_eq!(now.load().unwrap().runs.len(), 1);
+    // Its next write records the labels it ran on.
+    now.append(&stored_run(&grid, 1)).unwrap();
+    let meta = std::fs::read_to_string(folder.join("store.json")).unwrap();
+    assert!(meta.contains("label_digests"), "{meta}");
+}
+
+#[test]
+fn single_files_of_the_same_name_get_stores_of_their_own() {
+    use sliceplan::study::ResultStore;
+    let dir = tempdir();
+    let (image_a, _) = sliceplan::dataset::demo::generate(0);
+    let (image_b, _) = sliceplan::dataset::demo::generate(5);
+    let a = dir.path().join("a").join("image.nii.gz");
+    let b = dir.path().join("b").join("image.nii.gz");
+    for (path, image) in [(&a, &image_a), (&b, &image_b)] {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        sliceplan::io::write_nifti(path, image).unwrap();
+    }
+    let stores = dir.path().join("stores");
+    let open = |path: &Path| {
+        let ds = sliceplan::dataset::open_dataset(path).unwrap();
+        let folder = ResultStore::folder_in(&stores, &ds);
+        let store = ResultStore::for_dataset(&ds, Some(&folder)).unwrap();
+        store.append(&stored_run(store.fingerprint(), 0)).unwrap();
+        folder
+    };
+    let (fa, fb) = (open(&a), open(&b));
+    assert_ne!(fa, fb);
+    // Each is found again where it was.
+    assert_eq!(open(&a), fa);
+}

@@ -485,14 +485,72 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
         "{} vs flex: max difference {max_diff}",
         opened.name
     );
-    // One optimiser step runs on wgpu too.
-    let device = opened.device.clone().autodiff();
-    let model = UNet2d::new(&spec, &device);
-    let mut optim = burn::optim::AdamConfig::new().init();
-    let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 1, 32, 32]), &device);
-    let loss = model.forward(input).mean();
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let _model = optim.step(1e-3, model, grads);
+    // One Adam step from the same weights and input on each backend: the stepped nets agree
+    // with each other, and the step moved them.
+    let step = |device: &Device| {
+        let device = device.clone().autodiff();
+        let model =
+            burn::module::Module::try_load_file(UNet2d::new(&spec, &device), &weights).unwrap();
+        let mut optim = burn::optim::AdamConfig::new().init();
+        let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [2, 1, 32, 32]), &device);
+        let loss = model.forward(input).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let stepped = optim.step(1e-2, model, grads);
+        out(&stepped, &device)
+    };
+    let max_abs_diff = |p: &[f32], q: &[f32]| {
+        p.iter()
+            .zip(q)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let (stepped_cpu, stepped_gpu) = (step(&cpu), step(&opened.device));
+    let moved = max_abs_diff(&stepped_cpu, &a);
+    let apart = max_abs_diff(&stepped_cpu, &stepped_gpu);
+    eprintln!("after one Adam step: moved {moved:e}, wgpu vs flex {apart:e}");
+    assert!(moved > 1e-3, "the optimiser step changed nothing ({moved})");
+    assert!(
+        apart < 1e-2 * moved.max(1.0),
+        "{} vs flex after one step: max difference {apart} (the step moved {moved})",
+        opened.name
+    );
+}
+
+/// A tiny seeded run's output, pinned per training revision: a change to training that moves
+/// what a run computes must bump `TRAINING_REVISION` (stored runs are keyed by it), and pin the
+/// new output here. Values are recorded by running this test with `SLICEPLAN_PRINT_PIN=1`.
+#[test]
+fn a_runs_output_changes_only_with_the_training_revision() {
+    use sliceplan::train::TRAINING_REVISION;
+    let pins: serde_json::Value =
+        serde_json::from_str(include_str!("pinned/training-revisions.json")).unwrap();
+    let ds = demo::dataset();
+    let plan = demo_plan(8, 2);
+    let config = TrainConfig {
+        steps: 6,
+        seed: 11,
+        ..tiny_cpu()
+    };
+    let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &config).unwrap();
+    let losses: Vec<f64> = report.loss_curve.iter().map(|(_, l)| *l as f64).collect();
+    let now = serde_json::json!({ "losses": losses, "mean_dice": report.mean_dice });
+    if std::env::var_os("SLICEPLAN_PRINT_PIN").is_some() {
+        eprintln!("\"{TRAINING_REVISION}\": {now}");
+    }
+    let pinned = &pins[TRAINING_REVISION];
+    assert!(
+        !pinned.is_null(),
+        "no output pinned for training revision {TRAINING_REVISION}: add {now}"
+    );
+    let close = |a: f64, b: &serde_json::Value| (a - b.as_f64().unwrap_or(f64::NAN)).abs() < 1e-5;
+    let pinned_losses = pinned["losses"].as_array().unwrap();
+    let same = losses.len() == pinned_losses.len()
+        && losses.iter().zip(pinned_losses).all(|(a, b)| close(*a, b))
+        && close(report.mean_dice, &pinned["mean_dice"]);
+    assert!(
+        same,
+        "training computes something else under revision {TRAINING_REVISION}: bump TRAINING_REVISION (stored runs would be reused wrongly) and pin {now}; pinned: {pinned}"
+    );
 }
 
 #[test]
@@ -578,6 +636,30 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["test"].as_array().unwrap().len(), 2);
+    // Its Dice is the mean over the plan's own held-out volumes.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let tested: Vec<&str> = report["test"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["case_id"].as_str().unwrap())
+        .collect();
+    let held_out: Vec<&str> = saved["test_cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(tested, held_out);
+    let mean = |dice: Vec<f64>| dice.iter().sum::<f64>() / dice.len() as f64;
+    let case_dice: Vec<f64> = report["test"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["dice"].as_f64().unwrap())
+        .collect();
+    assert!((report["mean_dice"].as_f64().unwrap() - mean(case_dice)).abs() < 1e-9);
     assert_eq!(report["backend"], "cpu: flex");
     assert!(run.join("report.json").is_file() && run.join("model-3.bpk").is_file());
     let simulation = simulate_json(
@@ -602,11 +684,45 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     assert_eq!(results[0]["scenario"]["volumes"], 2);
     assert_eq!(results[0]["slices_per_volume"], 4.0);
     assert_eq!(results[1]["slices_per_volume"], 1.0);
-    assert!(
-        results
+    for r in results {
+        assert_eq!(r["slices"], 8);
+        // Each plan's Dice is the mean of its held-out volumes' Dice, two of them.
+        let cases: Vec<f64> = r["dice_per_case"]
+            .as_array()
+            .unwrap()
             .iter()
-            .all(|r| r["slices"] == 8 && (0.0..=1.0).contains(&r["mean_dice"].as_f64().unwrap()))
+            .map(|c| c[1].as_f64().unwrap())
+            .collect();
+        assert_eq!(cases.len(), 2);
+        assert!(cases.iter().all(|d| (0.0..=1.0).contains(d)));
+        assert!(
+            (r["mean_dice"].as_f64().unwrap() - mean(cases)).abs() < 1e-9,
+            "{r}"
+        );
+    }
+    // The same plan and seed give the same Dice in a fresh store: nothing depends on order.
+    let again = simulate_json(
+        &[
+            "--data",
+            "demo",
+            "--budget-slices",
+            "8",
+            "--holdout",
+            "2",
+            "--volumes-grid",
+            "8",
+            "--strategies",
+            "random",
+            "--steps",
+            "2",
+        ],
+        &tiny,
     );
+    let same = results
+        .iter()
+        .find(|r| r["scenario"]["volumes"] == 8 && r["scenario"]["strategy"] == "random")
+        .expect("the 8-volume random plan");
+    assert_eq!(again["results"][0]["mean_dice"], same["mean_dice"]);
     // Claim 3 side by side: the same plan trained on its annotated slices and on sdf masks.
     let simulation = simulate_json(
         &[

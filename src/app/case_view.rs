@@ -119,7 +119,14 @@ impl SliceplanApp {
             flags: &flags,
             label_names: &self.dataset.label_names,
         };
-        viewer_ui(ui, &mut self.viewer, &mut self.settings, case, &overlay);
+        viewer_ui(
+            ui,
+            &mut self.viewer,
+            &mut self.settings,
+            case,
+            self.load_generation,
+            &overlay,
+        );
         if start_preview {
             self.start_preview();
         }

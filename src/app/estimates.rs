@@ -6,42 +6,88 @@
 use egui::{Color32, Pos2};
 use egui_plot::{FilledArea, Legend, Line, MarkerShape, Plot, PlotPoint, Points, Text, VLine};
 
-use super::{SliceplanApp, request_from_settings};
+use super::SliceplanApp;
+use super::planner::simulation_request;
 use crate::error::Error;
 use crate::plan::Budget;
 use crate::study::store::StoreContents;
 use crate::study::{
-    AgainstBest, AllocationRule, EstimateSetup, FrontierPoint, Preset, ResultStore,
-    compared_with_best, recommended, run_missing,
+    AgainstBest, AllocationRule, EstimateSetup, FrontierPoint, ResultStore, compared_with_best,
+    recommended, run_missing,
 };
 
 /// The open dataset's result store and what it holds.
 pub struct StoreView {
     pub store: ResultStore,
     pub contents: StoreContents,
-    /// The results file's length when `contents` was read.
-    read_len: u64,
+    /// Where in its results file `contents` was read up to.
+    read_to: u64,
+    /// Counts the times `contents` grew (the estimates are recomputed when it changes).
+    pub generation: u64,
 }
 
 impl StoreView {
-    pub fn new(store: ResultStore, contents: StoreContents) -> Self {
-        let read_len = store.results_len();
-        StoreView {
+    /// The store with everything it holds (read on a job's thread).
+    pub fn open(store: ResultStore) -> crate::Result<Self> {
+        let mut contents = StoreContents::default();
+        let read_to = store.load_more(&mut contents, 0)?;
+        Ok(StoreView {
             store,
             contents,
-            read_len,
-        }
+            read_to,
+            generation: 0,
+        })
     }
 
-    /// Rereads the store when its file grew (a run finished here or in another process).
+    /// Reads the runs appended since the last read (a run finished here or in another
+    /// process): work that grows with what was added, not with the store.
     pub fn refresh(&mut self) -> crate::Result<bool> {
-        let len = self.store.results_len();
-        if len == self.read_len {
+        if self.store.results_len() == self.read_to {
             return Ok(false);
         }
-        self.contents = self.store.load()?;
-        self.read_len = len;
-        Ok(true)
+        let before = self.contents.runs.len();
+        self.read_to = self.store.load_more(&mut self.contents, self.read_to)?;
+        let grew = self.contents.runs.len() != before;
+        if grew {
+            self.generation += 1;
+        }
+        Ok(grew)
+    }
+
+    /// What the store keeps but does not use, and why (None when everything is current).
+    pub fn out_of_date_line(&self) -> Option<String> {
+        let c = &self.contents;
+        let mut why = Vec::new();
+        let changed = self.store.changed_cases();
+        if !changed.is_empty() {
+            let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+            let more = changed.len().saturating_sub(shown.len());
+            why.push(format!(
+                "{} on labels edited since (cases {}{})",
+                c.other_labels,
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        } else if c.other_labels > 0 {
+            why.push(format!("{} on other labels", c.other_labels));
+        }
+        for (revision, n) in &c.other_revisions {
+            why.push(format!(
+                "{n} by training revision {revision} (now {})",
+                crate::train::TRAINING_REVISION
+            ));
+        }
+        (!why.is_empty()).then(|| {
+            format!(
+                "{} stored run(s) out of date, not used: {}",
+                c.out_of_date(),
+                why.join("; ")
+            )
+        })
     }
 }
 
@@ -95,30 +141,30 @@ impl SliceplanApp {
         let dir = self.dataset_store_dir();
         match self.jobs.spawn("sliceplan-store", move |p| {
             p.set(0.0, "reading the result store");
-            let store = ResultStore::for_dataset_lazily(&ds, dir.as_deref())?;
-            let contents = store.load()?;
-            Ok((store, contents))
+            StoreView::open(ResultStore::for_dataset_lazily(&ds, dir.as_deref())?)
         }) {
             Ok(job) => self.jobs.store = Some(job),
             Err(e) => self.status = format!("error: {e}"),
         }
     }
 
-    /// How the planner's estimates run: the plan settings, the target, the model and the
-    /// preset, over `estimate_seeds` seeds (None until the store is open).
+    /// How the planner's estimates run: the plan shown (its budget, cost model, strategy,
+    /// target), the settings' test volumes, the model and the preset, over `estimate_seeds`
+    /// seeds (None until a plan is made and the store is open). Derived from the plan, not
+    /// from the settings, so that with Live off, or after a refused replan, the frontier is
+    /// looked up and trained for the budget the plan has.
     pub fn estimate_setup(&self) -> Option<EstimateSetup> {
         let view = self.store_view.as_ref()?;
+        let plan = self.plan.as_ref()?;
         let s = &self.settings;
-        let base = request_from_settings(s);
+        let base = simulation_request(&plan.request, s);
         let setup = EstimateSetup {
             target: base.target.clone(),
             base,
             model: s.model,
             backend: s.backend,
-            preset: Preset::parse(&s.estimate_preset).unwrap_or(Preset::Quick),
-            seeds: (0..s.estimate_seeds.max(1) as u64)
-                .map(|i| s.seed + i)
-                .collect(),
+            preset: s.estimate_preset,
+            seeds: crate::rng::seed_sequence(s.seed, s.estimate_seeds.max(1)),
             fingerprint: view.store.fingerprint().to_string(),
         };
         Some(setup.with_default_holdout(self.dataset.len()))
@@ -129,11 +175,15 @@ impl SliceplanApp {
     pub(super) fn refresh_estimates(&mut self) {
         let setup = self.estimate_setup();
         let rule = self.chosen_rule();
+        // Nothing here grows with the dataset or the store: the plan and the store are known
+        // by their generations, the setup is a request and a few settings.
         let key = super::viewer::hash_of((
             format!("{setup:?}"),
             format!("{rule:?}"),
-            self.plan.as_ref().map(|p| format!("{:?}", p.alternatives)),
-            self.store_view.as_ref().map(|v| v.contents.runs.len()),
+            self.plan_generation,
+            self.store_view
+                .as_ref()
+                .map(|v| (v.store.dir().to_path_buf(), v.generation)),
         ));
         if key == self.estimates.key {
             return;
@@ -163,11 +213,16 @@ impl SliceplanApp {
         self.estimates.frontier.clone()
     }
 
-    /// The allocation rule the settings choose: a volume count, or spread over every volume.
+    /// The allocation rule of the plan shown: its volume count, or spread over every volume
+    /// (the settings' while there is no plan).
     fn chosen_rule(&self) -> AllocationRule {
-        match self.settings.volumes {
-            0 => AllocationRule::Spread,
-            s => AllocationRule::Volumes(s),
+        let volumes = match &self.plan {
+            Some(plan) => plan.request.volumes,
+            None => (self.settings.volumes > 0).then_some(self.settings.volumes),
+        };
+        match volumes {
+            None | Some(0) => AllocationRule::Spread,
+            Some(s) => AllocationRule::Volumes(s),
         }
     }
 
@@ -262,7 +317,7 @@ impl SliceplanApp {
                 .add_enabled(can, egui::Button::new("Estimate"))
                 .on_hover_text(format!(
                     "Train and score the missing points ({} volume counts and the chosen one, {} seed(s), {} preset) in the background",
-                    self.settings.estimate_points, self.settings.estimate_seeds, self.settings.estimate_preset
+                    self.settings.estimate_points, self.settings.estimate_seeds, self.settings.estimate_preset.name()
                 ))
                 .clicked()
             {
@@ -423,7 +478,7 @@ impl SliceplanApp {
                 ),
             },
         });
-        let budget_now = match request_from_settings(&self.settings).budget {
+        let budget_now = match self.plan.as_ref().and_then(|p| p.request.budget) {
             Some(Budget::Slices(b)) if !hours => Some(b as f64),
             Some(Budget::Seconds(t)) if hours => Some(t / 3600.0),
             _ => None,

@@ -8,6 +8,15 @@ use super::SliceplanApp;
 use crate::export::{export_nnunet, write_worklist};
 use crate::study::report::write_report;
 
+/// What an export button writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportKind {
+    Plan,
+    Worklist,
+    Nnunet,
+    Report,
+}
+
 impl SliceplanApp {
     pub(super) fn export_ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Export");
@@ -15,62 +24,96 @@ impl SliceplanApp {
             egui::TextEdit::singleline(&mut self.export_path)
                 .hint_text("output path (or use the dialog)"),
         );
-        let Some(plan) = self.plan.clone() else {
+        if self.plan.is_none() {
             ui.label("Make a plan first.");
             return;
-        };
+        }
         let typed = PathBuf::from(self.export_path.trim());
         let pick_file = |name: &str| rfd::FileDialog::new().set_file_name(name).save_file();
         let fallback = || (!typed.as_os_str().is_empty()).then(|| typed.clone());
-        let mut clicked: Option<&str> = None;
+        let mut clicked: Option<ExportKind> = None;
         let mut chosen: Option<PathBuf> = None;
-        ui.horizontal(|ui| {
-            if ui.button("Plan JSON…").clicked() {
-                clicked = Some("plan");
-                chosen = pick_file("plan.json").or_else(fallback);
-            }
-            if ui.button("Worklist CSV…").clicked() {
-                clicked = Some("csv");
-                chosen = pick_file("worklist.csv").or_else(fallback);
-            }
-            if ui.button("nnU-Net dataset…").clicked() {
-                clicked = Some("nnunet");
-                chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
-            }
-            let runs = self
-                .store_view
-                .as_ref()
-                .map_or(0, |v| v.contents.runs.len());
-            if ui
-                .add_enabled(runs > 0, egui::Button::new("Study report…"))
-                .on_hover_text("Markdown and HTML with plots of every run in the result store")
-                .clicked()
-            {
-                clicked = Some("report");
-                chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
-            }
+        // One export at a time: a second would replace (and so cancel) the first.
+        let idle = self.jobs.export.is_none();
+        ui.add_enabled_ui(idle, |ui| {
+            ui.horizontal(|ui| {
+                if ui.button("Plan JSON…").clicked() {
+                    clicked = Some(ExportKind::Plan);
+                    chosen = pick_file("plan.json").or_else(fallback);
+                }
+                if ui.button("Worklist CSV…").clicked() {
+                    clicked = Some(ExportKind::Worklist);
+                    chosen = pick_file("worklist.csv").or_else(fallback);
+                }
+                if ui.button("nnU-Net dataset…").clicked() {
+                    clicked = Some(ExportKind::Nnunet);
+                    chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
+                }
+                let runs = self
+                    .store_view
+                    .as_ref()
+                    .map_or(0, |v| v.contents.runs.len());
+                if ui
+                    .add_enabled(runs > 0, egui::Button::new("Study report…"))
+                    .on_hover_text("Markdown and HTML with plots of every run in the result store")
+                    .clicked()
+                {
+                    clicked = Some(ExportKind::Report);
+                    chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
+                }
+            });
         });
-        if let (Some(kind), Some(path)) = (clicked, chosen) {
-            let ds = self.dataset.clone();
-            let runs = self
+        match (clicked, chosen) {
+            (Some(kind), Some(path)) => self.start_export(kind, path),
+            (Some(_), None) => {
+                self.status =
+                    "no output path: no file dialog is available here, type the path above".into()
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the plan (or the store's report) as `kind` to `path` on a background job; only
+    /// the nnU-Net export is long enough to offer Cancel (the others are single atomic writes).
+    fn start_export(&mut self, kind: ExportKind, path: PathBuf) {
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        let ds = self.dataset.clone();
+        let runs = match kind {
+            ExportKind::Report => self
                 .store_view
                 .as_ref()
                 .map(|v| v.contents.clone())
-                .unwrap_or_default();
-            let job =
-                self.jobs.spawn("sliceplan-export", move |progress| {
-                    match kind {
-                "plan" => plan
+                .unwrap_or_default(),
+            _ => Default::default(),
+        };
+        let job = self
+            .jobs
+            .spawn("sliceplan-export", move |progress| match kind {
+                ExportKind::Plan => plan
                     .save(&path)
                     .map(|_| format!("plan saved to {}", path.display())),
-                "csv" => write_worklist(&plan, &ds, &path)
+                ExportKind::Worklist => write_worklist(&plan, &ds, &path)
                     .map(|n| format!("worklist of {n} slices written to {}", path.display())),
-                "report" => {
+                ExportKind::Report => {
                     let specs: Vec<_> = runs.runs.iter().map(|r| r.spec.clone()).collect();
-                    write_report(&format!("sliceplan estimates on '{}'", ds.id), &specs, &runs, &path)
-                        .map(|f| format!("study report of {} runs written to {} (and its HTML and {} plots)", specs.len(), f.markdown.display(), f.plots.len()))
+                    write_report(
+                        &format!("sliceplan estimates on '{}'", ds.id),
+                        &specs,
+                        &runs,
+                        &path,
+                    )
+                    .map(|f| {
+                        format!(
+                            "study report of {} runs written to {} (and its HTML and {} plots)",
+                            specs.len(),
+                            f.markdown.display(),
+                            f.plots.len()
+                        )
+                    })
                 }
-                _ => export_nnunet(
+                ExportKind::Nnunet => export_nnunet(
                     &ds,
                     &plan,
                     &path,
@@ -84,15 +127,13 @@ impl SliceplanApp {
                         s.cases, s.annotated_slices, s.ignore_label, s.out
                     )
                 }),
+            });
+        match job {
+            Ok(job) => {
+                self.jobs.export = Some(job);
+                self.jobs.export_cancellable = kind == ExportKind::Nnunet;
             }
-                });
-            match job {
-                Ok(job) => self.jobs.export = Some(job),
-                Err(e) => self.status = format!("error: {e}"),
-            }
-        } else if clicked.is_some() {
-            self.status =
-                "no output path: no file dialog is available here, type the path above".into();
+            Err(e) => self.status = format!("error: {e}"),
         }
     }
 }

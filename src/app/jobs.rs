@@ -10,8 +10,6 @@ use crate::interp::{CaseInterp, Interpolation};
 use crate::jobs::{Job, Progress};
 use crate::plan::Plan;
 use crate::sim::StoredSimulation;
-use crate::study::ResultStore;
-use crate::study::store::StoreContents;
 
 /// How an estimate job ended.
 #[derive(Debug, Clone)]
@@ -26,9 +24,11 @@ pub struct EstimateDone {
     pub store: std::path::PathBuf,
 }
 
-/// The app's jobs. Those tied to the open dataset (loading a case, planning, simulating, the
-/// interpolation preview) are cancelled and dropped when another dataset is opened, so their
-/// results never land on it; an export keeps running (it only writes files and a message).
+/// The app's jobs, one per slot. A job dropped from its slot is cancelled (`Job`'s `Drop`), and
+/// the result of a cancelled job never lands (`finished_current`). Those tied to the open
+/// dataset (opening another, loading a case, planning, simulating, the interpolation preview,
+/// the store, estimates) are dropped when another dataset is shown, so their results never land
+/// on it; an export keeps running (it only writes files and a message).
 #[derive(Default)]
 pub struct AppJobs {
     pub open: Option<Job<(Dataset, String)>>,
@@ -36,9 +36,12 @@ pub struct AppJobs {
     pub plan: Option<Job<Plan>>,
     pub sim: Option<Job<StoredSimulation>>,
     pub export: Option<Job<String>>,
+    /// Whether the running export looks at its cancel flag (the nnU-Net export does; the
+    /// others are single atomic writes, and show no Cancel).
+    pub export_cancellable: bool,
     pub interp: Option<Job<(Interpolation, CaseInterp)>>,
     /// Opening the dataset's result store (its fingerprint reads every header).
-    pub store: Option<Job<(ResultStore, StoreContents)>>,
+    pub store: Option<Job<StoreView>>,
     /// Estimating frontier points or a budget curve.
     pub estimate: Option<Job<EstimateDone>>,
     /// Asked to repaint when a job finishes (None until the first frame, and in tests).
@@ -59,6 +62,18 @@ impl AppJobs {
                 ctx.request_repaint();
             }
         })
+    }
+
+    /// (what, progress, whether Cancel stops it) of every running job, for the status bar.
+    pub fn running_with_cancel(&self) -> Vec<(&'static str, &Progress, bool)> {
+        self.running()
+            .into_iter()
+            .map(|(name, p)| {
+                let cancellable =
+                    name != "exporting" || (self.export.is_some() && self.export_cancellable);
+                (name, p, cancellable)
+            })
+            .collect()
     }
 
     /// (what, progress) of every running job, for the status bar.
@@ -86,30 +101,39 @@ impl AppJobs {
         !self.running().is_empty()
     }
 
-    /// Cancels and forgets the jobs tied to the open dataset (an estimate's finished runs are
-    /// already in its store).
+    /// Cancels and forgets the jobs tied to the open dataset, a pending open of another one
+    /// included (an estimate's finished runs are already in its store).
     pub fn cancel_dataset_jobs(&mut self) {
-        for p in [
-            self.load.take().map(|j| j.progress),
-            self.plan.take().map(|j| j.progress),
-            self.sim.take().map(|j| j.progress),
-            self.interp.take().map(|j| j.progress),
-            self.store.take().map(|j| j.progress),
-            self.estimate.take().map(|j| j.progress),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            p.cancel();
-        }
+        // Dropping a job cancels it.
+        self.open = None;
+        self.load = None;
+        self.plan = None;
+        self.sim = None;
+        self.interp = None;
+        self.store = None;
+        self.estimate = None;
     }
 }
 
-/// Takes a finished job's result out of its slot (None while it runs).
+/// Takes a finished job's result out of its slot (None while it runs). A cancelled job that
+/// finished anyway gives what it returned (a simulation's runs kept so far).
 pub fn finished<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<Result<T>> {
     let result = slot.as_mut()?.try_result()?;
     *slot = None;
     Some(result)
+}
+
+/// Like `finished`, but a job cancelled before its result was taken gives `Error::Cancelled`:
+/// an open, load, plan or preview the user cancelled never lands, even when its thread had
+/// finished the work.
+pub fn finished_current<T: Send + 'static>(slot: &mut Option<Job<T>>) -> Option<Result<T>> {
+    let cancelled = slot.as_ref()?.is_cancelled();
+    let result = finished(slot)?;
+    Some(if cancelled {
+        Err(Error::Cancelled)
+    } else {
+        result
+    })
 }
 
 /// "cancelled" is information, not an error.
@@ -124,7 +148,7 @@ impl SliceplanApp {
     /// Takes in the result of every job that has finished: the dataset, case, plan, simulation,
     /// preview, store or estimate it made, or its error on the status line.
     pub(super) fn poll_jobs(&mut self) {
-        if let Some(r) = finished(&mut self.jobs.open) {
+        if let Some(r) = finished_current(&mut self.jobs.open) {
             match r {
                 Ok((ds, path)) => {
                     self.settings.remember_recent(&path);
@@ -139,13 +163,16 @@ impl SliceplanApp {
                 Err(e) => self.status = describe_error("opening", &e),
             }
         }
-        if let Some(r) = finished(&mut self.jobs.load) {
+        if let Some(r) = finished_current(&mut self.jobs.load) {
             match r {
-                Ok(case) => self.loaded = Some(case),
+                Ok(case) => {
+                    self.load_generation += 1;
+                    self.loaded = Some(std::sync::Arc::new(case));
+                }
                 Err(e) => self.status = describe_error("loading", &e),
             }
         }
-        if let Some(r) = finished(&mut self.jobs.plan) {
+        if let Some(r) = finished_current(&mut self.jobs.plan) {
             match r {
                 Ok(plan) => {
                     self.last_plan_seconds = self.plan_started.map(|t| t.elapsed().as_secs_f64());
@@ -155,8 +182,12 @@ impl SliceplanApp {
                         plan.volumes.len(),
                         plan.accounting.estimated_seconds / 3600.0
                     );
+                    // A preview belongs to the plan it was started on: a pending one is dropped
+                    // (so cancelled) with the shown one.
+                    self.jobs.interp = None;
                     self.preview = None;
                     self.plan = Some(plan);
+                    self.plan_generation += 1;
                 }
                 Err(e) => self.status = describe_error("planning", &e),
             }
@@ -187,7 +218,7 @@ impl SliceplanApp {
                 Err(e) => self.status = describe_error("simulation", &e),
             }
         }
-        if let Some(r) = finished(&mut self.jobs.interp) {
+        if let Some(r) = finished_current(&mut self.jobs.interp) {
             match r {
                 Ok((result, report)) => {
                     let dice: Vec<String> = report
@@ -208,9 +239,14 @@ impl SliceplanApp {
                 Err(e) => self.status = describe_error("interpolation preview", &e),
             }
         }
-        if let Some(r) = finished(&mut self.jobs.store) {
+        if let Some(r) = finished_current(&mut self.jobs.store) {
             match r {
-                Ok((store, contents)) => self.store_view = Some(StoreView::new(store, contents)),
+                Ok(view) => {
+                    if let Some(line) = view.out_of_date_line() {
+                        self.status = line;
+                    }
+                    self.store_view = Some(view);
+                }
                 Err(e) => {
                     self.status = format!("no estimates: the result store cannot be used: {e}")
                 }

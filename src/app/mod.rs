@@ -11,13 +11,14 @@ mod planner;
 pub mod settings;
 mod simulate;
 mod slice_strip;
+mod textures;
 mod toolbar;
 pub mod viewer;
 mod viewer_info;
 
 use std::time::{Duration, Instant};
 
-pub use planner::request_from_settings;
+pub use planner::{request_from_settings, simulation_request};
 pub use settings::Settings;
 use viewer::ViewerState;
 
@@ -34,8 +35,14 @@ pub struct SliceplanApp {
     pub settings: Settings,
     pub dataset: Dataset,
     pub selected: usize,
-    pub loaded: Option<LoadedCase>,
+    /// The case shown (shared with a preview job, never copied).
+    pub loaded: Option<std::sync::Arc<LoadedCase>>,
+    /// Counts the cases loaded (each load, of any case of any dataset, gets the next number):
+    /// the viewer resets and re-renders when it changes.
+    pub load_generation: u64,
     pub plan: Option<Plan>,
+    /// Counts the plans that landed (the estimates are recomputed when it changes).
+    plan_generation: u64,
     pub sim_results: Vec<SimResult>,
     /// Scenarios the last simulation could not plan, with why.
     pub sim_skipped: Vec<SkippedRun>,
@@ -85,7 +92,9 @@ impl SliceplanApp {
             dataset,
             selected: 0,
             loaded: None,
+            load_generation: 0,
             plan: None,
+            plan_generation: 0,
             sim_results: Vec::new(),
             sim_skipped: Vec::new(),
             status,
@@ -166,13 +175,19 @@ impl SliceplanApp {
         self.load_selected();
     }
 
+    /// Shows case `index` (loaded again when it is the one shown: the views start afresh).
+    pub fn select_case(&mut self, index: usize) {
+        if index < self.dataset.len() {
+            self.selected = index;
+            self.load_selected();
+        }
+    }
+
     fn load_selected(&mut self) {
         let ds = self.dataset.clone();
         let index = self.selected;
         self.preview = None;
-        if let Some(old) = self.jobs.load.take() {
-            old.progress.cancel();
-        }
+        // A load still running is dropped (and so cancelled) when the new one takes its slot.
         match self.jobs.spawn("sliceplan-load", move |p| {
             p.set(0.0, format!("loading {}", ds.cases[index].id));
             ds.load(index)
@@ -184,7 +199,9 @@ impl SliceplanApp {
 
     /// The result store folder of the open dataset when `store_dir` is set.
     pub(crate) fn dataset_store_dir(&self) -> Option<std::path::PathBuf> {
-        self.store_dir.as_ref().map(|d| d.join(&self.dataset.id))
+        self.store_dir
+            .as_ref()
+            .map(|d| crate::study::ResultStore::folder_in(d, &self.dataset))
     }
 
     /// The viewer's state (crosshair, window, zoom, what is hovered).
@@ -303,17 +320,18 @@ impl SliceplanApp {
     /// One row per running job, as wide as the window: what it does (run i of N, scenario,
     /// step, time left), its progress, Cancel; and the latest stored Dice while estimating.
     fn jobs_ui(&mut self, ui: &mut egui::Ui) {
-        for (name, p) in self.jobs.running() {
+        for (name, p, cancellable) in self.jobs.running_with_cancel() {
             let (f, msg) = p.get();
             ui.horizontal(|ui| {
-                let cancel = ui.button(format!("Cancel {name}"));
+                // A job that cannot stop midway shows no Cancel (see `AppJobs::export_cancellable`).
+                let cancel = cancellable.then(|| ui.button(format!("Cancel {name}")));
                 ui.add(
                     egui::ProgressBar::new(f)
                         .desired_width(ui.available_width())
                         .text(format!("{name}: {msg}")),
                 )
                 .on_hover_text(format!("{name}: {msg}"));
-                if cancel.clicked() {
+                if cancel.is_some_and(|c| c.clicked()) {
                     p.cancel();
                 }
             });
@@ -377,8 +395,7 @@ impl SliceplanApp {
                 }
             }
             if let Some(i) = clicked {
-                self.selected = i;
-                self.load_selected();
+                self.select_case(i);
             }
         });
     }

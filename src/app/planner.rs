@@ -9,7 +9,9 @@ use crate::plan::{
     BodyRule, Budget, CostModel, PlanRequest, SliceStrategy, VolumeStrategy, make_plan,
 };
 
-/// The plan request the settings describe (shared by "Make plan" and "Simulate").
+/// The plan for annotation the settings describe ("Make plan", live replans): every volume may
+/// be planned; nothing is held out (held-out test volumes belong to simulations and estimates,
+/// `simulation_request`).
 pub fn request_from_settings(s: &Settings) -> PlanRequest {
     PlanRequest {
         budget: Some(if s.budget_in_hours {
@@ -29,8 +31,8 @@ pub fn request_from_settings(s: &Settings) -> PlanRequest {
             seconds_per_slice: s.seconds_per_slice,
             seconds_per_volume: s.seconds_per_volume,
         },
-        holdout: s.holdout,
-        holdout_seed: s.same_test_volumes.then_some(0),
+        holdout: 0,
+        holdout_seed: None,
         target: TargetLabels {
             values: s.target_label.into_iter().collect(),
         },
@@ -41,6 +43,24 @@ pub fn request_from_settings(s: &Settings) -> PlanRequest {
     }
 }
 
+/// `plan` as simulations and estimates run it: the settings' held-out test volumes (0: a
+/// quarter of the dataset, `sim::default_holdout`) and whether every seed holds out the same.
+pub fn simulation_request(plan: &PlanRequest, s: &Settings) -> PlanRequest {
+    PlanRequest {
+        holdout: s.holdout,
+        holdout_seed: s.same_test_volumes.then_some(0),
+        ..plan.clone()
+    }
+}
+
+/// The volumes simulations and estimates hold out of a dataset of `cases` with these settings.
+pub fn holdout_for(s: &Settings, cases: usize) -> usize {
+    match s.holdout {
+        0 => crate::sim::default_holdout(cases),
+        h => h,
+    }
+}
+
 impl SliceplanApp {
     /// Starts planning with the current settings.
     pub fn start_plan(&mut self) {
@@ -48,7 +68,6 @@ impl SliceplanApp {
         let req = request_from_settings(&self.settings);
         self.last_request = Some(req.clone());
         self.plan_started = Some(std::time::Instant::now());
-        self.save_settings();
         match self
             .jobs
             .spawn("sliceplan-plan", move |p| make_plan(&ds, &req, p))
@@ -148,8 +167,11 @@ impl SliceplanApp {
             });
             ui.end_row();
             row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
-            row(ui, "Held-out test volumes", |ui| {
+            row(ui, "Test volumes (0 = a quarter)", |ui| {
                 ui.add(egui::DragValue::new(&mut s.holdout).range(0..=10_000))
+                    .on_hover_text(
+                        "Simulations and estimates score Dice on volumes kept out of training. A plan for annotation holds none out.",
+                    )
             });
             row(ui, "Same test volumes for every seed", |ui| {
                 ui.checkbox(&mut s.same_test_volumes, "").on_hover_text(
@@ -180,6 +202,9 @@ impl SliceplanApp {
                 .add_enabled(self.jobs.plan.is_none(), egui::Button::new("Make plan"))
                 .clicked()
             {
+                // Saved when the user asks for a plan, not on every live replan (eframe also
+                // saves them every 30 s and on exit).
+                self.save_settings();
                 self.start_plan();
             }
             ui.checkbox(&mut self.settings.live_plan, "Live")
@@ -205,10 +230,10 @@ impl SliceplanApp {
             ui.horizontal(|ui| {
                 let label = ui.label("Preset");
                 egui::ComboBox::from_id_salt("estimate-preset")
-                    .selected_text(s.estimate_preset.clone())
+                    .selected_text(s.estimate_preset.name())
                     .show_ui(ui, |ui| {
-                        for p in ["tiny", "quick", "full"] {
-                            ui.selectable_value(&mut s.estimate_preset, p.to_string(), p);
+                        for p in crate::study::Preset::ALL {
+                            ui.selectable_value(&mut s.estimate_preset, p, p.name());
                         }
                     })
                     .response
@@ -223,6 +248,9 @@ impl SliceplanApp {
                 ui.add(egui::DragValue::new(&mut s.estimate_seeds).range(1..=10))
                     .labelled_by(label.id);
             });
+            if let Some(line) = self.store_view.as_ref().and_then(|v| v.out_of_date_line()) {
+                ui.colored_label(egui::Color32::YELLOW, line);
+            }
             ui.label(match &self.store_view {
                 Some(v) => format!(
                     "{} run(s) in the store {}",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::Plane;
 use crate::plan::{Rounding, SliceStrategy, VolumeStrategy};
+use crate::study::Preset;
 use crate::train::{BackendChoice, ModelKind};
 
 /// What the GUI remembers between sessions.
@@ -29,6 +30,8 @@ pub struct Settings {
     pub strategy: SliceStrategy,
     pub volume_strategy: VolumeStrategy,
     pub seed: u64,
+    /// Volumes simulations and estimates hold out to score on (0: a quarter of the dataset).
+    /// A plan for annotation holds none out.
     pub holdout: usize,
     /// Hold out the volumes drawn with seed 0 whatever the seed (else each seed draws its own).
     pub same_test_volumes: bool,
@@ -65,8 +68,8 @@ pub struct Settings {
     /// `live_plan_max_seconds`.
     pub live_plan: bool,
     pub live_plan_max_seconds: f64,
-    /// Training preset of the planner's estimates ("tiny", "quick" or "full").
-    pub estimate_preset: String,
+    /// Training preset of the planner's estimates.
+    pub estimate_preset: Preset,
     /// Volume counts "Estimate" spreads over the frontier.
     pub estimate_points: usize,
     /// Seeds per estimated allocation (two or more give an interval).
@@ -109,7 +112,7 @@ impl Default for Settings {
             strategy: SliceStrategy::Fixed,
             volume_strategy: VolumeStrategy::Random,
             seed: 0,
-            holdout: 6,
+            holdout: 0,
             same_test_volumes: false,
             body_min_fraction: 0.05,
             model: ModelKind::TwoD,
@@ -130,7 +133,7 @@ impl Default for Settings {
             target_label: None,
             live_plan: true,
             live_plan_max_seconds: 2.0,
-            estimate_preset: "quick".into(),
+            estimate_preset: Preset::Quick,
             estimate_points: 5,
             estimate_seeds: 2,
             target_dice: 0.8,

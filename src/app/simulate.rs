@@ -3,6 +3,7 @@
 
 use egui_plot::{Legend, Line, Plot, Points};
 
+use super::planner::{holdout_for, simulation_request};
 use super::{SliceplanApp, request_from_settings};
 use crate::interp::Method;
 use crate::plan::SliceStrategy;
@@ -36,13 +37,11 @@ impl SliceplanApp {
             }
         }
         let spec = SimulationSpec {
-            base: request_from_settings(&self.settings),
+            base: simulation_request(&request_from_settings(&self.settings), &self.settings),
             volumes_grid: None,
             strategies,
             interpolations,
-            seeds: (0..self.settings.sim_seeds.max(1) as u64)
-                .map(|i| self.settings.seed + i)
-                .collect(),
+            seeds: crate::rng::seed_sequence(self.settings.seed, self.settings.sim_seeds.max(1)),
             train: TrainConfig {
                 model: self.settings.model,
                 steps: self.settings.steps,
@@ -123,6 +122,11 @@ impl SliceplanApp {
             ui.add(egui::DragValue::new(&mut s.sim_seeds).range(1..=10))
                 .labelled_by(label.id);
         });
+        let total = self.dataset.len();
+        ui.label(format!(
+            "Holds out {} of the {total} volumes to score on (Test volumes in the plan panel).",
+            holdout_for(&self.settings, total)
+        ));
         let can = self.jobs.sim.is_none() && self.dataset.is_labelled();
         if ui
             .add_enabled(can, egui::Button::new("Simulate volumes vs slices"))

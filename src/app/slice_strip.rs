@@ -4,6 +4,7 @@
 use egui::{Color32, Sense, Stroke, TextureOptions, Vec2};
 
 use super::settings::Settings;
+use super::textures::TextureSlot;
 use super::viewer::{CaseOverlay, ViewerState};
 use crate::dataset::LoadedCase;
 use crate::view::{DisplayFrame, LabelLayer, PlanMarks, RenderOptions, render_slice};
@@ -12,7 +13,8 @@ use crate::view::{DisplayFrame, LabelLayer, PlanMarks, RenderOptions, render_sli
 const THUMB_HEIGHT: f32 = 72.0;
 
 impl ViewerState {
-    /// The thumbnail texture of `slice` (rendered once per case, window and overlay).
+    /// The thumbnail texture of `slice` along the frame's axis (rendered once per load, axis,
+    /// window and overlay, in the viewer's one texture cache).
     fn thumbnail(
         &mut self,
         ctx: &egui::Context,
@@ -23,43 +25,28 @@ impl ViewerState {
         labels: LabelLayer,
     ) -> egui::TextureHandle {
         let key = super::viewer::hash_of((
-            &case.id,
+            self.shown_generation(),
             options.window.center.to_bits(),
             options.window.width.to_bits(),
             options.label_opacity.to_bits(),
             options.outline,
             super::viewer::layer_key(&labels),
         ));
-        if let Some(t) = self
-            .thumbs
-            .iter()
-            .find(|(s, t)| *s == slice && t.key == key)
-            .and_then(|(_, t)| t.texture.clone())
-        {
-            return t;
-        }
-        self.thumbs.retain(|(s, _)| *s != slice);
-        let img = render_slice(
-            &case.image,
-            labels,
-            frame,
+        let slot = TextureSlot::Thumb {
+            axis: frame.slice_axis,
             slice,
-            options,
-            &PlanMarks::default(),
-        );
-        let texture = ctx.load_texture(
-            format!("thumb-{slice}"),
-            super::viewer::to_color_image(&img),
-            TextureOptions::LINEAR,
-        );
-        self.thumbs.push((
-            slice,
-            super::viewer::CachedTexture {
-                key,
-                texture: Some(texture.clone()),
-            },
-        ));
-        texture
+        };
+        self.textures
+            .get_or_render(ctx, slot, key, TextureOptions::LINEAR, || {
+                render_slice(
+                    &case.image,
+                    labels,
+                    frame,
+                    slice,
+                    options,
+                    &PlanMarks::default(),
+                )
+            })
     }
 }
 
@@ -85,6 +72,9 @@ pub fn slice_strip_ui(
     let (w_mm, h_mm) = frame.size_mm();
     let size = Vec2::new(THUMB_HEIGHT * (w_mm / h_mm.max(1e-6)) as f32, THUMB_HEIGHT);
     let ctx = ui.ctx().clone();
+    state
+        .textures
+        .keep_thumbs(frame.slice_axis, overlay.planned);
     let mut go_to = None;
     egui::ScrollArea::horizontal()
         .id_salt("slice-strip")

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use egui::{
-    Align2, Color32, ColorImage, FontId, PointerButton, Pos2, Rect, Sense, Stroke, TextureHandle,
-    TextureOptions, UiBuilder, Vec2,
+    Align2, Color32, ColorImage, FontId, PointerButton, Pos2, Rect, Sense, Stroke, TextureOptions,
+    UiBuilder, Vec2,
 };
 
 use super::settings::{Settings, ViewLayout};
+use super::textures::{TextureCache, TextureSlot};
 use super::viewer_info::{case_facts_ui, plan_ticks_ui, readout_ui};
 use crate::dataset::{LoadedCase, Modality};
 use crate::io::Plane;
@@ -31,16 +32,12 @@ pub struct CaseOverlay<'a> {
     pub label_names: &'a BTreeMap<i64, String>,
 }
 
-#[derive(Default)]
-pub(super) struct CachedTexture {
-    pub(super) key: u64,
-    pub(super) texture: Option<TextureHandle>,
-}
-
 /// The viewer's state across frames.
 #[derive(Default)]
 pub struct ViewerState {
-    case_id: String,
+    /// The load generation of the case the state was set up for (None: none yet). A case loaded
+    /// again, or another dataset's case of the same name, has a new generation.
+    shown: Option<u64>,
     /// The crosshair: the voxel all three views pass through.
     pub cursor: [usize; 3],
     pub window: Option<Window>,
@@ -49,8 +46,8 @@ pub struct ViewerState {
     zoom: [f32; 3],
     pan: [Vec2; 3],
     scroll: [f32; 3],
-    views: [CachedTexture; 3],
-    pub(super) thumbs: Vec<(usize, CachedTexture)>,
+    /// The views' and the slice strip's textures.
+    pub(super) textures: TextureCache,
     /// What is under the pointer.
     pub hover: Option<Probe>,
     /// Where each plane's view was drawn in the last frame.
@@ -85,9 +82,10 @@ pub(super) fn to_color_image(img: &SliceImage) -> ColorImage {
 }
 
 impl ViewerState {
-    /// Resets the views for a newly shown case: crosshair at its centre, the modality's window.
-    fn reset_for(&mut self, case: &LoadedCase) {
-        self.case_id = case.id.clone();
+    /// Resets the views for a newly shown case: crosshair at its centre, the modality's window,
+    /// no zoom or pan, no texture kept.
+    fn reset_for(&mut self, case: &LoadedCase, generation: u64) {
+        self.shown = Some(generation);
         self.cursor = case.image.shape.map(|n| n / 2);
         let preset = match case.modality {
             Modality::Ct => WindowPreset::SoftTissue,
@@ -97,7 +95,17 @@ impl ViewerState {
         self.window = Some(preset.window(&case.image));
         self.zoom = [1.0; 3];
         self.pan = [Vec2::ZERO; 3];
-        self.thumbs.clear();
+        self.textures.clear();
+    }
+
+    /// (voxel axis, slice) of each slice-strip thumbnail held.
+    pub fn thumbnails(&self) -> Vec<(usize, usize)> {
+        self.textures.thumbs()
+    }
+
+    /// The load generation the views show (None before the first case).
+    pub fn shown_generation(&self) -> Option<u64> {
+        self.shown
     }
 
     /// The window in use (soft tissue until a case is shown).
@@ -138,22 +146,24 @@ impl ViewerState {
     }
 }
 
-/// Shows the viewer for `case`.
+/// Shows the viewer for `case`, loaded as load `generation` (each load, of any case, has its own:
+/// a new one resets the views).
 pub fn viewer_ui(
     ui: &mut egui::Ui,
     state: &mut ViewerState,
     settings: &mut Settings,
     case: &LoadedCase,
+    generation: u64,
     overlay: &CaseOverlay,
 ) {
-    if state.case_id != case.id || state.window.is_none() {
-        state.reset_for(case);
+    if state.shown != Some(generation) || state.window.is_none() {
+        state.reset_for(case, generation);
     }
     for a in 0..3 {
         state.cursor[a] = state.cursor[a].min(case.image.shape[a].saturating_sub(1));
     }
     state.hover = None;
-    controls_ui(ui, state, settings, case);
+    controls_ui(ui, state, settings, case, generation);
     let frames = Plane::ALL.map(|p| {
         DisplayFrame::new(
             &case.image.world_from_voxel,
@@ -245,6 +255,7 @@ fn controls_ui(
     state: &mut ViewerState,
     settings: &mut Settings,
     case: &LoadedCase,
+    generation: u64,
 ) {
     ui.horizontal_wrapped(|ui| {
         let w = state.window();
@@ -289,7 +300,7 @@ fn controls_ui(
                 .labelled_by(label.id);
         }
         if ui.button("Reset views").clicked() {
-            state.reset_for(case);
+            state.reset_for(case, generation);
         }
     });
 }
@@ -346,8 +357,7 @@ fn view_ui(
     let img_rect = Rect::from_center_size(rect.center() + state.pan[p], size);
     let magnified = size.x / frame.width() as f32 > 2.0;
     let key = hash_of((
-        &case.id,
-        p,
+        state.shown,
         slice,
         options.window.center.to_bits(),
         options.window.width.to_bits(),
@@ -359,31 +369,24 @@ fn view_ui(
         &risky,
         magnified,
     ));
-    let cache = &mut state.views[p];
-    if cache.key != key || cache.texture.is_none() {
-        let img = render_slice(&case.image, overlay.labels, frame, slice, &options, &marks);
-        let filter = if magnified {
-            TextureOptions::NEAREST
-        } else {
-            TextureOptions::LINEAR
-        };
-        let name = format!("view-{}", frame.plane.name());
-        match &mut cache.texture {
-            Some(t) => t.set(to_color_image(&img), filter),
-            None => cache.texture = Some(ui.ctx().load_texture(name, to_color_image(&img), filter)),
-        }
-        cache.key = key;
-    }
+    let filter = if magnified {
+        TextureOptions::NEAREST
+    } else {
+        TextureOptions::LINEAR
+    };
+    let texture = state
+        .textures
+        .get_or_render(ui.ctx(), TextureSlot::View(p), key, filter, || {
+            render_slice(&case.image, overlay.labels, frame, slice, &options, &marks)
+        });
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::BLACK);
-    if let Some(t) = &cache.texture {
-        painter.image(
-            t.id(),
-            img_rect,
-            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
-            Color32::WHITE,
-        );
-    }
+    painter.image(
+        texture.id(),
+        img_rect,
+        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+        Color32::WHITE,
+    );
     // Crosshair through the cursor.
     let (_, cx, cy) = frame.pixel(state.cursor);
     let x = img_rect.left() + (cx as f32 + 0.5) / frame.width() as f32 * img_rect.width();

@@ -1,22 +1,54 @@
 //! Loaded cases kept in memory across the runs of a study, so each volume is read (or
-//! generated) once per study instead of once per run. Bounded by bytes; a case that does not
-//! fit is loaded each time, as without a cache.
+//! generated) once instead of once per run. Bounded by bytes; a case that does not fit is
+//! loaded each time, as without a cache. One cache serves the whole process
+//! (`CaseCache::shared`): the GUI's estimates and simulations, running at once, share its bound
+//! instead of holding one each. Entries are keyed by the dataset's scope (where it was opened)
+//! and case, and remember their files' size and modification time: a file changed since is
+//! read again.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use super::LoadedCase;
+
+/// What a cached case was read from: each file with its size and modification time.
+pub type FileStamps = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// The stamps of `files` as they are now (a file that cannot be read has none).
+pub fn stamps_of<'a>(files: impl IntoIterator<Item = &'a PathBuf>) -> FileStamps {
+    files
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(p).ok();
+            (
+                p.clone(),
+                meta.as_ref().map_or(0, |m| m.len()),
+                meta.and_then(|m| m.modified().ok()),
+            )
+        })
+        .collect()
+}
 
 /// A shared, bounded cache of loaded cases (disabled by default).
 #[derive(Clone, Default)]
 pub struct CaseCache {
     inner: Option<Arc<Mutex<Cached>>>,
+    /// Which dataset's cases this handle reads and writes.
+    scope: Arc<str>,
+}
+
+struct Entry {
+    case: LoadedCase,
+    stamps: FileStamps,
+    bytes: usize,
 }
 
 #[derive(Default)]
 struct Cached {
-    cases: HashMap<usize, LoadedCase>,
+    cases: HashMap<(Arc<str>, usize), Entry>,
     bytes: usize,
     max_bytes: usize,
     hits: usize,
@@ -28,14 +60,28 @@ fn case_bytes(case: &LoadedCase) -> usize {
     case.image.data.byte_len() + case.labels.as_ref().map_or(0, |l| l.data.byte_len())
 }
 
+/// Bytes of voxel data the process-wide cache keeps.
+pub const SHARED_CACHE_BYTES: usize = 2 << 30;
+
 impl CaseCache {
-    /// A cache keeping up to `max_bytes` of voxel data.
+    /// A cache of its own keeping up to `max_bytes` of voxel data.
     pub fn with_capacity(max_bytes: usize) -> Self {
         CaseCache {
             inner: Some(Arc::new(Mutex::new(Cached {
                 max_bytes,
                 ..Cached::default()
             }))),
+            scope: Arc::from(""),
+        }
+    }
+
+    /// The process's one cache (`SHARED_CACHE_BYTES`), for the dataset known by `scope`.
+    pub fn shared(scope: &str) -> Self {
+        static SHARED: OnceLock<CaseCache> = OnceLock::new();
+        let cache = SHARED.get_or_init(|| CaseCache::with_capacity(SHARED_CACHE_BYTES));
+        CaseCache {
+            inner: cache.inner.clone(),
+            scope: Arc::from(scope),
         }
     }
 
@@ -44,39 +90,82 @@ impl CaseCache {
         self.inner.is_some()
     }
 
-    /// A copy of case `index` if kept.
-    pub fn get(&self, index: usize) -> Option<LoadedCase> {
+    /// A copy of case `index` if kept and its files are still `stamps`.
+    pub fn get(&self, index: usize, stamps: &FileStamps) -> Option<LoadedCase> {
         let mut c = self.inner.as_ref()?.lock().ok()?;
-        match c.cases.get(&index).cloned() {
-            Some(case) => {
+        let key = (Arc::clone(&self.scope), index);
+        let fresh = c.cases.get(&key).map(|e| &e.stamps == stamps);
+        match fresh {
+            Some(true) => {
                 c.hits += 1;
-                Some(case)
+                c.cases.get(&key).map(|e| e.case.clone())
             }
-            None => {
+            stale => {
+                if stale == Some(false)
+                    && let Some(old) = c.cases.remove(&key)
+                {
+                    c.bytes -= old.bytes;
+                }
                 c.misses += 1;
                 None
             }
         }
     }
 
-    /// Keeps a copy of `case` as case `index` when it fits.
-    pub fn put(&self, index: usize, case: &LoadedCase) {
+    /// Keeps a copy of `case` as case `index`, read from files `stamps`, when it fits (making
+    /// room by dropping other datasets' cases first).
+    pub fn put(&self, index: usize, case: &LoadedCase, stamps: FileStamps) {
         let Some(inner) = &self.inner else { return };
         let Ok(mut c) = inner.lock() else { return };
         let bytes = case_bytes(case);
-        if c.cases.contains_key(&index) || c.bytes + bytes > c.max_bytes {
+        let key = (Arc::clone(&self.scope), index);
+        if c.cases.contains_key(&key) || bytes > c.max_bytes {
+            return;
+        }
+        if c.bytes + bytes > c.max_bytes {
+            let others: Vec<(Arc<str>, usize)> = c
+                .cases
+                .keys()
+                .filter(|(scope, _)| *scope != self.scope)
+                .cloned()
+                .collect();
+            for other in others {
+                if c.bytes + bytes <= c.max_bytes {
+                    break;
+                }
+                if let Some(old) = c.cases.remove(&other) {
+                    c.bytes -= old.bytes;
+                }
+            }
+        }
+        if c.bytes + bytes > c.max_bytes {
             return;
         }
         c.bytes += bytes;
-        c.cases.insert(index, case.clone());
+        c.cases.insert(
+            key,
+            Entry {
+                case: case.clone(),
+                stamps,
+                bytes,
+            },
+        );
     }
 
-    /// (hits, misses) so far.
+    /// (hits, misses) so far (of every scope of this cache).
     pub fn counts(&self) -> (usize, usize) {
         self.inner
             .as_ref()
             .and_then(|i| i.lock().ok().map(|c| (c.hits, c.misses)))
             .unwrap_or((0, 0))
+    }
+
+    /// True when `other` is a handle on the same cache (whatever its scope).
+    pub fn same_cache(&self, other: &CaseCache) -> bool {
+        match (&self.inner, &other.inner) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 
@@ -94,6 +183,28 @@ impl fmt::Debug for CaseCache {
 #[cfg(test)]
 mod tests {
     use crate::dataset::demo;
+
+    #[test]
+    fn one_cache_serves_the_process_and_keeps_datasets_and_edits_apart() {
+        use super::{CaseCache, stamps_of};
+        let a = demo::dataset().with_shared_case_cache();
+        let b = demo::dataset().with_shared_case_cache();
+        assert!(a.cache.same_cache(&b.cache), "two jobs, one cache");
+        assert!(a.cache.same_cache(&CaseCache::shared("another dataset")));
+        let case = a.load(5).unwrap();
+        // Another dataset's case 5 is not this one.
+        let other = CaseCache::shared("another dataset");
+        assert!(other.get(5, &Vec::new()).is_none());
+        // A file that changed since the case was kept is read again.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("labels.nii");
+        std::fs::write(&file, b"before").unwrap();
+        let edited = CaseCache::shared("edited dataset");
+        edited.put(0, &case, stamps_of([&file]));
+        assert!(edited.get(0, &stamps_of([&file])).is_some());
+        std::fs::write(&file, b"after, longer").unwrap();
+        assert!(edited.get(0, &stamps_of([&file])).is_none());
+    }
 
     #[test]
     fn a_cached_case_is_loaded_once_and_equals_a_fresh_load() {

@@ -74,6 +74,7 @@ pub fn dataset() -> Dataset {
             .collect(),
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Case, Dataset, Layout, Modality, Source};
+use super::{Case, Dataset, DicomScans, Layout, Modality, Source};
 use crate::error::{Error, Result};
 use crate::io::{folder_has_dicom, scan_dicom_folder};
 
@@ -182,6 +182,7 @@ fn open_single_file(path: &Path) -> Result<Dataset> {
         }],
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans: Default::default(),
     };
     // The header is read now, so a file that is not NIfTI is refused at open, not at view.
     dataset.geometry(0)?;
@@ -320,6 +321,7 @@ fn open_nnunet(root: &Path, json: &Value) -> Result<Dataset> {
         cases,
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans: Default::default(),
     })
 }
 
@@ -404,11 +406,13 @@ fn open_msd(root: &Path, json: &Value) -> Result<Dataset> {
         cases,
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans: Default::default(),
     })
 }
 
 fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Dataset> {
     let mut cases = Vec::new();
+    let dicom_scans = DicomScans::default();
     // Cases whose case.json says `"labels_file": null` are unlabelled on purpose.
     let mut declared_unlabelled = BTreeSet::new();
     let mut label_names = BTreeMap::new();
@@ -455,7 +459,7 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
         if modality == Modality::Other
             && let Source::Dicom { folder, series_uid } = &image
         {
-            let scanned = scan_dicom_folder(folder)?;
+            let scanned = dicom_scans.get_or_scan(folder)?;
             modality = Modality::from_name(&scanned.pick(series_uid.as_deref())?.modality);
         }
         cases.push(Case {
@@ -494,13 +498,15 @@ fn open_case_folders(root: &Path, dirs: &[PathBuf], single: bool) -> Result<Data
         cases,
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans,
     })
 }
 
 /// A folder of DICOM files as a dataset: one unlabelled case per series, named by its series
 /// number (or UID).
 fn open_dicom_folder(root: &Path) -> Result<Dataset> {
-    let scanned = scan_dicom_folder(root)?;
+    let dicom_scans = DicomScans::default();
+    let scanned = dicom_scans.keep(scan_dicom_folder(root)?);
     let several = scanned.series.len() > 1;
     let mut seen = BTreeSet::new();
     let mut cases = Vec::new();
@@ -532,5 +538,6 @@ fn open_dicom_folder(root: &Path) -> Result<Dataset> {
         cases,
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans,
     })
 }

@@ -4,6 +4,7 @@
 pub mod augment;
 pub mod cache;
 pub mod demo;
+mod dicom_scans;
 pub mod info;
 pub mod layout;
 pub mod parallel;
@@ -18,10 +19,11 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::io::geometry::affine_max_diff;
 use crate::io::{
-    Affine, Plane, Volume, read_dicom_geometry, read_dicom_series, read_nifti, read_nifti_info,
+    Affine, Plane, Volume, read_nifti, read_nifti_info, read_scanned_series, scanned_geometry,
 };
 
 pub use cache::CaseCache;
+pub use dicom_scans::DicomScans;
 pub use layout::{is_generated_spec, open_dataset, open_spec};
 pub use target::TargetLabels;
 
@@ -68,6 +70,56 @@ impl Modality {
         } else {
             Modality::Other
         }
+    }
+}
+
+/// Hounsfield units below which a voxel is air or lung (water is 0, fat about -100).
+const AIR_HU_BELOW: f64 = -500.0;
+/// Below this, a value is no HU of tissue or air but padding outside the field of view
+/// (scanners write -1024, -2048 or -3024 there).
+const AIR_HU_ABOVE: f64 = -1100.0;
+/// The share of voxels at air's HU that says CT: lungs, bowel gas or the air around the body
+/// take far more in any CT; no MR, raw or normalised, has values this low.
+const CT_AIR_FRACTION: f64 = 0.005;
+/// Voxels looked at to infer the modality (evenly strided).
+const INFER_SAMPLES: usize = 200_000;
+
+impl Modality {
+    /// The modality `image`'s values say when nothing else does: CT when a share of its
+    /// voxels lies at air's Hounsfield units (-1100 to -500), else `Other` (MR intensities
+    /// have no unit to recognise).
+    pub fn infer(image: &Volume) -> Modality {
+        let n = image.voxel_count();
+        let stride = (n / INFER_SAMPLES).max(1);
+        let (mut seen, mut air) = (0usize, 0usize);
+        for i in (0..n).step_by(stride) {
+            let v = image.value(i);
+            seen += 1;
+            if (AIR_HU_ABOVE..=AIR_HU_BELOW).contains(&v) {
+                air += 1;
+            }
+        }
+        if seen > 0 && air as f64 >= CT_AIR_FRACTION * seen as f64 {
+            Modality::Ct
+        } else {
+            Modality::Other
+        }
+    }
+
+    /// This modality, or where it is unknown (`Other`) the one `image` shows (`infer`), said in
+    /// the log for case `id`.
+    pub fn or_inferred(self, image: &Volume, id: &str) -> Modality {
+        if self != Modality::Other {
+            return self;
+        }
+        let inferred = Modality::infer(image);
+        if inferred == Modality::Ct {
+            tracing::info!(
+                target: "sliceplan",
+                "{id}: no modality given; its values are Hounsfield units (air at -1000), so it is windowed and normalised as CT"
+            );
+        }
+        inferred
     }
 }
 
@@ -157,6 +209,9 @@ pub struct Dataset {
     pub cache: CaseCache,
     /// Slice features computed by earlier plans (shared by clones).
     pub features: crate::plan::FeatureCache,
+    /// Each DICOM folder's scan, made once (shared by clones): a folder of many series is not
+    /// rescanned for every case's geometry and load.
+    pub dicom_scans: DicomScans,
 }
 
 impl Dataset {
@@ -219,7 +274,8 @@ impl Dataset {
     /// (so a worklist can name the exact image an annotator opens), from one header scan.
     pub fn geometry_and_uids(&self, index: usize) -> Result<(CaseGeometry, Option<Vec<String>>)> {
         if let Source::Dicom { folder, series_uid } = &self.cases[index].image {
-            let g = read_dicom_geometry(folder, series_uid.as_deref())?;
+            let scanned = self.dicom_scans.get_or_scan(folder)?;
+            let g = scanned_geometry(&scanned, series_uid.as_deref())?;
             let geometry = CaseGeometry {
                 shape: g.shape,
                 spacing_mm: g.spacing_mm,
@@ -262,6 +318,7 @@ impl Dataset {
         let case = &self.cases[index];
         match (&case.image, &case.labels) {
             (Source::Demo(i), _) => Ok(Some(demo::generate(*i).1)),
+            (_, Some(Source::Synthetic(i))) => Ok(Some(synthetic::generate_labels(*i))),
             (_, Some(Source::File(path))) => read_nifti(path).map(Some),
             _ => Ok(None),
         }
@@ -270,12 +327,31 @@ impl Dataset {
     /// Loads case `index`: the image, its labels if any, with the grids checked to match and the
     /// image checked for NaN/Inf.
     pub fn load(&self, index: usize) -> Result<LoadedCase> {
-        if let Some(case) = self.cache.get(index) {
+        if !self.cache.is_enabled() {
+            return self.load_uncached(index);
+        }
+        let stamps = self.case_stamps(index);
+        if let Some(case) = self.cache.get(index, &stamps) {
             return Ok(case);
         }
         let loaded = self.load_uncached(index)?;
-        self.cache.put(index, &loaded);
+        self.cache.put(index, &loaded, stamps);
         Ok(loaded)
+    }
+
+    /// Size and modification time of the files case `index` is read from (none for generated
+    /// cases; a DICOM series by its folder).
+    fn case_stamps(&self, index: usize) -> cache::FileStamps {
+        let case = &self.cases[index];
+        let files = [&case.image, case.labels.as_ref().unwrap_or(&case.image)]
+            .into_iter()
+            .filter_map(|s| match s {
+                Source::File(p) => Some(p.clone()),
+                Source::Dicom { folder, .. } => Some(folder.clone()),
+                _ => None,
+            })
+            .collect::<Vec<PathBuf>>();
+        cache::stamps_of(&files)
     }
 
     /// The image of case `index` alone, checked for NaN/Inf, without reading its labels (from the
@@ -298,17 +374,44 @@ impl Dataset {
                 Ok(image)
             }
             Source::Dicom { folder, series_uid } => {
-                let image = read_dicom_series(folder, series_uid.as_deref())?;
+                let scanned = self.dicom_scans.get_or_scan(folder)?;
+                let image = read_scanned_series(&scanned, series_uid.as_deref())?;
                 check_finite(&image, folder)?;
                 Ok(image)
             }
         }
     }
 
-    /// The same dataset keeping up to `max_bytes` of loaded cases in memory, shared by its
-    /// clones: a study reads each volume once, not once per run.
+    /// Where the dataset was opened from (absolute where it can be resolved): its folder, or
+    /// the file of a single-file dataset; None for cohorts generated in code.
+    pub fn location(&self) -> Option<PathBuf> {
+        let place = match (
+            &self.root,
+            self.layout,
+            self.cases.first().map(|c| &c.image),
+        ) {
+            (Some(root), _, _) => root.clone(),
+            (None, Layout::SingleFile, Some(Source::File(file))) => file.clone(),
+            _ => return None,
+        };
+        Some(std::fs::canonicalize(&place).unwrap_or(place))
+    }
+
+    /// The same dataset keeping up to `max_bytes` of loaded cases in a cache of its own, shared
+    /// by its clones: a study reads each volume once, not once per run.
     pub fn with_case_cache(mut self, max_bytes: usize) -> Self {
         self.cache = CaseCache::with_capacity(max_bytes);
+        self
+    }
+
+    /// The same dataset keeping its loaded cases in the process's one cache
+    /// (`CaseCache::shared`), known there by where it was opened (or its id when generated).
+    pub fn with_shared_case_cache(mut self) -> Self {
+        let scope = match self.location() {
+            Some(place) => format!("{}@{}", self.id, place.display()),
+            None => self.id.clone(),
+        };
+        self.cache = CaseCache::shared(&scope);
         self
     }
 
@@ -319,7 +422,10 @@ impl Dataset {
                 let (image, labels) = demo::generate(*i);
                 (image, Some(labels))
             }
-            (Source::Synthetic(_), _) => (self.read_image(index)?, None),
+            (Source::Synthetic(i), labels) => (
+                self.read_image(index)?,
+                labels.is_some().then(|| synthetic::generate_labels(*i)),
+            ),
             (Source::File(image_path), labels)
             | (
                 Source::Dicom {
@@ -332,11 +438,12 @@ impl Dataset {
                 (image, labels)
             }
         };
+        let modality = case.modality.or_inferred(&image, &case.id);
         Ok(LoadedCase {
             id: case.id.clone(),
             image,
             labels,
-            modality: case.modality,
+            modality,
         })
     }
 }
@@ -426,17 +533,36 @@ pub fn check_same_grid(
     image_path: &std::path::Path,
     label_path: &std::path::Path,
 ) -> Result<()> {
-    let scale = image.world_from_voxel[..3]
+    check_on_grid(
+        image.shape,
+        &image.world_from_voxel,
+        labels,
+        image_path,
+        label_path,
+    )
+}
+
+/// Checks that `labels` lie on the grid of an image of `shape` and `world_from_voxel` (read
+/// from its header alone), as `check_same_grid` does: a mask flipped, permuted or resampled
+/// by an annotation tool is refused, naming both files and the difference.
+pub fn check_on_grid(
+    shape: [usize; 3],
+    world_from_voxel: &Affine,
+    labels: &Volume,
+    image_path: &std::path::Path,
+    label_path: &std::path::Path,
+) -> Result<()> {
+    let scale = world_from_voxel[..3]
         .iter()
         .flat_map(|r| r.iter())
         .fold(1.0f64, |m, v| m.max(v.abs()));
-    let diff = affine_max_diff(&image.world_from_voxel, &labels.world_from_voxel);
-    if image.shape != labels.shape || diff > 1e-3 * scale.max(1.0) {
+    let diff = affine_max_diff(world_from_voxel, &labels.world_from_voxel);
+    if shape != labels.shape || diff > 1e-3 * scale.max(1.0) {
         return Err(Error::file(
             format!(
                 "image and label grids differ (affines up to {diff:.3} mm apart): image {} with affine {} ({}), labels {} with affine {}",
-                fmt_shape(image.shape),
-                fmt_affine(&image.world_from_voxel),
+                fmt_shape(shape),
+                fmt_affine(world_from_voxel),
                 image_path.display(),
                 fmt_shape(labels.shape),
                 fmt_affine(&labels.world_from_voxel)

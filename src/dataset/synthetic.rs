@@ -42,22 +42,17 @@ pub fn geometry(index: usize) -> CaseGeometry {
     }
 }
 
-/// Generates case `index`: air, an elliptical body whose size changes along z, a denser core,
-/// noise. Cheap enough (about 0.1 s per 100 slices) that generating is not what is measured.
-pub fn generate(index: usize) -> Volume {
-    let (shape, spacing) = case_shape_spacing(index);
+/// What each voxel inside the body of case `index` is, visited slice by slice: `visit(i, j, k,
+/// core)` for every body voxel (air elsewhere). An elliptical body whose size changes along z,
+/// with a denser core band through its middle.
+fn for_each_body_voxel(shape: [usize; 3], mut visit: impl FnMut(usize, usize, usize, bool)) {
     let [nx, ny, nz] = shape;
-    let mut rng = Rng::with_stream(SEED, 1000 + index as u64);
-    let noise: Vec<i16> = (0..4096).map(|_| (rng.normal() * 15.0) as i16).collect();
-    let mut data = vec![-1000i16; nx * ny * nz];
     for k in 0..nz {
         let t = k as f64 / nz as f64;
         let a = 180.0 + 50.0 * (std::f64::consts::PI * t).sin();
         let b = 0.7 * a;
-        let slice = &mut data[k * nx * ny..(k + 1) * nx * ny];
         for j in 0..ny {
             let y = (j as f64 - ny as f64 / 2.0) / b;
-            let row = &mut slice[j * nx..(j + 1) * nx];
             if y.abs() >= 1.0 {
                 continue;
             }
@@ -67,55 +62,102 @@ pub fn generate(index: usize) -> Volume {
                 ((nx as f64 / 2.0 + half) as usize).min(nx),
             );
             let core = (half * 0.5) as usize;
-            for (i, v) in row.iter_mut().enumerate().take(hi).skip(lo) {
-                let base = if i + core > nx / 2 && i < nx / 2 + core {
-                    60
-                } else {
-                    -80
-                };
-                *v = base + noise[(i * 31 + j * 17 + k * 7) & 4095];
+            for i in lo..hi {
+                visit(i, j, k, i + core > nx / 2 && i < nx / 2 + core);
             }
         }
     }
+}
+
+/// A volume of case `index`'s grid holding `data`.
+fn on_grid(index: usize, data: VoxelData) -> Volume {
+    let (shape, spacing) = case_shape_spacing(index);
     let world_from_voxel = affine(shape, spacing);
     Volume {
         shape,
         spacing_mm: spacing,
         world_from_voxel,
         header: io::header_for_geometry(shape, spacing, &world_from_voxel),
-        data: VoxelData::I16(data),
+        data,
         scaling: None,
         source_dtype: None,
     }
 }
 
+/// Generates case `index`: air, an elliptical body whose size changes along z, a denser core,
+/// noise. Cheap enough (about 0.1 s per 100 slices) that generating is not what is measured.
+pub fn generate(index: usize) -> Volume {
+    let (shape, _) = case_shape_spacing(index);
+    let [nx, ny, nz] = shape;
+    let mut rng = Rng::with_stream(SEED, 1000 + index as u64);
+    let noise: Vec<i16> = (0..4096).map(|_| (rng.normal() * 15.0) as i16).collect();
+    let mut data = vec![-1000i16; nx * ny * nz];
+    for_each_body_voxel(shape, |i, j, k, core| {
+        let base = if core { 60 } else { -80 };
+        data[i + nx * (j + ny * k)] = base + noise[(i * 31 + j * 17 + k * 7) & 4095];
+    });
+    on_grid(index, VoxelData::I16(data))
+}
+
+/// The label map of case `index` in a labelled cohort: 1 on the body's dense core.
+pub fn generate_labels(index: usize) -> Volume {
+    let (shape, _) = case_shape_spacing(index);
+    let [nx, ny, nz] = shape;
+    let mut labels = vec![0u8; nx * ny * nz];
+    for_each_body_voxel(shape, |i, j, k, core| {
+        if core {
+            labels[i + nx * (j + ny * k)] = 1;
+        }
+    });
+    on_grid(index, VoxelData::U8(labels))
+}
+
 /// The cohort of `cases` volumes as an (unlabelled) dataset.
 pub fn dataset(cases: usize) -> Dataset {
+    cohort(cases, false)
+}
+
+/// The cohort of `cases` volumes, with a label map of each body's core when `labelled` (for
+/// measuring training at scale: `synthetic-ct:N:labelled`).
+pub fn cohort(cases: usize, labelled: bool) -> Dataset {
     Dataset {
-        id: format!("synthetic-ct-{cases}"),
+        id: if labelled {
+            format!("synthetic-ct-{cases}-labelled")
+        } else {
+            format!("synthetic-ct-{cases}")
+        },
         root: None,
         layout: Layout::Demo,
-        label_names: Default::default(),
+        label_names: if labelled {
+            [(1, "core".to_string())].into_iter().collect()
+        } else {
+            Default::default()
+        },
         cases: (0..cases)
             .map(|i| Case {
                 id: format!("ct_{i:04}"),
                 image: Source::Synthetic(i),
-                labels: None,
+                labels: labelled.then_some(Source::Synthetic(i)),
                 modality: Modality::Ct,
             })
             .collect(),
         cache: Default::default(),
         features: Default::default(),
+        dicom_scans: Default::default(),
     }
 }
 
-/// The dataset for a `synthetic-ct:N` spec, if `spec` is one.
+/// The dataset for a `synthetic-ct:N` (or `synthetic-ct:N:labelled`) spec, if `spec` is one.
 pub fn from_spec(spec: &str) -> Option<crate::error::Result<Dataset>> {
-    let n = spec.strip_prefix(SPEC_PREFIX)?;
+    let rest = spec.strip_prefix(SPEC_PREFIX)?;
+    let (n, labelled) = match rest.strip_suffix(":labelled") {
+        Some(n) => (n, true),
+        None => (rest, false),
+    };
     Some(match n.parse::<usize>() {
-        Ok(n) if (1..=10_000).contains(&n) => Ok(dataset(n)),
+        Ok(n) if (1..=10_000).contains(&n) => Ok(cohort(n, labelled)),
         _ => Err(crate::error::Error::invalid(format!(
-            "'{spec}': give the number of synthetic cases, 1 to 10000 (e.g. synthetic-ct:300)"
+            "'{spec}': give the number of synthetic cases, 1 to 10000 (e.g. synthetic-ct:300, or synthetic-ct:300:labelled with a label map of each body's core)"
         ))),
     })
 }

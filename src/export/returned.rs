@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::dataset::{Dataset, check_on_grid};
 use crate::error::Result;
 use crate::io::{Volume, read_nifti};
 use crate::plan::Plan;
@@ -48,24 +49,31 @@ pub fn annotated_slices(mask: &Volume, axis: usize, ignore: Option<i64>) -> Vec<
     mask.slices_where(axis, |v| v != 0 && Some(v) != ignore)
 }
 
-/// Compares returned masks in `dir` with `plan`. A planned slice is done when its mask holds a
-/// label (an annotator who finds nothing on a planned slice should say so in the worklist; an
-/// all-zero slice reads as not done). `ignore` is a value meaning "not annotated".
-pub fn check_returned(plan: &Plan, dir: &Path, ignore: Option<i64>) -> Result<ReturnedStatus> {
+/// Compares returned masks in `dir` with `plan` on `dataset`. A planned slice is done when its
+/// mask holds a label (an annotator who finds nothing on a planned slice should say so in the
+/// worklist; an all-zero slice reads as not done). `ignore` is a value meaning "not annotated".
+/// Each mask must lie on its case's grid (shape and affine, from the image's header): one
+/// flipped or permuted by the annotation tool would count the wrong slices, and is refused.
+pub fn check_returned(
+    dataset: &Dataset,
+    plan: &Plan,
+    dir: &Path,
+    ignore: Option<i64>,
+) -> Result<ReturnedStatus> {
     let mut cases = Vec::new();
     for v in &plan.volumes {
         let (mask_path, annotated) = match find_mask(dir, &v.case_id) {
             Some(p) => {
                 let mask = read_nifti(&p)?;
-                if mask.shape[v.axis] != v.slice_count {
-                    return Err(crate::error::Error::file(
-                        format!(
-                            "mask has {} slices along axis {}, the plan expects {}",
-                            mask.shape[v.axis], v.axis, v.slice_count
-                        ),
-                        &p,
-                    ));
-                }
+                let index = dataset.require_case(&v.case_id)?;
+                let grid = dataset.geometry(index)?;
+                check_on_grid(
+                    grid.shape,
+                    &grid.world_from_voxel,
+                    &mask,
+                    Path::new(&dataset.cases[index].image.display_path()),
+                    &p,
+                )?;
                 (
                     Some(p.display().to_string()),
                     annotated_slices(&mask, v.axis, ignore),

@@ -10,6 +10,28 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions, Tag};
 
 use crate::error::{Error, Result};
 
+/// Scans made of each folder in this process (`scans_of`).
+fn scan_counts() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, usize>> {
+    static COUNTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, usize>>,
+    > = std::sync::OnceLock::new();
+    COUNTS.get_or_init(Default::default)
+}
+
+fn count_scan(folder: &Path) {
+    if let Ok(mut counts) = scan_counts().lock() {
+        *counts.entry(folder.to_path_buf()).or_default() += 1;
+    }
+}
+
+/// How many times `folder` was scanned in this process (each scan reads every file's header:
+/// a dataset keeps its scans, so planning a folder of many series scans it once).
+pub fn scans_of(folder: &Path) -> usize {
+    scan_counts()
+        .lock()
+        .map_or(0, |counts| counts.get(folder).copied().unwrap_or(0))
+}
+
 /// Folders deeper than this under the given one are not searched (this also ends symlink loops).
 const MAX_DEPTH: usize = 4;
 
@@ -142,6 +164,7 @@ fn has_dicom_within(folder: &Path, depth: usize) -> bool {
 /// series, without reading pixel data. Fails when there is none, naming the folder.
 pub fn scan_dicom_folder(folder: impl AsRef<Path>) -> Result<DicomFolder> {
     let folder = folder.as_ref();
+    count_scan(folder);
     if !folder.is_dir() {
         return Err(Error::file("not a folder of DICOM files", folder));
     }

@@ -10,7 +10,7 @@ use dicom_object::OpenFileOptions;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
-use super::dicom_scan::{DicomSeries, DicomSlice, scan_dicom_folder};
+use super::dicom_scan::{DicomFolder, DicomSeries, DicomSlice, scan_dicom_folder};
 use super::geometry::{Affine, orientation_code};
 use super::nifti_write::header_for_geometry;
 use super::volume::{Volume, VoxelData};
@@ -285,8 +285,12 @@ fn check_slice_positions(
 
 /// Reads series `uid` (or the folder's only series) as a volume in the NIfTI conventions.
 pub fn read_dicom_series(folder: impl AsRef<Path>, uid: Option<&str>) -> Result<Volume> {
-    let folder = folder.as_ref();
-    let scanned = scan_dicom_folder(folder)?;
+    read_scanned_series(&scan_dicom_folder(folder)?, uid)
+}
+
+/// `read_dicom_series` from a scan of the folder made before (`dataset::DicomScans`).
+pub fn read_scanned_series(scanned: &DicomFolder, uid: Option<&str>) -> Result<Volume> {
+    let folder = scanned.folder.as_path();
     let series = scanned.pick(uid)?;
     let geometry = series_geometry(series, folder)?;
     let started = std::time::Instant::now();
@@ -305,9 +309,12 @@ pub fn read_dicom_series(folder: impl AsRef<Path>, uid: Option<&str>) -> Result<
 
 /// Header facts of series `uid` (or the only one) without decoding pixels.
 pub fn read_dicom_geometry(folder: impl AsRef<Path>, uid: Option<&str>) -> Result<SeriesGeometry> {
-    let folder = folder.as_ref();
-    let scanned = scan_dicom_folder(folder)?;
-    series_geometry(scanned.pick(uid)?, folder)
+    scanned_geometry(&scan_dicom_folder(folder)?, uid)
+}
+
+/// `read_dicom_geometry` from a scan of the folder made before.
+pub fn scanned_geometry(scanned: &DicomFolder, uid: Option<&str>) -> Result<SeriesGeometry> {
+    series_geometry(scanned.pick(uid)?, &scanned.folder)
 }
 
 /// The stored type a series is read into.

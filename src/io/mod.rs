@@ -13,8 +13,13 @@ pub mod nifti_write;
 pub mod volume;
 
 pub use atomic::{write_atomic, write_bytes_atomic};
-pub use dicom_scan::{DicomFolder, DicomSeries, DicomSlice, folder_has_dicom, scan_dicom_folder};
-pub use dicom_series::{SeriesGeometry, read_dicom_geometry, read_dicom_series, series_geometry};
+pub use dicom_scan::{
+    DicomFolder, DicomSeries, DicomSlice, folder_has_dicom, scan_dicom_folder, scans_of,
+};
+pub use dicom_series::{
+    SeriesGeometry, read_dicom_geometry, read_dicom_series, read_scanned_series, scanned_geometry,
+    series_geometry,
+};
 pub use geometry::{Affine, Plane};
 pub use nifti_read::{NiftiInfo, read_nifti, read_nifti_info};
 pub use nifti_write::{header_for_geometry, write_labels_like, write_nifti};

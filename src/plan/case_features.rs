@@ -34,10 +34,11 @@ pub fn keep_features(
     rule: &BodyRule,
     image: &Volume,
 ) -> Arc<SliceFeatures> {
+    let case = &dataset.cases[index];
     let f = Arc::new(slice_features(
         image,
         axis,
-        dataset.cases[index].modality,
+        case.modality.or_inferred(image, &case.id),
         rule,
     ));
     dataset.features.insert(index, axis, rule, Arc::clone(&f));

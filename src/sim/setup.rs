@@ -80,7 +80,7 @@ impl SimulationSetup {
                     interp_revision: scenario.interpolation.and_then(Method::revision),
                     train,
                     preset: "custom".into(),
-                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    version: crate::train::TRAINING_REVISION.to_string(),
                 });
             }
         }

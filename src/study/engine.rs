@@ -14,8 +14,8 @@ use crate::jobs::Progress;
 use crate::plan::make_plan;
 use crate::train::{TrainJob, train_and_evaluate};
 
-/// Voxel data kept in memory across a study's runs.
-pub const STUDY_CACHE_BYTES: usize = 2 << 30;
+/// Voxel data kept in memory across a study's runs (the process's one case cache).
+pub const STUDY_CACHE_BYTES: usize = crate::dataset::cache::SHARED_CACHE_BYTES;
 
 /// How a study stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -40,7 +40,8 @@ fn now_unix() -> u64 {
 /// Plans, trains and scores `spec` on `dataset`: its stored line.
 pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result<StoredRun> {
     progress.set(0.0, "planning");
-    let outcome = match make_plan(dataset, &spec.request, &Progress::new()) {
+    // Planning reads every volume's features on a large dataset: a cancel stops it too.
+    let outcome = match make_plan(dataset, &spec.request, progress) {
         Err(Error::Infeasible(reason)) => RunOutcome::Skipped { reason },
         Err(e) => return Err(e),
         Ok(plan) => {
@@ -149,7 +150,8 @@ pub fn run_missing(
     let dataset = if dataset.cache.is_enabled() {
         dataset
     } else {
-        cached = dataset.clone().with_case_cache(STUDY_CACHE_BYTES);
+        // One cache for the process: a GUI estimate and simulation running at once share it.
+        cached = dataset.clone().with_shared_case_cache();
         &cached
     };
     let started = Instant::now();
@@ -181,4 +183,39 @@ pub fn run_missing(
         ran: missing.len(),
         ..s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{TargetLabels, demo};
+    use crate::plan::{Budget, PlanRequest, SliceStrategy};
+    use crate::train::TrainConfig;
+
+    #[test]
+    fn a_cancelled_run_stops_while_it_plans() {
+        let dataset = demo::dataset();
+        let spec = RunSpec {
+            dataset: "fp".into(),
+            target: TargetLabels::all_foreground(),
+            request: PlanRequest {
+                budget: Some(Budget::Slices(24)),
+                slice_strategy: SliceStrategy::Ual,
+                ..PlanRequest::default()
+            },
+            interpolation: None,
+            interp_revision: None,
+            train: TrainConfig::default(),
+            preset: "tiny".into(),
+            version: crate::train::TRAINING_REVISION.into(),
+        };
+        let progress = Progress::new();
+        progress.cancel();
+        let err = run_one(&dataset, &spec, &progress).unwrap_err();
+        assert!(matches!(err, Error::Cancelled), "{err}");
+        assert!(
+            dataset.features.is_empty(),
+            "the plan read the volumes' features after the cancel"
+        );
+    }
 }

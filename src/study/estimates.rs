@@ -92,7 +92,7 @@ impl EstimateSetup {
             interp_revision: None,
             train,
             preset: self.preset.name().to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
+            version: crate::train::TRAINING_REVISION.to_string(),
         }
     }
 

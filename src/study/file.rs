@@ -76,7 +76,8 @@ impl AllocationRule {
 pub const QUICK_STEPS: usize = 300;
 
 /// Training presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Seconds per run on a CPU: for tests and smoke runs, not estimates.
     Tiny,
@@ -87,6 +88,9 @@ pub enum Preset {
 }
 
 impl Preset {
+    /// Every preset, shortest first.
+    pub const ALL: [Preset; 3] = [Preset::Tiny, Preset::Quick, Preset::Full];
+
     /// Parses `tiny`, `quick` or `full`.
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         match s {
@@ -426,7 +430,7 @@ impl Study {
                                     interp_revision: interpolation.and_then(Method::revision),
                                     train,
                                     preset: preset.name().to_string(),
-                                    version: env!("CARGO_PKG_VERSION").to_string(),
+                                    version: crate::train::TRAINING_REVISION.to_string(),
                                 });
                             }
                         }

@@ -27,7 +27,10 @@ pub struct RunSpec {
     pub train: TrainConfig,
     /// The preset's name ("quick", "full", …) the settings came from.
     pub preset: String,
-    /// The sliceplan version that ran it.
+    /// The training revision it ran under (`train::TRAINING_REVISION`): it changes only when
+    /// what training or its evaluation computes changes, so an upgrade of sliceplan reuses the
+    /// runs of its predecessor. Named `version` since stores written by sliceplan 0.5, where it
+    /// held the package version ("0.5.0", the first revision), so their runs keep their keys.
     pub version: String,
 }
 
@@ -41,9 +44,37 @@ fn fnv1a(bytes: &[u8], offset: u64) -> u64 {
 /// A 128-bit hex digest of `text` (two FNV-1a passes with different offsets): stable across
 /// platforms and builds, enough to tell runs apart (not a cryptographic hash).
 pub fn digest(text: &str) -> String {
-    let a = fnv1a(text.as_bytes(), 0xCBF2_9CE4_8422_2325);
-    let b = fnv1a(text.as_bytes(), 0x6C62_272E_07BB_0142);
-    format!("{a:016x}{b:016x}")
+    let mut d = Digester::default();
+    d.update(text.as_bytes());
+    d.finish()
+}
+
+/// `digest` over bytes fed in pieces.
+pub struct Digester {
+    a: u64,
+    b: u64,
+}
+
+impl Default for Digester {
+    fn default() -> Self {
+        Digester {
+            a: 0xCBF2_9CE4_8422_2325,
+            b: 0x6C62_272E_07BB_0142,
+        }
+    }
+}
+
+impl Digester {
+    /// Feeds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.a = fnv1a(bytes, self.a);
+        self.b = fnv1a(bytes, self.b);
+    }
+
+    /// The digest of everything fed.
+    pub fn finish(&self) -> String {
+        format!("{:016x}{:016x}", self.a, self.b)
+    }
 }
 
 impl RunSpec {
@@ -56,7 +87,11 @@ impl RunSpec {
             canonical.request.holdout_seed = None;
             return canonical.key();
         }
-        digest(&serde_json::to_string(self).unwrap_or_default())
+        match serde_json::to_string(self) {
+            Ok(json) => digest(&json),
+            // Not seen (every field serialises); the run's full description keeps it apart.
+            Err(_) => digest(&format!("{self:?}")),
+        }
     }
 
     /// A short label such as "60 slices, s=12, fixed, 2d+sdf, seed 1".

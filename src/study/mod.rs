@@ -10,6 +10,7 @@ pub mod engine;
 pub mod estimates;
 pub mod file;
 pub mod key;
+pub mod labels_digest;
 pub mod raster;
 pub mod render;
 pub mod report;

@@ -73,7 +73,8 @@ pub fn export(
     std::fs::create_dir_all(out.join("logs"))
         .map_err(|e| Error::io("cannot create the Slurm folder", out, e))?;
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let data = if data == "demo" {
+    // A generated cohort (`demo`, `synthetic-ct:N`) is named as it is, not made a path.
+    let data = if crate::dataset::layout::is_generated_spec(data) {
         data.to_string()
     } else {
         abs(Path::new(data)).display().to_string()
@@ -196,4 +197,43 @@ pub fn collect(manifest: &Manifest) -> Result<(usize, usize)> {
         }
     }
     Ok((added, pending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::TargetLabels;
+    use crate::plan::PlanRequest;
+    use crate::train::TrainConfig;
+
+    #[test]
+    fn a_generated_cohort_is_named_as_given_not_made_a_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = "synthetic-ct:3";
+        let dataset = crate::dataset::open_spec(spec).unwrap();
+        let store = ResultStore::open(dir.path().join("store"), &dataset.id, "fp").unwrap();
+        let run = RunSpec {
+            dataset: "fp".into(),
+            target: TargetLabels::all_foreground(),
+            request: PlanRequest::default(),
+            interpolation: None,
+            interp_revision: None,
+            train: TrainConfig::default(),
+            preset: "tiny".into(),
+            version: crate::train::TRAINING_REVISION.into(),
+        };
+        let out = dir.path().join("slurm");
+        let written = export(
+            &out,
+            spec,
+            &dataset,
+            &store,
+            vec![run],
+            Path::new("/usr/bin/sliceplan"),
+            &SlurmOptions::default(),
+        )
+        .unwrap();
+        let manifest = load_manifest(&written.manifest).unwrap();
+        assert_eq!(manifest.data, spec);
+    }
 }

@@ -2,7 +2,7 @@
 //! lock, flushed and fsynced, so a killed process loses at most the run in progress and two
 //! processes writing one store never interleave. `store.json` records the dataset it belongs to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -93,7 +93,12 @@ impl StoredRun {
 struct StoreMeta {
     format: String,
     dataset_id: String,
+    /// The dataset's cases and grids (`dataset_fingerprint`).
     dataset_fingerprint: String,
+    /// Case id → digest of its label file when the store was made (absent in stores written by
+    /// sliceplan 0.5: recorded at their next write, as the labels are then).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    label_digests: BTreeMap<String, String>,
 }
 
 /// A result store in a folder.
@@ -101,7 +106,15 @@ struct StoreMeta {
 pub struct ResultStore {
     dir: PathBuf,
     dataset_id: String,
+    /// The dataset's cases and grids (`dataset_fingerprint`), as in `store.json`.
+    grid_fingerprint: String,
+    /// What runs are keyed by: the grid fingerprint while the labels are those the store was
+    /// made on, else a digest of it with the labels' digests (`fingerprint`).
     fingerprint: String,
+    /// The label digests now (recorded in `store.json` when it is created).
+    label_digests: BTreeMap<String, String>,
+    /// Cases whose labels changed since the store was made.
+    changed_cases: Vec<String>,
 }
 
 /// The runs read from a store.
@@ -111,6 +124,11 @@ pub struct StoreContents {
     pub runs: Vec<StoredRun>,
     /// Lines that could not be read (a run cut off by a kill), ignored.
     pub unreadable_lines: usize,
+    /// Runs made on labels edited since (the dataset's cases changed under them), not used.
+    pub other_labels: usize,
+    /// Runs made under another training revision (`train::TRAINING_REVISION`), by revision;
+    /// not used, since training now computes something else.
+    pub other_revisions: BTreeMap<String, usize>,
     /// Key → position in `runs`.
     index: HashMap<String, usize>,
 }
@@ -120,6 +138,36 @@ impl StoreContents {
     pub fn get(&self, key: &str) -> Option<&StoredRun> {
         self.index.get(key).map(|&i| &self.runs[i])
     }
+
+    /// Runs kept in the store but out of date: on edited labels or another training revision.
+    pub fn out_of_date(&self) -> usize {
+        self.other_labels + self.other_revisions.values().sum::<usize>()
+    }
+
+    /// Takes in one line of the store for `fingerprint` (a run, or what is not one).
+    fn take_line(&mut self, line: &str, fingerprint: &str) {
+        match serde_json::from_str::<StoredRun>(line) {
+            Ok(run) if run.spec.dataset != fingerprint => self.other_labels += 1,
+            Ok(run) if run.spec.version != crate::train::TRAINING_REVISION => {
+                *self.other_revisions.entry(run.spec.version).or_default() += 1;
+            }
+            Ok(run) => {
+                if !self.index.contains_key(&run.key) {
+                    self.index.insert(run.key.clone(), self.runs.len());
+                    self.runs.push(run);
+                }
+            }
+            Err(_) => self.unreadable_lines += 1,
+        }
+    }
+}
+
+/// Reads a store's `store.json`.
+fn read_meta(meta_path: &Path) -> Result<StoreMeta> {
+    let text = std::fs::read_to_string(meta_path)
+        .map_err(|e| Error::io("cannot read the result store", meta_path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::file(format!("not a sliceplan result store ({e})"), meta_path))
 }
 
 fn sync_dir(dir: &Path) {
@@ -137,7 +185,30 @@ impl ResultStore {
         if let Some(root) = &dataset.root {
             return Some(root.join(".sliceplan"));
         }
-        Some(crate::paths::data_dir()?.join("stores").join(&dataset.id))
+        let stores = crate::paths::data_dir()?.join("stores");
+        Some(Self::folder_in(&stores, dataset))
+    }
+
+    /// The store folder of `dataset` inside `parent`, a folder holding the stores of many
+    /// datasets: named by the dataset's id and, for a dataset read from files, a digest of
+    /// where it is, so that two datasets (or single files) of the same name never share one.
+    /// A store of sliceplan 0.5 named by the id alone is used while it is this dataset's.
+    pub fn folder_in(parent: &Path, dataset: &Dataset) -> PathBuf {
+        let Some(location) = dataset.location() else {
+            return parent.join(&dataset.id);
+        };
+        let legacy = parent.join(&dataset.id);
+        let grid = super::key::dataset_fingerprint(dataset).ok();
+        if grid.is_some()
+            && read_meta(&legacy.join(META))
+                .ok()
+                .map(|m| m.dataset_fingerprint)
+                == grid
+        {
+            return legacy;
+        }
+        let place = super::key::digest(&location.display().to_string());
+        parent.join(format!("{}-{}", dataset.id, &place[..8]))
     }
 
     /// The store of `dataset` at `dir`, or at its default folder (`default_dir`), opened for
@@ -167,7 +238,39 @@ impl ResultStore {
                 )
             })?,
         };
-        Self::open_lazily(dir, &dataset.id, &super::key::dataset_fingerprint(dataset)?)
+        let mut store =
+            Self::open_lazily(dir, &dataset.id, &super::key::dataset_fingerprint(dataset)?)?;
+        store.take_label_digests(super::labels_digest::label_digests(dataset)?)?;
+        Ok(store)
+    }
+
+    /// Keys runs by the labels as they are now: where `now` differs from the digests the store
+    /// was made on, runs are keyed anew (those on the earlier labels are not reused) and the
+    /// cases are named (`changed_cases`).
+    fn take_label_digests(&mut self, now: BTreeMap<String, String>) -> Result<()> {
+        let recorded = match read_meta(&self.dir.join(META)) {
+            Ok(meta) => meta.label_digests,
+            Err(_) => BTreeMap::new(),
+        };
+        // A store without digests (new, or written by 0.5) takes the labels as they are.
+        self.changed_cases = if recorded.is_empty() {
+            Vec::new()
+        } else {
+            super::labels_digest::changed_cases(&recorded, &now)
+        };
+        self.fingerprint = if self.changed_cases.is_empty() {
+            self.grid_fingerprint.clone()
+        } else {
+            let listed: Vec<String> = now.iter().map(|(id, d)| format!("{id}={d}")).collect();
+            super::key::digest(&format!("{}|{}", self.grid_fingerprint, listed.join("|")))
+        };
+        self.label_digests = now;
+        Ok(())
+    }
+
+    /// Cases whose label files changed since the store was made (their runs are not reused).
+    pub fn changed_cases(&self) -> &[String] {
+        &self.changed_cases
     }
 
     /// The store in `dir` for the dataset with `fingerprint`, checked against its `store.json`
@@ -176,11 +279,7 @@ impl ResultStore {
         let dir = dir.as_ref().to_path_buf();
         let meta_path = dir.join(META);
         if meta_path.is_file() {
-            let text = std::fs::read_to_string(&meta_path)
-                .map_err(|e| Error::io("cannot read the result store", &meta_path, e))?;
-            let meta: StoreMeta = serde_json::from_str(&text).map_err(|e| {
-                Error::file(format!("not a sliceplan result store ({e})"), &meta_path)
-            })?;
+            let meta = read_meta(&meta_path)?;
             if meta.format != FORMAT {
                 return Err(Error::file(
                     format!(
@@ -203,22 +302,36 @@ impl ResultStore {
         Ok(ResultStore {
             dir,
             dataset_id: dataset_id.into(),
+            grid_fingerprint: fingerprint.into(),
             fingerprint: fingerprint.into(),
+            label_digests: BTreeMap::new(),
+            changed_cases: Vec::new(),
         })
     }
 
-    /// Creates the folder and its `store.json` where they do not exist yet.
+    /// Creates the folder and its `store.json` where they do not exist yet; records the label
+    /// digests in a store that has none (one written by 0.5).
     fn create(&self) -> Result<()> {
         let meta_path = self.dir.join(META);
-        if meta_path.is_file() {
-            return Ok(());
-        }
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|e| Error::io("cannot create the result store", &self.dir, e))?;
+        let recorded = if meta_path.is_file() {
+            let meta = read_meta(&meta_path)?;
+            if !meta.label_digests.is_empty() || self.label_digests.is_empty() {
+                return Ok(());
+            }
+            meta
+        } else {
+            std::fs::create_dir_all(&self.dir)
+                .map_err(|e| Error::io("cannot create the result store", &self.dir, e))?;
+            StoreMeta {
+                format: FORMAT.into(),
+                dataset_id: self.dataset_id.clone(),
+                dataset_fingerprint: self.grid_fingerprint.clone(),
+                label_digests: BTreeMap::new(),
+            }
+        };
         let meta = StoreMeta {
-            format: FORMAT.into(),
-            dataset_id: self.dataset_id.clone(),
-            dataset_fingerprint: self.fingerprint.clone(),
+            label_digests: self.label_digests.clone(),
+            ..recorded
         };
         let text =
             serde_json::to_string_pretty(&meta).map_err(|e| Error::invalid(e.to_string()))?;
@@ -241,27 +354,34 @@ impl ResultStore {
         &self.fingerprint
     }
 
-    /// Every stored run (the first line of each key wins; unreadable lines are counted).
+    /// Every stored run of this dataset's labels and this training revision (the first line of
+    /// each key wins; unreadable and out-of-date lines are counted).
     pub fn load(&self) -> Result<StoreContents> {
+        let mut out = StoreContents::default();
+        self.load_more(&mut out, 0)?;
+        Ok(out)
+    }
+
+    /// Reads the results file from byte `offset` on into `contents` (whole lines only) and
+    /// returns the offset to read from next: a watcher reads only what was appended since.
+    pub fn load_more(&self, contents: &mut StoreContents, offset: u64) -> Result<u64> {
         let path = self.dir.join(RESULTS);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(offset),
             Err(e) => return Err(Error::io("cannot read the result store", &path, e)),
         };
-        let mut out = StoreContents::default();
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_to_end(&mut bytes))
+            .map_err(|e| Error::io("cannot read the result store", &path, e))?;
+        // A line still being written (no newline yet) is read next time.
+        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let text = String::from_utf8_lossy(&bytes[..whole]);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            match serde_json::from_str::<StoredRun>(line) {
-                Ok(run) if run.spec.dataset == self.fingerprint => {
-                    if !out.index.contains_key(&run.key) {
-                        out.index.insert(run.key.clone(), out.runs.len());
-                        out.runs.push(run);
-                    }
-                }
-                _ => out.unreadable_lines += 1,
-            }
+            contents.take_line(line, &self.fingerprint);
         }
-        Ok(out)
+        Ok(offset + whole as u64)
     }
 
     /// Appends `run` as one line, under an exclusive lock, and fsyncs it before returning.
@@ -330,7 +450,7 @@ mod tests {
             interp_revision: None,
             train: TrainConfig::default(),
             preset: "tiny".into(),
-            version: "test".into(),
+            version: crate::train::TRAINING_REVISION.into(),
         };
         StoredRun {
             key: spec.key(),
@@ -364,8 +484,28 @@ mod tests {
         assert!(err.to_string().contains("another dataset ('ds'"), "{err}");
     }
 
+    /// What a process killed in the middle of `append` leaves: part of a line, written under
+    /// the store's lock (which the kill released).
+    fn torn_append(dir: &Path) {
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK))
+            .unwrap();
+        lock.lock().unwrap();
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(RESULTS))
+            .unwrap();
+        f.write_all(b"{\"key\":\"cut off").unwrap();
+        f.write_all(b" mid-line").unwrap();
+        lock.unlock().unwrap();
+    }
+
     #[test]
-    fn concurrent_writers_never_interleave() {
+    fn cut_off_lines_are_repaired_under_contention() {
         let dir = tempfile::tempdir().unwrap();
         let store = ResultStore::open(dir.path(), "ds", "f").unwrap();
         std::thread::scope(|s| {
@@ -377,9 +517,64 @@ mod tests {
                     }
                 });
             }
+            // Killed writers among them: each leaves a cut-off line that the next append must
+            // close before its own, or that run is lost in a merged line.
+            s.spawn(|| {
+                for _ in 0..20 {
+                    torn_append(dir.path());
+                    std::thread::yield_now();
+                }
+            });
         });
+        store.append(&run("f", 999)).unwrap();
         let back = store.load().unwrap();
-        assert_eq!(back.runs.len(), 100);
-        assert_eq!(back.unreadable_lines, 0);
+        assert_eq!(back.runs.len(), 101, "a run was merged into a cut-off line");
+        assert!(
+            (1..=20).contains(&back.unreadable_lines),
+            "{}",
+            back.unreadable_lines
+        );
+    }
+
+    #[test]
+    fn a_watcher_reads_only_whole_lines_appended_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), "ds", "f").unwrap();
+        store.append(&run("f", 0)).unwrap();
+        let mut contents = StoreContents::default();
+        let at = store.load_more(&mut contents, 0).unwrap();
+        assert_eq!(contents.runs.len(), 1);
+        // A line being written (no newline yet) waits for the next read.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(RESULTS))
+            .unwrap();
+        let mut line = serde_json::to_string(&run("f", 1)).unwrap();
+        f.write_all(&line.as_bytes()[..10]).unwrap();
+        let at2 = store.load_more(&mut contents, at).unwrap();
+        assert_eq!(
+            (at2, contents.runs.len(), contents.unreadable_lines),
+            (at, 1, 0)
+        );
+        line.push('\n');
+        f.write_all(&line.as_bytes()[10..]).unwrap();
+        let at3 = store.load_more(&mut contents, at2).unwrap();
+        assert_eq!(contents.runs.len(), 2);
+        assert_eq!(at3, store.results_len());
+    }
+
+    #[test]
+    fn runs_of_another_training_revision_are_kept_but_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ResultStore::open(dir.path(), "ds", "f").unwrap();
+        store.append(&run("f", 0)).unwrap();
+        let mut old = run("f", 1);
+        old.spec.version = "0.4.0".into();
+        old.key = old.spec.key();
+        store.append(&old).unwrap();
+        let back = store.load().unwrap();
+        assert_eq!(back.runs.len(), 1);
+        assert_eq!(back.other_revisions.get("0.4.0"), Some(&1));
+        assert_eq!(back.out_of_date(), 1);
     }
 }

@@ -60,6 +60,16 @@ impl TrainCase {
         }
     }
 
+    /// The case made of its supervised slices only, in their order (what a 2D net samples:
+    /// draws by position among them are the same as from the whole case).
+    pub fn supervised_only(self) -> TrainCase {
+        let slices: Vec<usize> = (0..self.dims[2]).filter(|&s| self.supervised[s]).collect();
+        if slices.len() == self.dims[2] {
+            return self;
+        }
+        self.only_slices(&slices)
+    }
+
     /// A case made of `slices` only (in that order), all supervised.
     pub fn only_slices(&self, slices: &[usize]) -> TrainCase {
         let [w, h, _] = self.dims;

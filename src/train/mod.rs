@@ -25,6 +25,13 @@ pub use unet::{UNet2d, UNet3d, UNetSpec};
 
 use crate::interp::Method;
 
+/// The training revision: what a run's result depends on in the code (the nets, data sampling,
+/// loss, optimiser, evaluation). Stored runs are keyed by it, not by sliceplan's version, so an
+/// upgrade reuses them; bump it when a change makes the same run compute another result
+/// (`tests/train.rs` pins a tiny run's loss and Dice per revision and fails when they move
+/// without a bump). "0.5.0" was the package version when runs were keyed by it.
+pub const TRAINING_REVISION: &str = "0.5.0";
+
 /// 2D or 3D model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,6 +1,7 @@
 //! The training volumes of a run: loaded, interpolated when asked, prepared at one in-plane
 //! resolution chosen from the first volume and the target's size.
 
+use super::ModelKind;
 use super::data::{TrainCase, auto_in_plane_factor, in_plane_factor, prepare_case, target_extent};
 use super::trainer::TrainJob;
 use crate::error::Result;
@@ -68,7 +69,13 @@ pub fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared>
             }
             _ => prepare_case(&case, v.axis, job.target, Some(&v.slices), None, factor)?,
         };
-        cases.push(prepared);
+        // A 2D net reads its supervised slices alone: the rest of the volume is dropped before
+        // the next one is loaded, so a plan of hundreds of volumes holds only what it annotated
+        // (a 3D net's patches span unannotated slices, and keep the volume).
+        cases.push(match config.model {
+            ModelKind::TwoD => prepared.supervised_only(),
+            ModelKind::ThreeD => prepared,
+        });
     }
     Ok(Prepared {
         cases,

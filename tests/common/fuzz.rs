@@ -691,7 +691,7 @@ impl Fuzzer {
                     let rows = sliceplan::export::worklist_rows(&plan, &ds)?;
                     let _ = sliceplan::export::remaining_plan(
                         &plan,
-                        &sliceplan::export::check_returned(&plan, &dir, None)?,
+                        &sliceplan::export::check_returned(&ds, &plan, &dir, None)?,
                     );
                     let _ = rows;
                     Ok(())
@@ -749,7 +749,8 @@ impl Fuzzer {
                 let plan_path = dir.join("plan.json");
                 let _ = std::fs::write(&plan_path, &self.plan_seed);
                 let r = Plan::load(&plan_path).and_then(|plan| {
-                    sliceplan::export::check_returned(&plan, &masks, None).map(|_| ())
+                    let ds = open_dataset(&self.dataset_dir)?;
+                    sliceplan::export::check_returned(&ds, &plan, &masks, None).map(|_| ())
                 });
                 (outcome(r), vec![path, masks])
             }

@@ -5,15 +5,25 @@ use std::path::{Path, PathBuf};
 
 use sliceplan::io::{self, Volume, VoxelData};
 
-/// `../shared/data/real` beside the repository, if present.
+/// Set (to anything but 0) where the real-data fixtures must be present: CI sets it, so that a
+/// missing `../shared/data/real` fails there instead of skipping every real-data check.
+pub const REQUIRE_REAL_DATA: &str = "SLICEPLAN_REQUIRE_REAL_DATA";
+
+/// `../shared/data/real` beside the repository, if present (a failure when absent while
+/// `REQUIRE_REAL_DATA` is set).
 pub fn real_data() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real");
     if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: ../shared/data/real is absent, real-data checks not run");
-        None
+        return Some(p);
     }
+    let required = std::env::var(REQUIRE_REAL_DATA).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{REQUIRE_REAL_DATA} is set but the fixtures are absent: {}",
+        p.display()
+    );
+    eprintln!("SKIPPED: ../shared/data/real is absent, real-data checks not run");
+    None
 }
 
 /// A fresh temporary folder.

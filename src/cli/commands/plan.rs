@@ -80,7 +80,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
     let (masks, ignore, remaining_csv, json) =
         (args.masks, args.ignore, args.remaining_csv, args.json);
     plan.check_dataset(&ds)?;
-    let status = check_returned(&plan, &masks, ignore)?;
+    let status = check_returned(&ds, &plan, &masks, ignore)?;
     if let Some(path) = &remaining_csv {
         export::write_worklist(&remaining_plan(&plan, &status), &ds, path)?;
     }

@@ -9,7 +9,7 @@ use super::{load_data, print_json, with_progress};
 use sliceplan::study::calibrate::calibrate;
 use sliceplan::study::report::{summarize_runs, write_report};
 use sliceplan::study::slurm::{self, SlurmOptions};
-use sliceplan::study::{ResultStore, Study, dataset_fingerprint, engine};
+use sliceplan::study::{ResultStore, Study, engine};
 
 pub fn study(args: StudyArgs) -> Result<()> {
     let action = args.action;
@@ -63,18 +63,15 @@ pub fn study(args: StudyArgs) -> Result<()> {
         overrides.extend(["--steps".to_string(), n.to_string()]);
         study.steps = Some(n);
     }
-    let fingerprint = dataset_fingerprint(&ds)?;
+    // Runs are keyed by the store's fingerprint: the dataset's grids, and its labels where they
+    // changed since the store was made.
+    let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
+    let fingerprint = store.fingerprint().to_string();
     // Every run is checked before anything is trained.
     let mut specs = study.runs(&ds, &fingerprint, &file)?;
     if let Some((k, n)) = worker {
-        specs = specs
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % n == k)
-            .map(|(_, s)| s)
-            .collect();
+        specs.retain(|s| worker_of(&s.key(), n) == k);
     }
-    let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
     let runner = Runner {
         file: &file,
         data: &data,
@@ -429,7 +426,8 @@ fn run_task(args: &StudyArgs) -> Result<()> {
         .context("run-task needs --index I (the array task id)")?;
     let manifest = slurm::load_manifest(&manifest_path)?;
     let ds = load_data(&manifest.data)?;
-    if dataset_fingerprint(&ds)? != manifest.fingerprint {
+    let now = ResultStore::for_dataset_lazily(&ds, Some(&manifest.store))?;
+    if now.fingerprint() != manifest.fingerprint {
         bail!(
             "the dataset at {} changed since the manifest was written: {}",
             manifest.data,
@@ -509,4 +507,37 @@ fn print_summary(
         println!("⚠ {advice}");
     }
     Ok(())
+}
+
+/// The worker (of `n`) that runs the run with `key`: by the key itself, so that the runs still
+/// missing spread evenly over the workers (a split by position gave the first workers only
+/// runs already stored), and every worker agrees whatever the store held when it started.
+fn worker_of(key: &str, n: usize) -> usize {
+    let head = key.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok());
+    let hash = head.unwrap_or_else(|| key.bytes().fold(0u64, |h, b| h.wrapping_mul(31) ^ b as u64));
+    (hash % n.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_of;
+
+    #[test]
+    fn workers_share_the_missing_runs_whatever_is_stored() {
+        // 400 keys, of which the first half is stored: each of 4 workers gets about a quarter
+        // of the missing half (by position, workers would get the stored ones alike, but here
+        // a worker's share of the missing runs depends on nothing else).
+        let keys: Vec<String> = (0..400)
+            .map(|i| sliceplan::study::key::digest(&format!("run {i}")))
+            .collect();
+        let missing = &keys[200..];
+        for k in 0..4 {
+            let mine = missing.iter().filter(|key| worker_of(key, 4) == k).count();
+            assert!((30..=70).contains(&mine), "worker {k}: {mine} of 200");
+        }
+        for key in &keys {
+            assert!(worker_of(key, 4) < 4);
+            assert_eq!(worker_of(key, 1), 0);
+        }
+    }
 }
