@@ -249,19 +249,16 @@ fn a_bad_study_or_a_foreign_store_is_refused_before_training() {
 
 /// A stored run of `store`'s dataset (skipped: nothing is trained).
 fn stored_run(fingerprint: &str, seed: u64) -> sliceplan::study::StoredRun {
-    let spec = sliceplan::study::RunSpec {
-        dataset: fingerprint.into(),
-        target: sliceplan::dataset::TargetLabels::all_foreground(),
-        request: sliceplan::plan::PlanRequest {
-            seed,
-            ..Default::default()
-        },
-        interpolation: None,
-        interp_revision: None,
-        train: sliceplan::train::TrainConfig::default(),
-        preset: "tiny".into(),
-        version: sliceplan::train::TRAINING_REVISION.into(),
+    let request = sliceplan::plan::PlanRequest {
+        seed,
+        ..Default::default()
     };
+    let spec = sliceplan::study::RunSpec::new(
+        fingerprint,
+        request,
+        sliceplan::train::TrainConfig::default(),
+        "tiny",
+    );
     sliceplan::study::StoredRun {
         key: spec.key(),
         spec,

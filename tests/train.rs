@@ -89,6 +89,15 @@ fn tiny_cpu() -> TrainConfig {
     }
 }
 
+/// Six steps of the tiny CPU net under seed 11 (reproducible; pinned per training revision).
+fn seeded_tiny_run() -> TrainConfig {
+    TrainConfig {
+        steps: 6,
+        seed: 11,
+        ..tiny_cpu()
+    }
+}
+
 fn demo_plan(budget: usize, holdout: usize) -> sliceplan::plan::Plan {
     let req = PlanRequest {
         budget: Some(Budget::Slices(budget)),
@@ -526,12 +535,13 @@ fn a_runs_output_changes_only_with_the_training_revision() {
         serde_json::from_str(include_str!("pinned/training-revisions.json")).unwrap();
     let ds = demo::dataset();
     let plan = demo_plan(8, 2);
-    let config = TrainConfig {
-        steps: 6,
-        seed: 11,
-        ..tiny_cpu()
-    };
-    let report = train_plain(&ds, &plan, &TargetLabels::all_foreground(), &config).unwrap();
+    let report = train_plain(
+        &ds,
+        &plan,
+        &TargetLabels::all_foreground(),
+        &seeded_tiny_run(),
+    )
+    .unwrap();
     let losses: Vec<f64> = report.loss_curve.iter().map(|(_, l)| *l as f64).collect();
     let now = serde_json::json!({ "losses": losses, "mean_dice": report.mean_dice });
     if std::env::var_os("SLICEPLAN_PRINT_PIN").is_some() {
@@ -557,11 +567,7 @@ fn a_runs_output_changes_only_with_the_training_revision() {
 fn seeded_cpu_runs_are_reproducible() {
     let ds = demo::dataset();
     let plan = demo_plan(8, 2);
-    let config = TrainConfig {
-        steps: 6,
-        seed: 11,
-        ..tiny_cpu()
-    };
+    let config = seeded_tiny_run();
     let target = TargetLabels::all_foreground();
     let run = || train_plain(&ds, &plan, &target, &config).unwrap();
     let (a, b) = (run(), run());
@@ -662,23 +668,27 @@ fn cli_train_and_simulate_report_dice_per_plan() {
     assert!((report["mean_dice"].as_f64().unwrap() - mean(case_dice)).abs() < 1e-9);
     assert_eq!(report["backend"], "cpu: flex");
     assert!(run.join("report.json").is_file() && run.join("model-3.bpk").is_file());
-    let simulation = simulate_json(
-        &[
-            "--data",
-            "demo",
-            "--budget-slices",
-            "8",
-            "--holdout",
-            "2",
-            "--volumes-grid",
-            "2,8",
-            "--strategies",
-            "fixed,random",
-            "--steps",
-            "2",
-        ],
-        &tiny,
-    );
+    // Plans of 8 slices over `grid` volume counts with `strategies`, two held out, 2 steps.
+    let simulate_8 = |grid: &str, strategies: &str| {
+        simulate_json(
+            &[
+                "--data",
+                "demo",
+                "--budget-slices",
+                "8",
+                "--holdout",
+                "2",
+                "--volumes-grid",
+                grid,
+                "--strategies",
+                strategies,
+                "--steps",
+                "2",
+            ],
+            &tiny,
+        )
+    };
+    let simulation = simulate_8("2,8", "fixed,random");
     let results = simulation["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     assert_eq!(results[0]["scenario"]["volumes"], 2);
@@ -701,23 +711,7 @@ fn cli_train_and_simulate_report_dice_per_plan() {
         );
     }
     // The same plan and seed give the same Dice in a fresh store: nothing depends on order.
-    let again = simulate_json(
-        &[
-            "--data",
-            "demo",
-            "--budget-slices",
-            "8",
-            "--holdout",
-            "2",
-            "--volumes-grid",
-            "8",
-            "--strategies",
-            "random",
-            "--steps",
-            "2",
-        ],
-        &tiny,
-    );
+    let again = simulate_8("8", "random");
     let same = results
         .iter()
         .find(|r| r["scenario"]["volumes"] == 8 && r["scenario"]["strategy"] == "random")

@@ -188,27 +188,19 @@ pub fn run_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{TargetLabels, demo};
+    use crate::dataset::demo;
     use crate::plan::{Budget, PlanRequest, SliceStrategy};
     use crate::train::TrainConfig;
 
     #[test]
     fn a_cancelled_run_stops_while_it_plans() {
         let dataset = demo::dataset();
-        let spec = RunSpec {
-            dataset: "fp".into(),
-            target: TargetLabels::all_foreground(),
-            request: PlanRequest {
-                budget: Some(Budget::Slices(24)),
-                slice_strategy: SliceStrategy::Ual,
-                ..PlanRequest::default()
-            },
-            interpolation: None,
-            interp_revision: None,
-            train: TrainConfig::default(),
-            preset: "tiny".into(),
-            version: crate::train::TRAINING_REVISION.into(),
+        let request = PlanRequest {
+            budget: Some(Budget::Slices(24)),
+            slice_strategy: SliceStrategy::Ual,
+            ..PlanRequest::default()
         };
+        let spec = RunSpec::new("fp", request, TrainConfig::default(), "tiny");
         let progress = Progress::new();
         progress.cancel();
         let err = run_one(&dataset, &spec, &progress).unwrap_err();

@@ -78,6 +78,22 @@ impl Digester {
 }
 
 impl RunSpec {
+    /// The run of `train` on the plan `request` asks for, on the dataset with `fingerprint`,
+    /// under this build's training revision; no interpolation (set `interpolation` and
+    /// `interp_revision` for masks interpolated between the annotated slices).
+    pub fn new(fingerprint: &str, request: PlanRequest, train: TrainConfig, preset: &str) -> Self {
+        RunSpec {
+            dataset: fingerprint.to_string(),
+            target: request.target.clone(),
+            request,
+            interpolation: None,
+            interp_revision: None,
+            train,
+            preset: preset.to_string(),
+            version: crate::train::TRAINING_REVISION.to_string(),
+        }
+    }
+
     /// The run's key: a digest of its canonical JSON (fields in declaration order, maps sorted).
     /// A held-out seed equal to the plan's seed is the default draw and is left out, so a fixed
     /// test set drawn with seed 0 reuses the seed-0 runs stored without one.

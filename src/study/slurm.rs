@@ -202,7 +202,6 @@ pub fn collect(manifest: &Manifest) -> Result<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::TargetLabels;
     use crate::plan::PlanRequest;
     use crate::train::TrainConfig;
 
@@ -212,16 +211,7 @@ mod tests {
         let spec = "synthetic-ct:3";
         let dataset = crate::dataset::open_spec(spec).unwrap();
         let store = ResultStore::open(dir.path().join("store"), &dataset.id, "fp").unwrap();
-        let run = RunSpec {
-            dataset: "fp".into(),
-            target: TargetLabels::all_foreground(),
-            request: PlanRequest::default(),
-            interpolation: None,
-            interp_revision: None,
-            train: TrainConfig::default(),
-            preset: "tiny".into(),
-            version: crate::train::TRAINING_REVISION.into(),
-        };
+        let run = RunSpec::new("fp", PlanRequest::default(), TrainConfig::default(), "tiny");
         let out = dir.path().join("slurm");
         let written = export(
             &out,

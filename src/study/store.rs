@@ -434,24 +434,15 @@ impl ResultStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::TargetLabels;
     use crate::plan::PlanRequest;
     use crate::train::TrainConfig;
 
     fn run(fingerprint: &str, seed: u64) -> StoredRun {
-        let spec = RunSpec {
-            dataset: fingerprint.into(),
-            target: TargetLabels::all_foreground(),
-            request: PlanRequest {
-                seed,
-                ..PlanRequest::default()
-            },
-            interpolation: None,
-            interp_revision: None,
-            train: TrainConfig::default(),
-            preset: "tiny".into(),
-            version: crate::train::TRAINING_REVISION.into(),
+        let request = PlanRequest {
+            seed,
+            ..PlanRequest::default()
         };
+        let spec = RunSpec::new(fingerprint, request, TrainConfig::default(), "tiny");
         StoredRun {
             key: spec.key(),
             spec,
