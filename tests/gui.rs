@@ -953,3 +953,34 @@ fn thumbnails_follow_the_plans_plane() {
     assert!(!held.is_empty());
     assert!(held.iter().all(|(axis, _)| *axis == coronal), "{held:?}");
 }
+
+#[test]
+fn the_export_panel_hands_the_plan_off_to_annotators() {
+    let mut h = harness();
+    run_until_idle(&mut h);
+    let plan = make_plan(&mut h);
+    let dir = tempdir();
+    let out = dir.path().join("handoff");
+    h.state_mut().export_path = out.display().to_string();
+    h.state_mut().settings.handoff_annotators = 3;
+    h.get_by_label("Hand-off…").click();
+    h.step();
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    assert!(
+        status.starts_with("hand-off for 3 annotator(s)"),
+        "{status}"
+    );
+    let handoff = sliceplan::export::Handoff::load(&out).unwrap();
+    assert_eq!(handoff.plan, plan);
+    assert_eq!(handoff.split.annotators.len(), 3);
+    // A second hand-off into the same folder is refused, and says how to overwrite.
+    h.get_by_label("Hand-off…").click();
+    h.step();
+    run_until_idle(&mut h);
+    assert!(
+        h.state().status.contains("not empty"),
+        "{}",
+        h.state().status
+    );
+}

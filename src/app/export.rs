@@ -15,6 +15,7 @@ enum ExportKind {
     Worklist,
     Nnunet,
     Report,
+    Handoff,
 }
 
 impl SliceplanApp {
@@ -62,6 +63,29 @@ impl SliceplanApp {
                     chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
                 }
             });
+            ui.horizontal(|ui| {
+                let s = &mut self.settings;
+                let label = ui.label("Annotators");
+                ui.add(egui::DragValue::new(&mut s.handoff_annotators).range(1..=100))
+                    .labelled_by(label.id);
+                let label = ui.label("Overlap");
+                ui.add(
+                    egui::DragValue::new(&mut s.handoff_overlap)
+                        .range(0.0..=0.5)
+                        .speed(0.01)
+                        .fixed_decimals(2),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("Share of the volumes also given to a second annotator, to check agreement");
+                if ui
+                    .button("Hand-off…")
+                    .on_hover_text("Per annotator a worklist to tick and, per case, a label template with files for 3D Slicer and ITK-SNAP (an empty folder)")
+                    .clicked()
+                {
+                    clicked = Some(ExportKind::Handoff);
+                    chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
+                }
+            });
         });
         match (clicked, chosen) {
             (Some(kind), Some(path)) => self.start_export(kind, path),
@@ -74,7 +98,8 @@ impl SliceplanApp {
     }
 
     /// Writes the plan (or the store's report) as `kind` to `path` on a background job; only
-    /// the nnU-Net export is long enough to offer Cancel (the others are single atomic writes).
+    /// the nnU-Net export and the hand-off are long enough to offer Cancel (the others are
+    /// single atomic writes).
     fn start_export(&mut self, kind: ExportKind, path: PathBuf) {
         let Some(plan) = self.plan.clone() else {
             return;
@@ -88,50 +113,67 @@ impl SliceplanApp {
                 .unwrap_or_default(),
             _ => Default::default(),
         };
-        let job = self
-            .jobs
-            .spawn("sliceplan-export", move |progress| match kind {
-                ExportKind::Plan => plan
-                    .save(&path)
-                    .map(|_| format!("plan saved to {}", path.display())),
-                ExportKind::Worklist => write_worklist(&plan, &ds, &path)
-                    .map(|n| format!("worklist of {n} slices written to {}", path.display())),
-                ExportKind::Report => {
-                    let specs: Vec<_> = runs.runs.iter().map(|r| r.spec.clone()).collect();
-                    write_report(
-                        &format!("sliceplan estimates on '{}'", ds.id),
-                        &specs,
-                        &runs,
-                        &path,
-                    )
-                    .map(|f| {
-                        format!(
-                            "study report of {} runs written to {} (and its HTML and {} plots)",
-                            specs.len(),
-                            f.markdown.display(),
-                            f.plots.len()
+        let (annotators, overlap) = (
+            self.settings.handoff_annotators,
+            self.settings.handoff_overlap,
+        );
+        let job =
+            self.jobs
+                .spawn("sliceplan-export", move |progress| match kind {
+                    ExportKind::Handoff => {
+                        let split = crate::export::split(&plan, annotators, overlap)?;
+                        crate::export::write_package(&ds, &plan, &split, &path, false, progress)
+                        .map(|s| {
+                            format!(
+                                "hand-off for {} annotator(s), {} case(s) shared, written to {}",
+                                s.annotators.len(),
+                                s.shared.len(),
+                                s.out.display()
+                            )
+                        })
+                    }
+                    ExportKind::Plan => plan
+                        .save(&path)
+                        .map(|_| format!("plan saved to {}", path.display())),
+                    ExportKind::Worklist => write_worklist(&plan, &ds, &path)
+                        .map(|n| format!("worklist of {n} slices written to {}", path.display())),
+                    ExportKind::Report => {
+                        let specs: Vec<_> = runs.runs.iter().map(|r| r.spec.clone()).collect();
+                        write_report(
+                            &format!("sliceplan estimates on '{}'", ds.id),
+                            &specs,
+                            &runs,
+                            &path,
                         )
-                    })
-                }
-                ExportKind::Nnunet => export_nnunet(
-                    &ds,
-                    &plan,
-                    &path,
-                    &plan.request.target,
-                    None,
-                    progress,
-                )
-                .map(|s| {
-                    format!(
-                        "nnU-Net dataset: {} cases, {} annotated slices, ignore label {} in {}",
-                        s.cases, s.annotated_slices, s.ignore_label, s.out
+                        .map(|f| {
+                            format!(
+                                "study report of {} runs written to {} (and its HTML and {} plots)",
+                                specs.len(),
+                                f.markdown.display(),
+                                f.plots.len()
+                            )
+                        })
+                    }
+                    ExportKind::Nnunet => export_nnunet(
+                        &ds,
+                        &plan,
+                        &path,
+                        &plan.request.target,
+                        None,
+                        progress,
                     )
-                }),
-            });
+                    .map(|s| {
+                        format!(
+                            "nnU-Net dataset: {} cases, {} annotated slices, ignore label {} in {}",
+                            s.cases, s.annotated_slices, s.ignore_label, s.out
+                        )
+                    }),
+                });
         match job {
             Ok(job) => {
                 self.jobs.export = Some(job);
-                self.jobs.export_cancellable = kind == ExportKind::Nnunet;
+                self.jobs.export_cancellable =
+                    matches!(kind, ExportKind::Nnunet | ExportKind::Handoff);
             }
             Err(e) => self.status = format!("error: {e}"),
         }

@@ -76,6 +76,10 @@ pub struct Settings {
     pub estimate_seeds: usize,
     /// The Dice the budget panel asks a budget for.
     pub target_dice: f64,
+    /// Annotators a hand-off splits the plan between.
+    pub handoff_annotators: usize,
+    /// Share of the volumes a hand-off gives to a second annotator (agreement checks).
+    pub handoff_overlap: f64,
 }
 
 /// How the three views are arranged.
@@ -137,6 +141,8 @@ impl Default for Settings {
             estimate_points: 5,
             estimate_seeds: 2,
             target_dice: 0.8,
+            handoff_annotators: 2,
+            handoff_overlap: 0.05,
         }
     }
 }

@@ -44,8 +44,11 @@ pub enum Command {
     Plan(PlanArgs),
     /// A sparse nnU-Net v2 dataset of a plan (unannotated voxels = ignore label)
     ExportNnunet(ExportNnunetArgs),
-    /// Compare annotators' returned masks with a plan
+    /// Compare annotators' returned masks with a plan (or read a hand-off package back)
     Status(StatusArgs),
+    /// Split a plan between annotators: per annotator a worklist to tick and, per case, a
+    /// label template with files for 3D Slicer and ITK-SNAP
+    Handoff(HandoffArgs),
     /// Interpolate masks between a plan's slices
     Interp(InterpArgs),
     /// Train a 2D/3D U-Net on a plan's slices; Dice on held-out volumes
@@ -246,15 +249,43 @@ pub struct ExportNnunetArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HandoffArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// The plan to hand off
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// How many annotators share the volumes (whole volumes each, balanced by hours)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub annotators: usize,
+    /// Share of the volumes also given to a second annotator, for agreement checks
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    pub overlap: f64,
+    /// The package folder to write
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Overwrite a folder that is not empty
+    #[arg(long)]
+    pub force: bool,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub data: DataArg,
     /// The plan the masks answer
-    #[arg(long, value_name = "FILE")]
-    pub plan: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "handoff")]
+    pub plan: Option<PathBuf>,
     /// The returned masks (CASE.nii.gz)
-    #[arg(long, value_name = "DIR")]
-    pub masks: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "handoff")]
+    pub masks: Option<PathBuf>,
+    /// A hand-off package returned by its annotators (`sliceplan handoff`): its saved templates
+    /// and ticked worklists, and the agreement on shared cases
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "masks"])]
+    pub handoff: Option<PathBuf>,
     /// A label value meaning "not annotated" in the masks
     #[arg(long, value_name = "V", allow_negative_numbers = true)]
     pub ignore: Option<i64>,

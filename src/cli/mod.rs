@@ -49,6 +49,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Plan(a) => commands::plan(a),
         Command::ExportNnunet(a) => commands::export_nnunet(a),
         Command::Status(a) => commands::status(a),
+        Command::Handoff(a) => commands::handoff(a),
         Command::Interp(a) => commands::interp(a),
         Command::Train(a) => commands::train(a),
         Command::Simulate(a) => commands::simulate(a),

@@ -1,6 +1,5 @@
 //! The annotators' worklist: one CSV row per planned slice.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::dataset::Dataset;
@@ -71,39 +70,118 @@ pub fn worklist_rows(plan: &Plan, dataset: &Dataset) -> Result<Vec<WorklistRow>>
     Ok(rows)
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// The worklist's columns; a hand-off worklist adds `done` and `target_absent` to tick.
+const COLUMNS: [&str; 8] = [
+    "order",
+    "case_id",
+    "image_path",
+    "plane",
+    "axis",
+    "slice_index",
+    "position_mm",
+    "sop_instance_uid",
+];
+
+/// The columns an annotator ticks in a hand-off worklist.
+pub const TICK_COLUMNS: [&str; 2] = ["done", "target_absent"];
+
+fn csv_error(e: impl std::fmt::Display) -> crate::error::Error {
+    crate::error::Error::invalid(format!("cannot write the worklist: {e}"))
+}
+
+/// Renders rows as CSV text (with empty `done` and `target_absent` columns to tick when
+/// `ticks`).
+pub fn worklist_csv_with(rows: &[WorklistRow], ticks: bool) -> Result<String> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let mut header: Vec<&str> = COLUMNS.to_vec();
+    if ticks {
+        header.extend(TICK_COLUMNS);
     }
+    w.write_record(&header).map_err(csv_error)?;
+    for r in rows {
+        let mut record = vec![
+            r.order.to_string(),
+            r.case_id.clone(),
+            r.image_path.clone(),
+            r.plane.clone(),
+            r.axis.to_string(),
+            r.slice_index.to_string(),
+            format!("{:.3}", r.position_mm),
+            r.sop_instance_uid.clone(),
+        ];
+        if ticks {
+            record.extend([String::new(), String::new()]);
+        }
+        w.write_record(&record).map_err(csv_error)?;
+    }
+    let bytes = w.into_inner().map_err(csv_error)?;
+    String::from_utf8(bytes).map_err(csv_error)
 }
 
 /// Renders rows as CSV text.
-pub fn worklist_csv(rows: &[WorklistRow]) -> String {
-    let mut out = String::from(
-        "order,case_id,image_path,plane,axis,slice_index,position_mm,sop_instance_uid\n",
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{:.3},{}",
-            r.order,
-            csv_field(&r.case_id),
-            csv_field(&r.image_path),
-            r.plane,
-            r.axis,
-            r.slice_index,
-            r.position_mm,
-            r.sop_instance_uid
-        );
+pub fn worklist_csv(rows: &[WorklistRow]) -> Result<String> {
+    worklist_csv_with(rows, false)
+}
+
+/// A worklist row as an annotator returned it: which planned slice, and what they ticked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Tick {
+    pub case_id: String,
+    pub slice_index: usize,
+    /// Ticked `done` (the slice was looked at).
+    pub done: bool,
+    /// Ticked `target_absent`: the target is not on this slice (a 0-only slice is an answer).
+    pub target_absent: bool,
+}
+
+/// Whether a tick column's cell says yes (`1`, `x`, `y`, `yes`, `true`, `✓`, any case).
+fn ticked(cell: &str) -> bool {
+    matches!(
+        cell.trim().to_ascii_lowercase().as_str(),
+        "1" | "x" | "y" | "yes" | "true" | "✓" | "✔"
+    )
+}
+
+/// Reads a worklist back (as written, or after a spreadsheet: quoted fields, a byte-order
+/// mark, CRLF line ends): its rows' case, slice and ticks. A worklist without tick columns
+/// reads as nothing ticked.
+pub fn read_ticks(path: &Path) -> Result<Vec<Tick>> {
+    let bad = |why: String| crate::error::Error::file(format!("unreadable worklist ({why})"), path);
+    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io("cannot read", path, e))?;
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
+    let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let column = |name: &str| header.iter().position(|h| h.trim() == name);
+    let (Some(case), Some(slice)) = (column("case_id"), column("slice_index")) else {
+        return Err(bad("no case_id and slice_index columns".into()));
+    };
+    let (done, absent) = (column("done"), column("target_absent"));
+    let mut ticks = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let cell = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
+        let slice_index = cell(Some(slice)).trim().parse().map_err(|_| {
+            bad(format!(
+                "row {} has slice_index '{}', not a whole number",
+                line + 2,
+                cell(Some(slice))
+            ))
+        })?;
+        ticks.push(Tick {
+            case_id: cell(Some(case)).trim().to_string(),
+            slice_index,
+            done: ticked(cell(done)),
+            target_absent: ticked(cell(absent)),
+        });
     }
-    out
+    Ok(ticks)
 }
 
 /// Writes the worklist CSV of `plan` atomically.
 pub fn write_worklist(plan: &Plan, dataset: &Dataset, path: impl AsRef<Path>) -> Result<usize> {
     let rows = worklist_rows(plan, dataset)?;
-    write_bytes_atomic(path, worklist_csv(&rows).as_bytes())?;
+    write_bytes_atomic(path, worklist_csv(&rows)?.as_bytes())?;
     Ok(rows.len())
 }

@@ -3,6 +3,7 @@
 mod cache;
 #[cfg(feature = "gui")]
 mod gui;
+mod handoff;
 mod info;
 mod interp;
 mod plan;
@@ -35,6 +36,7 @@ pub fn gui(_args: GuiArgs) -> Result<()> {
         "this sliceplan was built without the `gui` feature; the command-line subcommands work (see `sliceplan help`)"
     )
 }
+pub use handoff::handoff;
 pub use info::{demo, info};
 pub use interp::interp;
 pub use plan::{export_nnunet, plan, status};

@@ -76,9 +76,14 @@ pub fn export_nnunet(args: ExportNnunetArgs) -> Result<()> {
 
 pub fn status(args: StatusArgs) -> Result<()> {
     let ds = load_data_arg(&args.data)?;
-    let plan = Plan::load(&args.plan)?;
-    let (masks, ignore, remaining_csv, json) =
-        (args.masks, args.ignore, args.remaining_csv, args.json);
+    if let Some(dir) = &args.handoff {
+        return super::handoff::handoff_status(&ds, dir, args.json);
+    }
+    let (Some(plan), Some(masks)) = (&args.plan, args.masks.clone()) else {
+        anyhow::bail!("status needs --plan and --masks, or --handoff");
+    };
+    let plan = Plan::load(plan)?;
+    let (ignore, remaining_csv, json) = (args.ignore, args.remaining_csv, args.json);
     plan.check_dataset(&ds)?;
     let status = check_returned(&ds, &plan, &masks, ignore)?;
     if let Some(path) = &remaining_csv {
