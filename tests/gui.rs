@@ -245,8 +245,20 @@ fn a_second_file_of_the_same_name_gets_its_own_view() {
         window_b.width < 400.0 && window_b.center > 0.0 && window_b.center < 210.0,
         "{window_b:?}"
     );
-    // Its pixels are drawn: the view textures hold b's slices (each of b's planes drawn).
+    // Its pixels are drawn: the view textures were made for this load, and the readout under
+    // the pointer is b's value there (i * 10 + j).
     assert_eq!(app.viewer().shown_generation(), Some(app.load_generation));
+    let centre = view_center(&h, Plane::Axial);
+    h.hover_at(centre);
+    h.step();
+    let probe = h
+        .state()
+        .viewer()
+        .hover
+        .clone()
+        .expect("a voxel under the pointer");
+    assert!(probe.ijk.iter().zip([20, 24, 12]).all(|(&i, n)| i < n));
+    assert_eq!(probe.intensity, (probe.ijk[0] * 10 + probe.ijk[1]) as f64);
 }
 
 #[test]
