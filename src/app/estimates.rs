@@ -56,38 +56,7 @@ impl StoreView {
 
     /// What the store keeps but does not use, and why (None when everything is current).
     pub fn out_of_date_line(&self) -> Option<String> {
-        let c = &self.contents;
-        let mut why = Vec::new();
-        let changed = self.store.changed_cases();
-        if !changed.is_empty() {
-            let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
-            let more = changed.len().saturating_sub(shown.len());
-            why.push(format!(
-                "{} on labels edited since (cases {}{})",
-                c.other_labels,
-                shown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            ));
-        } else if c.other_labels > 0 {
-            why.push(format!("{} on other labels", c.other_labels));
-        }
-        for (revision, n) in &c.other_revisions {
-            why.push(format!(
-                "{n} by training revision {revision} (now {})",
-                crate::train::TRAINING_REVISION
-            ));
-        }
-        (!why.is_empty()).then(|| {
-            format!(
-                "{} stored run(s) out of date, not used: {}",
-                c.out_of_date(),
-                why.join("; ")
-            )
-        })
+        self.store.out_of_date_line(&self.contents)
     }
 }
 

@@ -53,14 +53,6 @@ pub fn simulation_request(plan: &PlanRequest, s: &Settings) -> PlanRequest {
     }
 }
 
-/// The volumes simulations and estimates hold out of a dataset of `cases` with these settings.
-pub fn holdout_for(s: &Settings, cases: usize) -> usize {
-    match s.holdout {
-        0 => crate::sim::default_holdout(cases),
-        h => h,
-    }
-}
-
 impl SliceplanApp {
     /// Starts planning with the current settings.
     pub fn start_plan(&mut self) {

@@ -3,10 +3,11 @@
 
 use egui_plot::{Legend, Line, Plot, Points};
 
-use super::planner::{holdout_for, simulation_request};
+use super::planner::simulation_request;
 use super::{SliceplanApp, request_from_settings};
 use crate::interp::Method;
 use crate::plan::SliceStrategy;
+use crate::sim::holdout_for;
 use crate::sim::{SimulationSpec, plot_series, summarize};
 use crate::study::ResultStore;
 use crate::train::extend::DEFAULT_EXTENSION;
@@ -125,7 +126,7 @@ impl SliceplanApp {
         let total = self.dataset.len();
         ui.label(format!(
             "Holds out {} of the {total} volumes to score on (Test volumes in the plan panel).",
-            holdout_for(&self.settings, total)
+            holdout_for(self.settings.holdout, total)
         ));
         let can = self.jobs.sim.is_none() && self.dataset.is_labelled();
         if ui

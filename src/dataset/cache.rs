@@ -8,27 +8,32 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use super::LoadedCase;
 
-/// What a cached case was read from: each file with its size and modification time.
-pub type FileStamps = Vec<(PathBuf, u64, Option<SystemTime>)>;
+/// A file's size and modification time: while both stay the same, so does what was read.
+pub type FileStamp = (u64, Option<SystemTime>);
 
-/// The stamps of `files` as they are now (a file that cannot be read has none).
+/// What a cached case was read from: each file with its stamp.
+pub type FileStamps = Vec<(PathBuf, FileStamp)>;
+
+/// The stamp of the file at `path` now (0 and none where it cannot be read).
+pub fn file_stamp(path: &Path) -> FileStamp {
+    let meta = std::fs::metadata(path).ok();
+    (
+        meta.as_ref().map_or(0, |m| m.len()),
+        meta.and_then(|m| m.modified().ok()),
+    )
+}
+
+/// The stamps of `files` as they are now.
 pub fn stamps_of<'a>(files: impl IntoIterator<Item = &'a PathBuf>) -> FileStamps {
     files
         .into_iter()
-        .map(|p| {
-            let meta = std::fs::metadata(p).ok();
-            (
-                p.clone(),
-                meta.as_ref().map_or(0, |m| m.len()),
-                meta.and_then(|m| m.modified().ok()),
-            )
-        })
+        .map(|p| (p.clone(), file_stamp(p)))
         .collect()
 }
 

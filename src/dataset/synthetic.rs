@@ -72,16 +72,7 @@ fn for_each_body_voxel(shape: [usize; 3], mut visit: impl FnMut(usize, usize, us
 /// A volume of case `index`'s grid holding `data`.
 fn on_grid(index: usize, data: VoxelData) -> Volume {
     let (shape, spacing) = case_shape_spacing(index);
-    let world_from_voxel = affine(shape, spacing);
-    Volume {
-        shape,
-        spacing_mm: spacing,
-        world_from_voxel,
-        header: io::header_for_geometry(shape, spacing, &world_from_voxel),
-        data,
-        scaling: None,
-        source_dtype: None,
-    }
+    Volume::new(shape, spacing, affine(shape, spacing), data)
 }
 
 /// Generates case `index`: air, an elliptical body whose size changes along z, a denser core,

@@ -12,7 +12,7 @@ use super::handoff::{HANDOFF_FORMAT, Split};
 use super::worklist::{WorklistRow, worklist_csv_with, worklist_rows};
 use crate::dataset::{CaseGeometry, Dataset};
 use crate::error::{Error, Result};
-use crate::io::{Volume, VoxelData, header_for_geometry, write_bytes_atomic, write_nifti};
+use crate::io::{Volume, VoxelData, write_bytes_atomic, write_nifti};
 use crate::jobs::Progress;
 use crate::plan::{Plan, PlannedVolume};
 
@@ -85,15 +85,7 @@ fn template(g: &CaseGeometry, volume: &PlannedVolume, ignore: u16) -> Volume {
     } else {
         VoxelData::U16(labels)
     };
-    Volume {
-        shape: g.shape,
-        spacing_mm: g.spacing_mm,
-        world_from_voxel: g.world_from_voxel,
-        data,
-        scaling: None,
-        source_dtype: None,
-        header: header_for_geometry(g.shape, g.spacing_mm, &g.world_from_voxel),
-    }
+    Volume::new(g.shape, g.spacing_mm, g.world_from_voxel, data)
 }
 
 /// Refuses a folder that holds anything unless `force`.

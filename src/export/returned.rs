@@ -44,6 +44,22 @@ pub fn find_mask(dir: &Path, case_id: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The returned mask at `path` of case `case_id`, refused (naming both files) unless it lies on
+/// the case's grid: one flipped or permuted by the annotation tool would count other slices.
+pub fn read_mask_on_grid(dataset: &Dataset, case_id: &str, path: &Path) -> Result<Volume> {
+    let mask = read_nifti(path)?;
+    let index = dataset.require_case(case_id)?;
+    let grid = dataset.geometry(index)?;
+    check_on_grid(
+        grid.shape,
+        &grid.world_from_voxel,
+        &mask,
+        Path::new(&dataset.cases[index].image.display_path()),
+        path,
+    )?;
+    Ok(mask)
+}
+
 /// Slices along `axis` holding any voxel other than 0 and `ignore`: the annotated ones.
 pub fn annotated_slices(mask: &Volume, axis: usize, ignore: Option<i64>) -> Vec<usize> {
     mask.slices_where(axis, |v| v != 0 && Some(v) != ignore)
@@ -64,16 +80,7 @@ pub fn check_returned(
     for v in &plan.volumes {
         let (mask_path, annotated) = match find_mask(dir, &v.case_id) {
             Some(p) => {
-                let mask = read_nifti(&p)?;
-                let index = dataset.require_case(&v.case_id)?;
-                let grid = dataset.geometry(index)?;
-                check_on_grid(
-                    grid.shape,
-                    &grid.world_from_voxel,
-                    &mask,
-                    Path::new(&dataset.cases[index].image.display_path()),
-                    &p,
-                )?;
+                let mask = read_mask_on_grid(dataset, &v.case_id, &p)?;
                 (
                     Some(p.display().to_string()),
                     annotated_slices(&mask, v.axis, ignore),

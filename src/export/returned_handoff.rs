@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::package::{Handoff, WORKLIST_FILE, case_folder, template_path};
+use super::returned::{annotated_slices, read_mask_on_grid};
 use super::worklist::{Tick, read_ticks};
-use crate::dataset::{Dataset, check_on_grid};
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::io::{Volume, read_nifti};
+use crate::interp::dice_from_counts;
+use crate::io::Volume;
 use crate::plan::PlannedVolume;
 
 /// One annotator's answer on one case.
@@ -63,35 +65,6 @@ fn returned_mask(dir: &Path, annotator: &str, case_id: &str) -> PathBuf {
         .unwrap_or_else(|| template_path(dir, annotator, case_id))
 }
 
-/// Voxel values of slice `s` along `axis`.
-fn slice_values(mask: &Volume, axis: usize, s: usize) -> Vec<f64> {
-    mask.slice_f32(axis, s)
-        .data
-        .iter()
-        .map(|&v| v as f64)
-        .collect()
-}
-
-/// Whether a value is a label (neither background nor "not planned").
-fn is_label(v: f64, ignore: u16) -> bool {
-    v != 0.0 && v != ignore as f64
-}
-
-/// Reads one annotator's mask of `volume`, checked against the case's grid.
-fn read_checked(dataset: &Dataset, volume: &PlannedVolume, path: &Path) -> Result<Volume> {
-    let mask = read_nifti(path)?;
-    let index = dataset.require_case(&volume.case_id)?;
-    let g = dataset.geometry(index)?;
-    check_on_grid(
-        g.shape,
-        &g.world_from_voxel,
-        &mask,
-        Path::new(&volume.image_path),
-        path,
-    )?;
-    Ok(mask)
-}
-
 /// One annotator's answer on `volume` from `mask` and their `ticks`.
 fn answer(
     volume: &PlannedVolume,
@@ -110,21 +83,19 @@ fn answer(
         missing: Vec::new(),
         off_plan: Vec::new(),
     };
-    for s in 0..mask.shape[volume.axis] {
-        let values = slice_values(mask, volume.axis, s);
-        let labelled = values.iter().any(|&v| is_label(v, ignore));
-        if !volume.slices.contains(&s) {
-            if labelled {
-                case.off_plan.push(s);
-            }
-            continue;
-        }
-        let zero_only = values.iter().all(|&v| v == 0.0);
+    let labelled = annotated_slices(mask, volume.axis, Some(ignore as i64));
+    let not_zero = mask.slices_where(volume.axis, |v| v != 0);
+    case.off_plan = labelled
+        .iter()
+        .copied()
+        .filter(|s| !volume.slices.contains(s))
+        .collect();
+    for &s in &volume.slices {
         let tick = ticks.get(&(volume.case_id.clone(), s));
         let answered_empty = tick.is_some_and(|t| t.target_absent || t.done);
-        if labelled {
+        if labelled.contains(&s) {
             case.done.push(s);
-        } else if zero_only && answered_empty {
+        } else if !not_zero.contains(&s) && answered_empty {
             case.absent.push(s);
         } else {
             case.missing.push(s);
@@ -163,51 +134,44 @@ fn annotator_ticks(
     Ok(ticks)
 }
 
-/// Dice of the label voxels of two slices (1 when both are empty).
-fn dice(a: &[f64], b: &[f64], ignore: u16) -> f64 {
-    let (mut both, mut total) = (0usize, 0usize);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (is_label(x, ignore), is_label(y, ignore));
-        both += (x && y) as usize;
-        total += x as usize + y as usize;
-    }
-    if total == 0 {
-        1.0
-    } else {
-        2.0 * both as f64 / total as f64
-    }
+/// (both, first, second): voxels labelled in both masks, in the first, in the second, on slice
+/// `s` along `axis` (the ignore value is no label).
+fn overlap(masks: [&Volume; 2], axis: usize, s: usize, ignore: u16) -> (u64, u64, u64) {
+    let is_label = |v: f32| v != 0.0 && v != ignore as f32;
+    let (a, b) = (masks[0].slice_f32(axis, s), masks[1].slice_f32(axis, s));
+    a.data
+        .iter()
+        .zip(&b.data)
+        .fold((0, 0, 0), |(both, p, q), (&x, &y)| {
+            let (x, y) = (is_label(x), is_label(y));
+            (both + (x && y) as u64, p + x as u64, q + y as u64)
+        })
 }
 
 /// The agreement of two annotators' masks on the planned slices of `volume`.
 fn agreement(
     volume: &PlannedVolume,
-    names: [String; 2],
+    annotators: [String; 2],
     masks: [&Volume; 2],
     ignore: u16,
 ) -> Agreement {
-    let (mut both, mut total) = (0usize, 0usize);
-    let mut slices = Vec::new();
-    for &s in &volume.slices {
-        let (a, b) = (
-            slice_values(masks[0], volume.axis, s),
-            slice_values(masks[1], volume.axis, s),
-        );
-        for (&x, &y) in a.iter().zip(&b) {
-            let (x, y) = (is_label(x, ignore), is_label(y, ignore));
-            both += (x && y) as usize;
-            total += x as usize + y as usize;
-        }
-        slices.push((s, dice(&a, &b, ignore)));
-    }
+    let counts: Vec<(usize, (u64, u64, u64))> = volume
+        .slices
+        .iter()
+        .map(|&s| (s, overlap(masks, volume.axis, s, ignore)))
+        .collect();
+    let total = counts
+        .iter()
+        .fold((0, 0, 0), |t, (_, c)| (t.0 + c.0, t.1 + c.1, t.2 + c.2));
+    let mut slices: Vec<(usize, f64)> = counts
+        .iter()
+        .map(|&(s, (both, p, q))| (s, dice_from_counts(both, p, q)))
+        .collect();
     slices.sort_by(|p, q| p.1.total_cmp(&q.1).then(p.0.cmp(&q.0)));
     Agreement {
         case_id: volume.case_id.clone(),
-        annotators: names,
-        dice: if total == 0 {
-            1.0
-        } else {
-            2.0 * both as f64 / total as f64
-        },
+        annotators,
+        dice: dice_from_counts(total.0, total.1, total.2),
         slices,
     }
 }
@@ -230,7 +194,7 @@ pub fn check_handoff(dataset: &Dataset, dir: &Path) -> Result<HandoffStatus> {
                 )
             })?;
             let path = returned_mask(dir, &a.name, case_id);
-            let mask = read_checked(dataset, volume, &path)?;
+            let mask = read_mask_on_grid(dataset, case_id, &path)?;
             cases.push(answer(volume, &a.name, &mask, &path, &ticks, ignore));
             if handoff.split.shared.contains(case_id) {
                 shared

@@ -13,7 +13,7 @@ use crate::study::stats::mean_sd;
 use crate::train::ModelKind;
 
 mod setup;
-pub use setup::{SimulationSetup, SimulationSpec, StoredSimulation, default_holdout};
+pub use setup::{SimulationSetup, SimulationSpec, StoredSimulation, default_holdout, holdout_for};
 
 /// One plan variant to simulate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

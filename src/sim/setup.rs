@@ -54,6 +54,14 @@ pub fn default_holdout(volumes: usize) -> usize {
     (volumes / 4).max(1)
 }
 
+/// The volumes held out of `volumes` when `requested` are asked for (0: `default_holdout`).
+pub fn holdout_for(requested: usize, volumes: usize) -> usize {
+    match requested {
+        0 => default_holdout(volumes),
+        h => h,
+    }
+}
+
 impl SimulationSetup {
     /// One run per seed and scenario, keyed for the result store.
     pub fn specs(&self, fingerprint: &str) -> Vec<RunSpec> {
@@ -166,10 +174,7 @@ impl SimulationSpec {
             )));
         }
         let total = dataset.len();
-        let holdout = match self.base.holdout {
-            0 => default_holdout(total),
-            h => h,
-        };
+        let holdout = holdout_for(self.base.holdout, total);
         if holdout >= total {
             return Err(Error::invalid(format!(
                 "cannot hold out {holdout} of the {total} volumes of dataset '{}': at least one must remain to train on",

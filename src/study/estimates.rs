@@ -14,7 +14,7 @@ use super::stats::Interval;
 use super::store::StoreContents;
 use crate::dataset::TargetLabels;
 use crate::plan::{Budget, PlanRequest, TradeOff};
-use crate::sim::{default_holdout, volume_grid};
+use crate::sim::{holdout_for, volume_grid};
 use crate::train::{BackendChoice, ModelKind};
 
 /// Runs the planner estimates with: the plan request (budget, cost model, strategy, hold-out,
@@ -50,9 +50,7 @@ impl EstimateSetup {
     /// For a dataset of `cases` volumes: a request holding none out gets the simulations'
     /// default hold-out (a quarter), since estimates score on held-out volumes.
     pub fn with_default_holdout(mut self, cases: usize) -> Self {
-        if self.base.holdout == 0 {
-            self.base.holdout = default_holdout(cases);
-        }
+        self.base.holdout = holdout_for(self.base.holdout, cases);
         self
     }
 

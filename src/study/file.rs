@@ -11,7 +11,7 @@ use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::interp::Method;
 use crate::plan::{Budget, CostModel, PlanRequest, SliceStrategy};
-use crate::sim::{default_holdout, volume_grid};
+use crate::sim::{holdout_for, volume_grid};
 use crate::train::validate::EarlyStopping;
 use crate::train::{BackendChoice, ModelKind, TrainConfig, UntilFitted};
 
@@ -275,10 +275,7 @@ impl Study {
             ));
         }
         let total = dataset.len();
-        let holdout = match self.holdout {
-            0 => default_holdout(total),
-            h => h,
-        };
+        let holdout = holdout_for(self.holdout, total);
         if holdout >= total {
             return Err(bad(
                 "holdout",

@@ -7,23 +7,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::SystemTime;
 
+use crate::dataset::cache::{FileStamp, file_stamp};
 use crate::dataset::{Dataset, Source};
 use crate::error::{Error, Result};
 
-/// (size, modification time) of a file: when both are unchanged, so is its digest.
-type Stamp = (u64, Option<SystemTime>);
-
-fn cache() -> &'static Mutex<HashMap<PathBuf, (Stamp, String)>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, (Stamp, String)>>> = OnceLock::new();
+fn cache() -> &'static Mutex<HashMap<PathBuf, (FileStamp, String)>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, (FileStamp, String)>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
 /// The content digest of the file at `path` (read in 1 MiB pieces; cached by its stamp).
 pub fn file_digest(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let stamp = (meta.len(), meta.modified().ok());
+    std::fs::metadata(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let stamp = file_stamp(path);
     if let Ok(c) = cache().lock()
         && let Some((s, d)) = c.get(path)
         && *s == stamp

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +117,9 @@ pub struct ResultStore {
     label_digests: BTreeMap<String, String>,
     /// Cases whose labels changed since the store was made.
     changed_cases: Vec<String>,
+    /// `store.json` has yet to record `label_digests` (a new store, or one written by 0.5);
+    /// shared by clones, cleared by the write that records them.
+    digests_to_record: Arc<AtomicBool>,
 }
 
 /// The runs read from a store.
@@ -198,12 +203,9 @@ impl ResultStore {
             return parent.join(&dataset.id);
         };
         let legacy = parent.join(&dataset.id);
-        let grid = super::key::dataset_fingerprint(dataset).ok();
-        if grid.is_some()
-            && read_meta(&legacy.join(META))
-                .ok()
-                .map(|m| m.dataset_fingerprint)
-                == grid
+        // Headers are read only where such a store exists.
+        if let Ok(meta) = read_meta(&legacy.join(META))
+            && super::key::dataset_fingerprint(dataset).ok() == Some(meta.dataset_fingerprint)
         {
             return legacy;
         }
@@ -238,34 +240,72 @@ impl ResultStore {
                 )
             })?,
         };
-        let mut store =
-            Self::open_lazily(dir, &dataset.id, &super::key::dataset_fingerprint(dataset)?)?;
-        store.take_label_digests(super::labels_digest::label_digests(dataset)?)?;
+        let grid = super::key::dataset_fingerprint(dataset)?;
+        let recorded = Self::checked_meta(&dir, &grid)?
+            .map(|meta| meta.label_digests)
+            .unwrap_or_default();
+        let mut store = Self::unchecked(dir, &dataset.id, &grid);
+        store.key_by_labels(&recorded, super::labels_digest::label_digests(dataset)?);
         Ok(store)
     }
 
     /// Keys runs by the labels as they are now: where `now` differs from the digests the store
-    /// was made on, runs are keyed anew (those on the earlier labels are not reused) and the
-    /// cases are named (`changed_cases`).
-    fn take_label_digests(&mut self, now: BTreeMap<String, String>) -> Result<()> {
-        let recorded = match read_meta(&self.dir.join(META)) {
-            Ok(meta) => meta.label_digests,
-            Err(_) => BTreeMap::new(),
-        };
-        // A store without digests (new, or written by 0.5) takes the labels as they are.
-        self.changed_cases = if recorded.is_empty() {
-            Vec::new()
+    /// `recorded` when it was made, runs are keyed anew (those on the earlier labels are not
+    /// reused) and the cases are named (`changed_cases`). A store without digests (new, or
+    /// written by 0.5) takes the labels as they are, and records them at its next write.
+    fn key_by_labels(
+        &mut self,
+        recorded: &BTreeMap<String, String>,
+        now: BTreeMap<String, String>,
+    ) {
+        if recorded.is_empty() {
+            self.digests_to_record
+                .store(!now.is_empty(), Ordering::Relaxed);
         } else {
-            super::labels_digest::changed_cases(&recorded, &now)
-        };
-        self.fingerprint = if self.changed_cases.is_empty() {
-            self.grid_fingerprint.clone()
-        } else {
+            self.changed_cases = super::labels_digest::changed_cases(recorded, &now);
+        }
+        if !self.changed_cases.is_empty() {
             let listed: Vec<String> = now.iter().map(|(id, d)| format!("{id}={d}")).collect();
-            super::key::digest(&format!("{}|{}", self.grid_fingerprint, listed.join("|")))
-        };
+            self.fingerprint =
+                super::key::digest(&format!("{}|{}", self.grid_fingerprint, listed.join("|")));
+        }
         self.label_digests = now;
-        Ok(())
+    }
+
+    /// What `contents`, read from this store, keeps but does not use, and why (None when
+    /// everything is current): for the status line and the planner.
+    pub fn out_of_date_line(&self, c: &StoreContents) -> Option<String> {
+        let mut why = Vec::new();
+        let changed = self.changed_cases();
+        if !changed.is_empty() {
+            let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+            let more = changed.len().saturating_sub(shown.len());
+            why.push(format!(
+                "{} on labels edited since (cases {}{})",
+                c.other_labels,
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        } else if c.other_labels > 0 {
+            why.push(format!("{} on other labels", c.other_labels));
+        }
+        for (revision, n) in &c.other_revisions {
+            why.push(format!(
+                "{n} by training revision {revision} (now {})",
+                crate::train::TRAINING_REVISION
+            ));
+        }
+        (!why.is_empty()).then(|| {
+            format!(
+                "{} stored run(s) out of date, not used: {}",
+                c.out_of_date(),
+                why.join("; ")
+            )
+        })
     }
 
     /// Cases whose label files changed since the store was made (their runs are not reused).
@@ -277,48 +317,62 @@ impl ResultStore {
     /// where one exists; nothing is created (the first `append` creates the folder).
     pub fn open_lazily(dir: impl AsRef<Path>, dataset_id: &str, fingerprint: &str) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
+        Self::checked_meta(&dir, fingerprint)?;
+        Ok(Self::unchecked(dir, dataset_id, fingerprint))
+    }
+
+    /// The `store.json` in `dir` (None where there is none yet), refused when its format is
+    /// another or it belongs to a dataset of another `fingerprint`.
+    fn checked_meta(dir: &Path, fingerprint: &str) -> Result<Option<StoreMeta>> {
         let meta_path = dir.join(META);
-        if meta_path.is_file() {
-            let meta = read_meta(&meta_path)?;
-            if meta.format != FORMAT {
-                return Err(Error::file(
-                    format!(
-                        "unsupported result store format '{}' (expected {FORMAT})",
-                        meta.format
-                    ),
-                    &meta_path,
-                ));
-            }
-            if meta.dataset_fingerprint != fingerprint {
-                return Err(Error::file(
-                    format!(
-                        "this result store holds runs of another dataset ('{}', or its cases changed); use another store folder",
-                        meta.dataset_id
-                    ),
-                    &dir,
-                ));
-            }
+        if !meta_path.is_file() {
+            return Ok(None);
         }
-        Ok(ResultStore {
+        let meta = read_meta(&meta_path)?;
+        if meta.format != FORMAT {
+            return Err(Error::file(
+                format!(
+                    "unsupported result store format '{}' (expected {FORMAT})",
+                    meta.format
+                ),
+                &meta_path,
+            ));
+        }
+        if meta.dataset_fingerprint != fingerprint {
+            return Err(Error::file(
+                format!(
+                    "this result store holds runs of another dataset ('{}', or its cases changed); use another store folder",
+                    meta.dataset_id
+                ),
+                dir,
+            ));
+        }
+        Ok(Some(meta))
+    }
+
+    /// The store in `dir` for the dataset with `fingerprint`, its `store.json` not read.
+    fn unchecked(dir: PathBuf, dataset_id: &str, fingerprint: &str) -> Self {
+        ResultStore {
             dir,
             dataset_id: dataset_id.into(),
             grid_fingerprint: fingerprint.into(),
             fingerprint: fingerprint.into(),
             label_digests: BTreeMap::new(),
             changed_cases: Vec::new(),
-        })
+            digests_to_record: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Creates the folder and its `store.json` where they do not exist yet; records the label
     /// digests in a store that has none (one written by 0.5).
     fn create(&self) -> Result<()> {
         let meta_path = self.dir.join(META);
-        let recorded = if meta_path.is_file() {
-            let meta = read_meta(&meta_path)?;
-            if !meta.label_digests.is_empty() || self.label_digests.is_empty() {
-                return Ok(());
-            }
-            meta
+        let exists = meta_path.is_file();
+        if exists && !self.digests_to_record.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let recorded = if exists {
+            read_meta(&meta_path)?
         } else {
             std::fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io("cannot create the result store", &self.dir, e))?;
@@ -335,7 +389,9 @@ impl ResultStore {
         };
         let text =
             serde_json::to_string_pretty(&meta).map_err(|e| Error::invalid(e.to_string()))?;
-        write_bytes_atomic(&meta_path, text.as_bytes())
+        write_bytes_atomic(&meta_path, text.as_bytes())?;
+        self.digests_to_record.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Bytes in its results file (0 before the first run): grows with every stored run, so a
