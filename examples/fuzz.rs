@@ -9,6 +9,8 @@
 mod common;
 #[path = "../tests/common/fuzz.rs"]
 mod fuzz;
+#[path = "../tests/common/seg.rs"]
+mod seg;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -14,6 +14,7 @@ pub mod interp;
 pub mod io;
 pub mod jobs;
 pub mod log;
+pub mod palette;
 pub mod paths;
 pub mod plan;
 pub mod rng;

@@ -385,6 +385,62 @@ fn status_and_export_nnunet_from_the_command_line() {
     assert_eq!(status["done_slices"], 0);
     assert_eq!(status["missing_slices"], 6);
     assert_eq!(std::fs::read_to_string(&todo).unwrap().lines().count(), 7);
+    // A hand-off for two annotators sharing one case, read back untouched: every planned slice
+    // missing, the report written, and nothing to export yet.
+    let handoff = dir.path().join("handoff");
+    let (code, _, err) = cli(&[
+        "handoff",
+        "--data",
+        raw.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--annotators",
+        "2",
+        "--overlap",
+        "0.5",
+        "--out",
+        handoff.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report = dir.path().join("status.md");
+    let (code, stdout, err) = cli(&[
+        "status",
+        "--data",
+        raw.to_str().unwrap(),
+        "--handoff",
+        handoff.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(stdout.starts_with(&written), "{stdout}");
+    assert!(
+        written.contains("# Hand-off status") && written.contains("## Agreement on shared cases"),
+        "{written}"
+    );
+    assert!(written.contains("0 of 9 planned slices done"), "{written}");
+    let export = |out: &str, masks: &[&str]| {
+        let out = dir.path().join(out);
+        let mut args = vec!["export-nnunet", "--data", raw.to_str().unwrap()];
+        args.extend([
+            "--plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend(masks);
+        cli(&args)
+    };
+    let (code, _, err) = export(
+        "from-handoff",
+        &["--masks", handoff.to_str().unwrap(), "--keep-off-plan"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing to export"), "{err}");
+    let (code, _, err) = export("x", &["--keep-off-plan"]);
+    assert_eq!(code, 2, "--keep-off-plan needs --masks: {err}");
+    assert!(err.contains("--masks"), "{err}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! JSON, TOML, store and DICOM inputs, never panics, never hangs, and names the file it refuses.
 
 mod common;
+use common::seg;
 #[path = "common/fuzz.rs"]
 mod fuzz;
 

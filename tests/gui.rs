@@ -995,4 +995,25 @@ fn the_export_panel_hands_the_plan_off_to_annotators() {
         "{}",
         h.state().status
     );
+    // Read back untouched: nothing done yet, every planned slice missing, the report written.
+    h.get_by_label("Read hand-off back…").click();
+    h.step();
+    run_until_idle(&mut h);
+    // A shared case counts once per annotator.
+    let shared: usize = handoff
+        .split
+        .shared
+        .iter()
+        .map(|c| plan.volume(c).unwrap().slices.len())
+        .sum();
+    let planned = plan.total_slices() + shared;
+    let status = h.state().status.clone();
+    assert!(
+        status.starts_with(&format!(
+            "hand-off: 0 of {planned} planned slices done, 0 absent, {planned} missing"
+        )),
+        "{status}"
+    );
+    let report = std::fs::read_to_string(out.join("status.md")).unwrap();
+    assert!(report.starts_with("# Hand-off status"), "{report}");
 }

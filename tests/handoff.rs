@@ -45,29 +45,6 @@ fn painted(truth: &Volume, axis: usize, slices: &[usize], target: i64, ignore: u
         .collect()
 }
 
-/// Rewrites an annotator's worklist with `absent` (case, slice) rows ticked, CRLF and a BOM as
-/// a spreadsheet would save it.
-fn tick_absent(path: &std::path::Path, absent: &[(String, usize)]) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut out = String::from("\u{feff}");
-    for (n, line) in text.lines().enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        let hit = n > 0
-            && absent
-                .iter()
-                .any(|(c, s)| cells[1] == c && cells[5] == s.to_string());
-        if hit {
-            // The last column, target_absent, ticked (and quoted, as spreadsheets may).
-            out.push_str(line);
-            out.push_str("\"x\"\r\n");
-        } else {
-            out.push_str(line);
-            out.push_str("\r\n");
-        }
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 #[test]
 fn a_hand_off_round_trip_counts_every_answer_and_agreement() {
     let ds = demo::dataset();

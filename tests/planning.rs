@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use sliceplan::dataset::{Dataset, TargetLabels, demo, open_dataset};
 use sliceplan::export::{
-    check_returned, export_nnunet, remaining_plan, worklist_rows, write_worklist,
+    ReturnedMasks, check_returned, export_nnunet, remaining_plan, worklist_rows, write_worklist,
 };
 use sliceplan::io::{self, VoxelData, read_nifti};
 use sliceplan::jobs::Progress;
@@ -539,7 +539,7 @@ fn nnunet_export_marks_only_off_plan_voxels_ignore_and_returned_masks_are_tracke
         &p,
         &dir.path().join("x"),
         &TargetLabels::all_foreground(),
-        Some(&masks),
+        Some(ReturnedMasks::new(&masks)),
         &Progress::new(),
     )
     .unwrap_err();

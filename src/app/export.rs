@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use super::SliceplanApp;
-use crate::export::{export_nnunet, write_worklist};
+use crate::dataset::Dataset;
+use crate::export::{check_handoff, export_nnunet, status_markdown, write_worklist};
 use crate::study::report::write_report;
 
 /// What an export button writes.
@@ -16,6 +17,34 @@ enum ExportKind {
     Nnunet,
     Report,
     Handoff,
+    HandoffStatus,
+}
+
+/// The file a hand-off's status report is written to, in its folder.
+pub const HANDOFF_STATUS_FILE: &str = "status.md";
+
+/// Reads the returned hand-off in `dir` and writes its status report there; the line to show.
+fn read_handoff_back(ds: &Dataset, dir: &std::path::Path) -> crate::Result<String> {
+    let status = check_handoff(ds, dir)?;
+    let report = dir.join(HANDOFF_STATUS_FILE);
+    crate::io::write_bytes_atomic(&report, status_markdown(&status).as_bytes())?;
+    let worst = status
+        .agreement
+        .iter()
+        .map(|a| a.dice)
+        .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))));
+    Ok(format!(
+        "hand-off: {} of {} planned slices done, {} absent, {} missing{}; report in {}",
+        status.done_slices,
+        status.planned_slices,
+        status.absent_slices,
+        status.missing_slices,
+        worst.map_or(String::new(), |d| format!(
+            "; lowest agreement Dice {d:.3} over {} shared case(s)",
+            status.agreement.len()
+        )),
+        report.display()
+    ))
 }
 
 impl SliceplanApp {
@@ -85,6 +114,14 @@ impl SliceplanApp {
                     clicked = Some(ExportKind::Handoff);
                     chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
                 }
+                if ui
+                    .button("Read hand-off back…")
+                    .on_hover_text("A returned hand-off folder: what is done, absent and missing, and the agreement on shared cases, written to its status.md")
+                    .clicked()
+                {
+                    clicked = Some(ExportKind::HandoffStatus);
+                    chosen = rfd::FileDialog::new().pick_folder().or_else(fallback);
+                }
             });
         });
         match (clicked, chosen) {
@@ -132,6 +169,7 @@ impl SliceplanApp {
                             )
                         })
                     }
+                    ExportKind::HandoffStatus => read_handoff_back(&ds, &path),
                     ExportKind::Plan => plan
                         .save(&path)
                         .map(|_| format!("plan saved to {}", path.display())),

@@ -239,10 +239,14 @@ pub struct ExportNnunetArgs {
     /// Classes to keep, renumbered 1..K [default: every non-zero label]
     #[arg(long, value_name = "L")]
     pub label: Option<String>,
-    /// Take labels from annotators' returned masks (CASE.nii.gz) instead of the dataset's dense
-    /// labels
+    /// Take labels from annotators' returned masks instead of the dataset's dense labels: a
+    /// folder of CASE.nii.gz / .seg.nrrd / .nrrd / .dcm (DICOM SEG), or a returned hand-off
+    /// package (its answered slices)
     #[arg(long, value_name = "DIR")]
     pub masks: Option<PathBuf>,
+    /// Keep labels the annotators painted off the planned slices (dropped by default)
+    #[arg(long, requires = "masks")]
+    pub keep_off_plan: bool,
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
@@ -279,7 +283,7 @@ pub struct StatusArgs {
     /// The plan the masks answer
     #[arg(long, value_name = "FILE", required_unless_present = "handoff")]
     pub plan: Option<PathBuf>,
-    /// The returned masks (CASE.nii.gz)
+    /// The returned masks (CASE.nii.gz, .seg.nrrd, .nrrd or DICOM SEG .dcm)
     #[arg(long, value_name = "DIR", required_unless_present = "handoff")]
     pub masks: Option<PathBuf>,
     /// A hand-off package returned by its annotators (`sliceplan handoff`): its saved templates
@@ -292,6 +296,10 @@ pub struct StatusArgs {
     /// Write the worklist of what is still to do
     #[arg(long, value_name = "FILE")]
     pub remaining_csv: Option<PathBuf>,
+    /// Write a hand-off's status report (Markdown: counts per case, agreement per shared case
+    /// and the slices that disagree most)
+    #[arg(long, value_name = "FILE", requires = "handoff")]
+    pub report: Option<PathBuf>,
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,

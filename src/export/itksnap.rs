@@ -63,7 +63,7 @@ pub fn label_descriptions(labels: &BTreeMap<i64, String>, ignore: u16) -> String
         .iter()
         .filter(|(v, _)| **v > 0 && **v < ignore as i64)
     {
-        let [r, g, b] = crate::view::label_color(value as u16);
+        let [r, g, b] = crate::palette::label_color(value as u16);
         let _ = writeln!(
             out,
             "{value:>5} {r:>5} {g:>4} {b:>4} {:>8} {:>2} {:>2}    \"{}\"",

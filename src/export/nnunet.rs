@@ -6,15 +6,16 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::returned::find_mask;
-use super::sparse::{LabelMapping, sparse_labels};
-use crate::dataset::{Dataset, Source, TargetLabels, check_same_grid};
+use super::package::{HANDOFF_FILE, Handoff};
+use super::returned::annotated_slices;
+use super::returned_handoff::primary_answer;
+use super::returned_mask::{find_mask, read_mask_on_grid};
+use super::sparse::{LabelMapping, sparse_answer};
+use crate::dataset::{Dataset, Source, TargetLabels};
 use crate::error::{Error, Result};
-use crate::io::{
-    Volume, read_nifti, write_atomic, write_bytes_atomic, write_labels_like, write_nifti,
-};
+use crate::io::{Volume, write_atomic, write_bytes_atomic, write_labels_like, write_nifti};
 use crate::jobs::Progress;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedVolume};
 
 /// What an export wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +25,8 @@ pub struct ExportSummary {
     pub annotated_slices: usize,
     pub ignore_label: u16,
     pub labels: Vec<(String, u16)>,
+    /// Where the labels came from.
+    pub source: String,
 }
 
 /// Copies a `.nii.gz` image byte for byte; writes others (and demo cases) from the loaded case.
@@ -38,6 +41,122 @@ fn copy_image(source: &Source, image: &Volume, dest: &Path) -> Result<()> {
     }
 }
 
+/// Returned masks to export instead of the dataset's dense labels.
+#[derive(Debug, Clone, Copy)]
+pub struct ReturnedMasks<'a> {
+    /// A folder of `CASE.*` masks, or a hand-off package (`handoff.json` at its root).
+    pub dir: &'a Path,
+    /// Keep labels painted off the planned slices (the rest of such a slice stays ignored).
+    pub keep_off_plan: bool,
+}
+
+impl<'a> ReturnedMasks<'a> {
+    /// The masks in `dir`, labels off the plan dropped.
+    pub fn new(dir: &'a Path) -> Self {
+        ReturnedMasks {
+            dir,
+            keep_off_plan: false,
+        }
+    }
+}
+
+/// Where an export takes each case's labels from.
+enum LabelSource<'a> {
+    Dense,
+    Masks(ReturnedMasks<'a>),
+    Handoff(ReturnedMasks<'a>, Box<Handoff>),
+}
+
+/// One case's labels for the export: the label map, the planned slices answered in it, the
+/// slices off the plan whose labels are kept, and the template's "not planned" value.
+struct CaseLabels {
+    labels: Volume,
+    answered: Vec<usize>,
+    kept: Vec<usize>,
+    not_planned: Option<u16>,
+}
+
+impl CaseLabels {
+    /// A case's dense labels on its planned slices.
+    fn dense(labels: Option<Volume>, volume: &PlannedVolume) -> Result<CaseLabels> {
+        Ok(CaseLabels {
+            labels: labels.ok_or_else(|| no_labels(&volume.case_id))?,
+            answered: volume.slices.clone(),
+            kept: Vec::new(),
+            not_planned: None,
+        })
+    }
+}
+
+impl<'a> LabelSource<'a> {
+    fn new(masks: Option<ReturnedMasks<'a>>) -> Result<Self> {
+        Ok(match masks {
+            None => LabelSource::Dense,
+            Some(m) if m.dir.join(HANDOFF_FILE).is_file() => {
+                LabelSource::Handoff(m, Box::new(Handoff::load(m.dir)?))
+            }
+            Some(m) => LabelSource::Masks(m),
+        })
+    }
+
+    /// What the summary says the labels came from.
+    fn describe(&self) -> String {
+        match self {
+            LabelSource::Dense => "the dataset's dense labels".into(),
+            LabelSource::Masks(m) => format!("returned masks in {}", m.dir.display()),
+            LabelSource::Handoff(m, _) => format!(
+                "the hand-off in {} (a shared case from its first annotator)",
+                m.dir.display()
+            ),
+        }
+    }
+
+    /// Checks that every case has labels before anything is written.
+    fn check(&self, dataset: &Dataset, volume: &PlannedVolume) -> Result<()> {
+        match self {
+            LabelSource::Dense => Ok(()),
+            LabelSource::Masks(m) => returned_mask(m.dir, &volume.case_id).map(|_| ()),
+            LabelSource::Handoff(..) => self.case(dataset, volume).map(|_| ()),
+        }
+    }
+
+    /// The labels of `volume`'s case.
+    fn case(&self, dataset: &Dataset, volume: &PlannedVolume) -> Result<CaseLabels> {
+        let off_plan = |kept: Vec<usize>, keep: bool| if keep { kept } else { Vec::new() };
+        match self {
+            LabelSource::Dense => {
+                let index = dataset.require_case(&volume.case_id)?;
+                CaseLabels::dense(dataset.load_labels(index)?, volume)
+            }
+            LabelSource::Masks(m) => {
+                let path = returned_mask(m.dir, &volume.case_id)?;
+                let labels = read_mask_on_grid(dataset, &volume.case_id, &path, None)?;
+                let outside: Vec<usize> = annotated_slices(&labels, volume.axis, None)
+                    .into_iter()
+                    .filter(|s| !volume.slices.contains(s))
+                    .collect();
+                Ok(CaseLabels {
+                    labels,
+                    answered: volume.slices.clone(),
+                    kept: off_plan(outside, m.keep_off_plan),
+                    not_planned: None,
+                })
+            }
+            LabelSource::Handoff(m, handoff) => {
+                let (answer, labels) = primary_answer(dataset, m.dir, handoff, volume)?;
+                let mut answered = [answer.done, answer.absent].concat();
+                answered.sort_unstable();
+                Ok(CaseLabels {
+                    labels,
+                    answered,
+                    kept: off_plan(answer.off_plan, m.keep_off_plan),
+                    not_planned: Some(handoff.ignore_value),
+                })
+            }
+        }
+    }
+}
+
 fn returned_mask(dir: &Path, case_id: &str) -> Result<std::path::PathBuf> {
     find_mask(dir, case_id)
         .ok_or_else(|| Error::file(format!("no returned mask for case '{case_id}'"), dir))
@@ -49,44 +168,57 @@ fn no_labels(case_id: &str) -> Error {
     ))
 }
 
-/// Exports `plan` as a sparse nnU-Net v2 raw dataset in `out`. Labels come from the dataset's
-/// dense labels (pilot / simulation) or, with `masks`, from the annotators' returned masks.
-/// `target` picks the classes (all non-zero labels when empty), renumbered 1..K.
-pub fn export_nnunet(
+/// The label values present in the planned cases (for "all foreground"), every case's labels
+/// checked to exist first.
+fn present_labels(
     dataset: &Dataset,
     plan: &Plan,
-    out: &Path,
-    target: &TargetLabels,
-    masks: Option<&Path>,
+    source: &LabelSource,
+    all_foreground: bool,
     progress: &Progress,
-) -> Result<ExportSummary> {
-    plan.check_dataset(dataset)?;
-    // Volumes are streamed: one case in memory at a time. First pass, only for "all
-    // foreground": which label values exist, reading the label maps alone. Either way every
-    // returned mask must exist before anything is written.
+) -> Result<Vec<i64>> {
     let mut present = BTreeSet::new();
     let n_volumes = plan.volumes.len();
     for (n, v) in plan.volumes.iter().enumerate() {
         progress.check()?;
-        let mask = masks
-            .map(|dir| returned_mask(dir, &v.case_id))
-            .transpose()?;
-        if !target.values.is_empty() {
+        if !all_foreground {
+            source.check(dataset, v)?;
             continue;
         }
         progress.set(
             0.3 * n as f32 / n_volumes as f32,
             format!("reading the labels of {}", v.case_id),
         );
-        let labels = match mask {
-            Some(path) => read_nifti(path)?,
-            None => dataset
-                .load_labels(dataset.require_case(&v.case_id)?)?
-                .ok_or_else(|| no_labels(&v.case_id))?,
-        };
-        present.extend(labels.label_voxels().keys().copied());
+        let case = source.case(dataset, v)?;
+        let not_planned = case.not_planned.map(i64::from);
+        present.extend(
+            case.labels
+                .label_voxels()
+                .into_keys()
+                .filter(|&l| Some(l) != not_planned),
+        );
     }
-    let present: Vec<i64> = present.into_iter().collect();
+    Ok(present.into_iter().collect())
+}
+
+/// Exports `plan` as a sparse nnU-Net v2 raw dataset in `out`. Labels come from the dataset's
+/// dense labels (pilot / simulation) or, with `masks`, from the annotators' returned masks: a
+/// folder of `CASE.*` masks (the planned slices exported), or a returned hand-off package (the
+/// slices answered: labelled, or ticked as holding no target; a slice not yet answered stays
+/// ignored). `target` picks the classes (all non-zero labels when empty), renumbered 1..K.
+pub fn export_nnunet(
+    dataset: &Dataset,
+    plan: &Plan,
+    out: &Path,
+    target: &TargetLabels,
+    masks: Option<ReturnedMasks>,
+    progress: &Progress,
+) -> Result<ExportSummary> {
+    plan.check_dataset(dataset)?;
+    let source = LabelSource::new(masks)?;
+    // Volumes are streamed: one case in memory at a time. First pass: every case's labels
+    // exist (and, for "all foreground", which label values they hold) before anything is written.
+    let present = present_labels(dataset, plan, &source, target.values.is_empty(), progress)?;
     let mapping = LabelMapping::new(target, &present, &dataset.label_names);
     if mapping.classes.is_empty() {
         return Err(Error::invalid(
@@ -95,6 +227,7 @@ pub fn export_nnunet(
     }
     // Second pass: each case loaded, checked, written and dropped.
     let mut annotated = 0;
+    let n_volumes = plan.volumes.len();
     for (n, v) in plan.volumes.iter().enumerate() {
         progress.check()?;
         progress.set(
@@ -102,34 +235,33 @@ pub fn export_nnunet(
             format!("writing {}", v.case_id),
         );
         let index = dataset.require_case(&v.case_id)?;
-        let case = dataset.load(index)?;
-        let labels = match masks {
-            Some(dir) => {
-                let p = returned_mask(dir, &v.case_id)?;
-                let m = read_nifti(&p)?;
-                check_same_grid(
-                    &case.image,
-                    &m,
-                    Path::new(&dataset.cases[index].image.display_path()),
-                    &p,
-                )?;
-                m
-            }
-            None => case.labels.clone().ok_or_else(|| no_labels(&v.case_id))?,
+        // Loading the case checks its image and dense labels lie on one grid.
+        let loaded = dataset.load(index)?;
+        let case = match source {
+            LabelSource::Dense => CaseLabels::dense(loaded.labels, v)?,
+            _ => source.case(dataset, v)?,
         };
-        let sparse = sparse_labels(&labels, v.axis, &v.slices, &mapping);
+        let image = loaded.image;
+        let sparse = sparse_answer(
+            &case.labels,
+            v.axis,
+            &case.answered,
+            &case.kept,
+            case.not_planned,
+            &mapping,
+        );
         copy_image(
             &dataset.cases[index].image,
-            &case.image,
+            &image,
             &out.join("imagesTr")
                 .join(format!("{}_0000.nii.gz", v.case_id)),
         )?;
         write_labels_like(
             out.join("labelsTr").join(format!("{}.nii.gz", v.case_id)),
-            &case.image,
+            &image,
             &sparse,
         )?;
-        annotated += v.slices.len();
+        annotated += case.answered.len();
     }
     let mut label_json = serde_json::Map::new();
     label_json.insert("background".into(), 0.into());
@@ -160,5 +292,6 @@ pub fn export_nnunet(
         annotated_slices: annotated,
         ignore_label: mapping.ignore,
         labels: mapping.classes.iter().map(|c| (c.2.clone(), c.1)).collect(),
+        source: source.describe(),
     })
 }

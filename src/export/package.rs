@@ -1,7 +1,8 @@
 //! The hand-off package on disk: `handoff.json` (the plan, its split and the template's ignore
 //! value), and per annotator a folder with a worklist to tick, ITK-SNAP's label descriptions,
 //! and per case a label template on the image's grid (the ignore value off the planned slices,
-//! 0 on them) with a Slicer markups file and an ITK-SNAP workspace that open it. Every file is
+//! 0 on them) as NIfTI and as Slicer's `.seg.nrrd`, with a Slicer markups file and an ITK-SNAP
+//! workspace that open it. Every file is
 //! written atomically; a folder that is not empty is refused unless overwriting is asked for.
 
 use std::path::{Path, PathBuf};
@@ -9,10 +10,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::handoff::{HANDOFF_FORMAT, Split};
+use super::segments::seg_nrrd_key_values;
 use super::worklist::{WorklistRow, worklist_csv_with, worklist_rows};
 use crate::dataset::{CaseGeometry, Dataset};
 use crate::error::{Error, Result};
-use crate::io::{Volume, VoxelData, write_bytes_atomic, write_nifti};
+use crate::io::{Volume, VoxelData, write_bytes_atomic, write_nifti, write_nrrd};
 use crate::jobs::Progress;
 use crate::plan::{Plan, PlannedVolume};
 
@@ -57,6 +59,12 @@ pub fn case_folder(out: &Path, annotator: &str, case_id: &str) -> PathBuf {
 /// The label template of `case_id` (the file annotators paint and save).
 pub fn template_path(out: &Path, annotator: &str, case_id: &str) -> PathBuf {
     case_folder(out, annotator, case_id).join(format!("{case_id}_labels.nii.gz"))
+}
+
+/// The label template of `case_id` for 3D Slicer (`.seg.nrrd`: the same voxels, with the
+/// dataset's label names and colours as segments, and "not planned" as one).
+pub fn seg_template_path(out: &Path, annotator: &str, case_id: &str) -> PathBuf {
+    case_folder(out, annotator, case_id).join(format!("{case_id}_labels.seg.nrrd"))
 }
 
 /// The value off the planned slices: above every label of the dataset.
@@ -113,7 +121,13 @@ fn write_case(
     let folder = case_folder(out, name, &volume.case_id);
     std::fs::create_dir_all(&folder).map_err(|e| Error::io("cannot create", &folder, e))?;
     let template_file = template_path(out, name, &volume.case_id);
-    write_nifti(&template_file, &template(&g, volume, ignore))?;
+    let labels = template(&g, volume, ignore);
+    write_nifti(&template_file, &labels)?;
+    write_nrrd(
+        seg_template_path(out, name, &volume.case_id),
+        &labels,
+        &seg_nrrd_key_values(&dataset.label_names, ignore, g.shape),
+    )?;
     let markups = super::slicer::slice_markups(&g, volume);
     let text = serde_json::to_string_pretty(&markups).map_err(|e| Error::invalid(e.to_string()))?;
     write_bytes_atomic(

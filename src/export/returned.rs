@@ -1,13 +1,14 @@
 //! Reading annotators' returned masks back against the plan: which planned slices are done,
 //! which are missing, which were annotated outside the plan.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::dataset::{Dataset, check_on_grid};
+pub use super::returned_mask::{find_mask, read_mask_on_grid};
+use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::io::{Volume, read_nifti};
+use crate::io::Volume;
 use crate::plan::Plan;
 
 /// Progress of one case.
@@ -31,35 +32,6 @@ pub struct ReturnedStatus {
     pub cases: Vec<CaseStatus>,
 }
 
-/// The returned mask of `case_id` in `dir` (`CASE.nii.gz`, `CASE.nii`, or under `labelsTr/`).
-pub fn find_mask(dir: &Path, case_id: &str) -> Option<PathBuf> {
-    [dir.to_path_buf(), dir.join("labelsTr")]
-        .iter()
-        .flat_map(|d| {
-            [
-                d.join(format!("{case_id}.nii.gz")),
-                d.join(format!("{case_id}.nii")),
-            ]
-        })
-        .find(|p| p.is_file())
-}
-
-/// The returned mask at `path` of case `case_id`, refused (naming both files) unless it lies on
-/// the case's grid: one flipped or permuted by the annotation tool would count other slices.
-pub fn read_mask_on_grid(dataset: &Dataset, case_id: &str, path: &Path) -> Result<Volume> {
-    let mask = read_nifti(path)?;
-    let index = dataset.require_case(case_id)?;
-    let grid = dataset.geometry(index)?;
-    check_on_grid(
-        grid.shape,
-        &grid.world_from_voxel,
-        &mask,
-        Path::new(&dataset.cases[index].image.display_path()),
-        path,
-    )?;
-    Ok(mask)
-}
-
 /// Slices along `axis` holding any voxel other than 0 and `ignore`: the annotated ones.
 pub fn annotated_slices(mask: &Volume, axis: usize, ignore: Option<i64>) -> Vec<usize> {
     mask.slices_where(axis, |v| v != 0 && Some(v) != ignore)
@@ -68,8 +40,9 @@ pub fn annotated_slices(mask: &Volume, axis: usize, ignore: Option<i64>) -> Vec<
 /// Compares returned masks in `dir` with `plan` on `dataset`. A planned slice is done when its
 /// mask holds a label (an annotator who finds nothing on a planned slice should say so in the
 /// worklist; an all-zero slice reads as not done). `ignore` is a value meaning "not annotated".
-/// Each mask must lie on its case's grid (shape and affine, from the image's header): one
-/// flipped or permuted by the annotation tool would count the wrong slices, and is refused.
+/// Masks are read in any form `find_mask` finds (NIfTI, NRRD, `.seg.nrrd`, DICOM SEG), each on
+/// its case's grid: one flipped or permuted by the annotation tool would count the wrong slices,
+/// and is refused.
 pub fn check_returned(
     dataset: &Dataset,
     plan: &Plan,
@@ -80,7 +53,8 @@ pub fn check_returned(
     for v in &plan.volumes {
         let (mask_path, annotated) = match find_mask(dir, &v.case_id) {
             Some(p) => {
-                let mask = read_mask_on_grid(dataset, &v.case_id, &p)?;
+                let not_planned = ignore.and_then(|i| u16::try_from(i).ok());
+                let mask = read_mask_on_grid(dataset, &v.case_id, &p, not_planned)?;
                 (
                     Some(p.display().to_string()),
                     annotated_slices(&mask, v.axis, ignore),

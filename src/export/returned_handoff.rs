@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::package::{Handoff, WORKLIST_FILE, case_folder, template_path};
-use super::returned::{annotated_slices, read_mask_on_grid};
+pub use super::agreement::Agreement;
+use super::agreement::agreement;
+use super::package::{Handoff, WORKLIST_FILE, case_folder, seg_template_path, template_path};
+use super::returned::annotated_slices;
+use super::returned_mask::{find_mask, read_mask_on_grid};
 use super::worklist::{Tick, read_ticks};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::interp::dice_from_counts;
 use crate::io::Volume;
 use crate::plan::PlannedVolume;
 
@@ -30,17 +32,6 @@ pub struct AnsweredCase {
     pub off_plan: Vec<usize>,
 }
 
-/// Two annotators' agreement on a shared case.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Agreement {
-    pub case_id: String,
-    pub annotators: [String; 2],
-    /// Dice over every planned slice together (1 when neither labelled anything).
-    pub dice: f64,
-    /// (slice, Dice) per planned slice, worst first.
-    pub slices: Vec<(usize, f64)>,
-}
-
 /// Where a hand-off stands.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HandoffStatus {
@@ -54,15 +45,49 @@ pub struct HandoffStatus {
     pub agreement: Vec<Agreement>,
 }
 
-/// The mask an annotator saved for `case_id`: `CASE.nii.gz` beside the template if they saved
-/// one, else the template itself (saved in place).
-fn returned_mask(dir: &Path, annotator: &str, case_id: &str) -> PathBuf {
+/// The mask an annotator returned for `volume`: a file they saved beside the templates
+/// (`CASE.nii.gz`, `.seg.nrrd`, `.dcm`, …), else whichever template they painted in place (the
+/// NIfTI one in ITK-SNAP, the `.seg.nrrd` one in Slicer; the NIfTI one when neither holds a
+/// label). Refused when both templates hold labels: which one is the answer is unclear.
+fn returned_mask(
+    dataset: &Dataset,
+    dir: &Path,
+    annotator: &str,
+    volume: &PlannedVolume,
+    ignore: u16,
+) -> Result<(PathBuf, Volume)> {
+    let case_id = &volume.case_id;
     let folder = case_folder(dir, annotator, case_id);
-    ["nii.gz", "nii"]
-        .iter()
-        .map(|ext| folder.join(format!("{case_id}.{ext}")))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| template_path(dir, annotator, case_id))
+    if let Some(saved) = find_mask(&folder, case_id) {
+        let mask = read_mask_on_grid(dataset, case_id, &saved, Some(ignore))?;
+        return Ok((saved, mask));
+    }
+    let mut read = Vec::new();
+    for path in [
+        template_path(dir, annotator, case_id),
+        seg_template_path(dir, annotator, case_id),
+    ] {
+        if path.is_file() {
+            let mask = read_mask_on_grid(dataset, case_id, &path, Some(ignore))?;
+            let painted = !annotated_slices(&mask, volume.axis, Some(ignore as i64)).is_empty();
+            read.push((path, mask, painted));
+        }
+    }
+    if read.iter().filter(|r| r.2).count() > 1 {
+        return Err(Error::file(
+            "both label templates (NIfTI and .seg.nrrd) hold labels; keep the one that is the answer and restore or delete the other",
+            folder,
+        ));
+    }
+    let pick = read.iter().position(|r| r.2).unwrap_or(0);
+    if read.is_empty() {
+        return Err(Error::file(
+            format!("no returned mask or template for case '{case_id}'"),
+            folder,
+        ));
+    }
+    let (path, mask, _) = read.swap_remove(pick);
+    Ok((path, mask))
 }
 
 /// One annotator's answer on `volume` from `mask` and their `ticks`.
@@ -134,46 +159,30 @@ fn annotator_ticks(
     Ok(ticks)
 }
 
-/// (both, first, second): voxels labelled in both masks, in the first, in the second, on slice
-/// `s` along `axis` (the ignore value is no label).
-fn overlap(masks: [&Volume; 2], axis: usize, s: usize, ignore: u16) -> (u64, u64, u64) {
-    let is_label = |v: f32| v != 0.0 && v != ignore as f32;
-    let (a, b) = (masks[0].slice_f32(axis, s), masks[1].slice_f32(axis, s));
-    a.data
-        .iter()
-        .zip(&b.data)
-        .fold((0, 0, 0), |(both, p, q), (&x, &y)| {
-            let (x, y) = (is_label(x), is_label(y));
-            (both + (x && y) as u64, p + x as u64, q + y as u64)
-        })
-}
-
-/// The agreement of two annotators' masks on the planned slices of `volume`.
-fn agreement(
+/// The answer on `volume` of the first annotator holding it (on a shared case, the one it was
+/// given to first), with their mask: what an export of the returned hand-off takes.
+pub fn primary_answer(
+    dataset: &Dataset,
+    dir: &Path,
+    handoff: &Handoff,
     volume: &PlannedVolume,
-    annotators: [String; 2],
-    masks: [&Volume; 2],
-    ignore: u16,
-) -> Agreement {
-    let counts: Vec<(usize, (u64, u64, u64))> = volume
-        .slices
+) -> Result<(AnsweredCase, Volume)> {
+    let annotator = handoff
+        .split
+        .annotators
         .iter()
-        .map(|&s| (s, overlap(masks, volume.axis, s, ignore)))
-        .collect();
-    let total = counts
-        .iter()
-        .fold((0, 0, 0), |t, (_, c)| (t.0 + c.0, t.1 + c.1, t.2 + c.2));
-    let mut slices: Vec<(usize, f64)> = counts
-        .iter()
-        .map(|&(s, (both, p, q))| (s, dice_from_counts(both, p, q)))
-        .collect();
-    slices.sort_by(|p, q| p.1.total_cmp(&q.1).then(p.0.cmp(&q.0)));
-    Agreement {
-        case_id: volume.case_id.clone(),
-        annotators,
-        dice: dice_from_counts(total.0, total.1, total.2),
-        slices,
-    }
+        .find(|a| a.cases.contains(&volume.case_id))
+        .ok_or_else(|| {
+            Error::file(
+                format!("no annotator holds case '{}'", volume.case_id),
+                dir.join(super::package::HANDOFF_FILE),
+            )
+        })?;
+    let ticks = annotator_ticks(handoff, dir, &annotator.name)?;
+    let ignore = handoff.ignore_value;
+    let (path, mask) = returned_mask(dataset, dir, &annotator.name, volume, ignore)?;
+    let answered = answer(volume, &annotator.name, &mask, &path, &ticks, ignore);
+    Ok((answered, mask))
 }
 
 /// Reads the hand-off package in `dir` back: every annotator's answers and, on shared cases,
@@ -193,8 +202,7 @@ pub fn check_handoff(dataset: &Dataset, dir: &Path) -> Result<HandoffStatus> {
                     dir.join(super::package::HANDOFF_FILE),
                 )
             })?;
-            let path = returned_mask(dir, &a.name, case_id);
-            let mask = read_mask_on_grid(dataset, case_id, &path)?;
+            let (path, mask) = returned_mask(dataset, dir, &a.name, volume, ignore)?;
             cases.push(answer(volume, &a.name, &mask, &path, &ticks, ignore));
             if handoff.split.shared.contains(case_id) {
                 shared

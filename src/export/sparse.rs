@@ -80,11 +80,29 @@ pub fn sparse_labels(
     slices: &[usize],
     mapping: &LabelMapping,
 ) -> Vec<u16> {
-    let keep = on_slices(labels.shape, axis, slices);
+    sparse_answer(labels, axis, slices, &[], None, mapping)
+}
+
+/// Sparse labels of a returned mask: `labels` mapped on the `answered` slices (where a voxel
+/// holding the template's `not_planned` value stays ignored, never background); on the `kept`
+/// slices off the plan, the labelled voxels only; `mapping.ignore` everywhere else.
+pub fn sparse_answer(
+    labels: &Volume,
+    axis: usize,
+    answered: &[usize],
+    kept: &[usize],
+    not_planned: Option<u16>,
+    mapping: &LabelMapping,
+) -> Vec<u16> {
+    let on_answered = on_slices(labels.shape, axis, answered);
+    let on_kept = on_slices(labels.shape, axis, kept);
+    let not_planned = not_planned.map(i64::from);
     (0..labels.voxel_count())
         .map(|i| {
-            if keep[i] {
-                mapping.map(labels.value(i).round() as i64)
+            let v = labels.value(i).round() as i64;
+            let labelled = v != 0 && Some(v) != not_planned;
+            if on_answered[i] && Some(v) != not_planned || on_kept[i] && labelled {
+                mapping.map(v)
             } else {
                 mapping.ignore
             }

@@ -15,6 +15,13 @@ const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 
 /// VRs with a 2-byte length in explicit VR; every other one, unknown ones included, has 2
 /// reserved bytes and a 4-byte length (as dicom-rs reads them).
+/// The value representations of the standard (PS3.5 6.2): any other in an explicit-VR file is
+/// corruption.
+const KNOWN_VRS: [&[u8; 2]; 34] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
+    b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+    b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+];
 const SHORT_VRS: [&[u8; 2]; 21] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
     b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
@@ -122,6 +129,13 @@ fn walk<R: Read + Seek>(w: &mut Walker<R>) -> std::result::Result<(), String> {
             let Some(vr) = w.bytes::<2>() else {
                 return Ok(());
             };
+            if !KNOWN_VRS.contains(&&vr) {
+                // dicom-rs spends seconds on an unknown VR of undefined length before failing.
+                return Err(format!(
+                    "element ({group:04X},{element:04X}) has no valid value representation ('{}')",
+                    String::from_utf8_lossy(&vr).escape_default()
+                ));
+            }
             let len = if SHORT_VRS.contains(&&vr) {
                 w.u16().map(u32::from)
             } else {

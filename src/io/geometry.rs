@@ -28,6 +28,31 @@ pub fn voxel_to_world(world_from_voxel: &Affine, ijk: [f64; 3]) -> [f64; 3] {
     out
 }
 
+/// The inverse of `world_from_voxel` (world millimetres → fractional voxel index); None when
+/// its 3×3 part is singular.
+pub fn voxel_from_world(world_from_voxel: &Affine) -> Option<Affine> {
+    let m = |r: usize, c: usize| world_from_voxel[r][c];
+    let det = m(0, 0) * (m(1, 1) * m(2, 2) - m(1, 2) * m(2, 1))
+        - m(0, 1) * (m(1, 0) * m(2, 2) - m(1, 2) * m(2, 0))
+        + m(0, 2) * (m(1, 0) * m(2, 1) - m(1, 1) * m(2, 0));
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let mut inverse = IDENTITY;
+    for (r, row) in inverse.iter_mut().take(3).enumerate() {
+        for (c, x) in row.iter_mut().take(3).enumerate() {
+            // The cofactor of (c, r); cyclic indices carry its sign.
+            let (r1, r2) = ((c + 1) % 3, (c + 2) % 3);
+            let (c1, c2) = ((r + 1) % 3, (r + 2) % 3);
+            *x = (m(r1, c1) * m(r2, c2) - m(r1, c2) * m(r2, c1)) / det;
+        }
+    }
+    for row in inverse.iter_mut().take(3) {
+        row[3] = -(0..3).map(|c| row[c] * m(c, 3)).sum::<f64>();
+    }
+    Some(inverse)
+}
+
 /// Largest absolute difference between two affines' entries.
 pub fn affine_max_diff(a: &Affine, b: &Affine) -> f64 {
     let mut m: f64 = 0.0;
@@ -207,6 +232,28 @@ mod tests {
         assert_eq!(voxel_axis_for_plane(&pir, Plane::Axial), 1);
         assert_eq!(voxel_axis_for_plane(&pir, Plane::Sagittal), 2);
         assert_eq!(voxel_axis_for_plane(&pir, Plane::Coronal), 0);
+    }
+
+    #[test]
+    fn voxel_from_world_undoes_world_from_voxel() {
+        // An oblique, permuted and flipped affine with a translation.
+        let (c, s) = (0.8f64, 0.6f64);
+        let a = [
+            [0.0, 0.7 * c, -2.0 * s, 10.0],
+            [-1.2, 0.0, 0.0, -4.0],
+            [0.0, 0.7 * s, 2.0 * c, 33.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let inverse = voxel_from_world(&a).unwrap();
+        for ijk in [[0.0, 0.0, 0.0], [3.0, -2.0, 7.5], [100.0, 1.0, 0.25]] {
+            let back = voxel_to_world(&inverse, voxel_to_world(&a, ijk));
+            for (x, y) in back.iter().zip(ijk) {
+                assert!((x - y).abs() < 1e-9, "{back:?} {ijk:?}");
+            }
+        }
+        let mut flat = a;
+        flat[2] = [0.0, 0.0, 0.0, 1.0];
+        assert!(voxel_from_world(&flat).is_none());
     }
 
     #[test]

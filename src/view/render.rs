@@ -60,22 +60,7 @@ impl SliceImage {
     }
 }
 
-/// The colour of label value `value` (a fixed palette, the same in every view).
-pub fn label_color(value: u16) -> [u8; 3] {
-    const PALETTE: [[u8; 3]; 10] = [
-        [230, 40, 40],
-        [40, 200, 70],
-        [50, 120, 255],
-        [240, 220, 40],
-        [40, 220, 230],
-        [220, 60, 220],
-        [255, 140, 20],
-        [160, 110, 60],
-        [150, 230, 150],
-        [250, 160, 190],
-    ];
-    PALETTE[(value.max(1) as usize - 1) % PALETTE.len()]
-}
+pub use crate::palette::label_color;
 
 const PLANNED: [u8; 3] = [255, 200, 0];
 const RISKY: [u8; 3] = [255, 100, 0];

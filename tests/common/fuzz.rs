@@ -1,13 +1,13 @@
 //! A mutation fuzzer over everything sliceplan reads from users, on stable Rust: NIfTI files
 //! (.nii, .nii.gz, .hdr/.img; header fields, dims, datatypes, vox_offset, scaling, qform/sform,
 //! byte order, truncation, corrupt and multi-member gzip, gzip bombs), dataset layouts
-//! (dataset.json, case.json), plan files, study files, result stores, returned masks and DICOM
+//! (dataset.json, case.json), plan files, study files, result stores, returned masks (NIfTI, `.seg.nrrd`, DICOM SEG) and DICOM
 //! files. Seeds are generated in code and taken from `../shared/data/real` when present.
 //!
 //! Properties checked on every input: no panic; each input handled within `TIME_LIMIT`; a
 //! refusal is one sentence naming the file (or folder) it is about. The driver
 //! (`examples/fuzz.rs`) reports the counts and peak memory; `tests/fuzz.rs` runs a short round.
-//! Shared by both through `#[path]`.
+//! Shared by both through `#[path]`; each names the DICOM SEG writer (`common/seg.rs`) `crate::seg`.
 #![allow(dead_code)]
 
 use std::io::Write as _;
@@ -15,6 +15,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::seg;
 use sliceplan::dataset::open_dataset;
 use sliceplan::io::{self, Volume, VoxelData, read_dicom_series, read_nifti, read_nifti_info};
 use sliceplan::plan::Plan;
@@ -52,9 +53,11 @@ pub enum Target {
     Store,
     ReturnedMask,
     Dicom,
+    ReturnedNrrd,
+    ReturnedSeg,
 }
 
-pub const TARGETS: [Target; 10] = [
+pub const TARGETS: [Target; 12] = [
     Target::Nii,
     Target::NiiGz,
     Target::HdrImg,
@@ -65,6 +68,8 @@ pub const TARGETS: [Target; 10] = [
     Target::Store,
     Target::ReturnedMask,
     Target::Dicom,
+    Target::ReturnedNrrd,
+    Target::ReturnedSeg,
 ];
 
 /// The seed corpus.
@@ -300,6 +305,42 @@ impl Seeds {
             dicom,
         }
     }
+}
+
+/// Case "a"'s labels returned as a `.seg.nrrd` (raw, and gzip as Slicer saves it) and as a
+/// binary DICOM SEG: the seeds of the returned-mask readers.
+fn returned_seeds(dir: &Path, dataset_dir: &Path) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let Ok(labels) = io::read_nifti(dataset_dir.join("labelsTr/a.nii.gz")) else {
+        return (Vec::new(), Vec::new());
+    };
+    let names: std::collections::BTreeMap<i64, String> =
+        [(0, "background".to_string()), (1, "organ".to_string())].into();
+    let key_values = sliceplan::export::segments::seg_nrrd_key_values(&names, 255, labels.shape);
+    let gz = dir.join("seed.seg.nrrd");
+    let _ = io::write_nrrd(&gz, &labels, &key_values);
+    let gz = std::fs::read(&gz).unwrap_or_default();
+    let header_end = gz.windows(2).position(|w| w == b"\n\n").unwrap_or(0) + 2;
+    let header =
+        String::from_utf8_lossy(&gz[..header_end]).replace("encoding: gzip", "encoding: raw");
+    let raw: Vec<u8> = (0..labels.voxel_count())
+        .map(|i| labels.value(i) as u8)
+        .collect();
+    let values: Vec<u16> = (0..labels.voxel_count())
+        .map(|i| labels.value(i) as u16)
+        .collect();
+    let seg_path = dir.join("seed.dcm");
+    seg::write_dicom_seg(
+        &seg_path,
+        &seg::SegSpec {
+            grid: &labels,
+            labels: &values,
+            segments: &[(1, 1, "organ")],
+            axis: 2,
+            segmentation_type: "BINARY",
+        },
+    );
+    let dicom_seg = std::fs::read(&seg_path).unwrap_or_default();
+    (vec![gz, [header.as_bytes(), &raw].concat()], dicom_seg)
 }
 
 /// The decompressed first `limit` bytes of a gzip stream.
@@ -542,6 +583,9 @@ pub struct Fuzzer {
     rng: Rng,
     dataset_dir: PathBuf,
     plan_seed: String,
+    /// Returned masks of case "a" as `.seg.nrrd` (raw and gzip) and as a DICOM SEG.
+    seg_nrrd: Vec<Vec<u8>>,
+    dicom_seg: Vec<u8>,
 }
 
 impl Fuzzer {
@@ -569,12 +613,15 @@ impl Fuzzer {
         seeds
             .store_lines
             .push(r#"{"key":"abc","version":"0.3.0","dice":0.5,"spec":{}}"#.to_string());
+        let (seg_nrrd, dicom_seg) = returned_seeds(dir, &dataset_dir);
         Fuzzer {
             seeds,
             dir: dir.to_path_buf(),
             rng,
             dataset_dir,
             plan_seed,
+            seg_nrrd,
+            dicom_seg,
         }
     }
 
@@ -754,6 +801,33 @@ impl Fuzzer {
                 });
                 (outcome(r), vec![path, masks])
             }
+            Target::ReturnedNrrd => {
+                let mut bytes = Self::pick(&mut self.rng, &self.seg_nrrd).clone();
+                let header_end = bytes.windows(2).position(|w| w == b"\n\n").unwrap_or(0);
+                if self.rng.below(2) == 0 {
+                    let header = String::from_utf8_lossy(&bytes[..header_end]).into_owned();
+                    let mutated = mutate_text(&header, &mut self.rng);
+                    bytes = [mutated.as_bytes(), &bytes[header_end..]].concat();
+                } else if self.rng.below(2) == 0 {
+                    let at = self.rng.below(bytes.len() + 1);
+                    bytes.truncate(at);
+                } else {
+                    flip_bytes(&mut bytes[header_end..], &mut self.rng);
+                }
+                self.returned("a.seg.nrrd", &bytes)
+            }
+            Target::ReturnedSeg => {
+                let mut bytes = self.dicom_seg.clone();
+                for _ in 0..1 + self.rng.below(3) {
+                    if self.rng.below(3) == 0 {
+                        let at = self.rng.below(bytes.len() + 1);
+                        bytes.truncate(at);
+                    } else {
+                        flip_bytes(&mut bytes, &mut self.rng);
+                    }
+                }
+                self.returned("a.dcm", &bytes)
+            }
             Target::Dicom => {
                 let Some(seed) = self.seeds.dicom.first().cloned() else {
                     return (Outcome::Accepted, vec![]);
@@ -782,6 +856,22 @@ impl Fuzzer {
                 )
             }
         }
+    }
+
+    /// Checks the plan's returned masks with `bytes` saved as `name` among them.
+    fn returned(&mut self, name: &str, bytes: &[u8]) -> (Outcome, Vec<PathBuf>) {
+        let dir = self.dir.join("input");
+        let masks = dir.join("masks");
+        let _ = std::fs::create_dir_all(&masks);
+        let path = masks.join(name);
+        let _ = std::fs::write(&path, bytes);
+        let plan_path = dir.join("plan.json");
+        let _ = std::fs::write(&plan_path, &self.plan_seed);
+        let r = Plan::load(&plan_path).and_then(|plan| {
+            let ds = open_dataset(&self.dataset_dir)?;
+            sliceplan::export::check_returned(&ds, &plan, &masks, Some(255)).map(|_| ())
+        });
+        (outcome(r), vec![path, masks])
     }
 
     /// Runs `n` inputs round-robin over the targets, checking the properties.

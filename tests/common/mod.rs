@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod seg;
+
 use std::path::{Path, PathBuf};
 
 use sliceplan::io::{self, Volume, VoxelData};
@@ -76,4 +78,22 @@ pub fn cli(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Ticks `rows` (case, slice) as "target absent" in a hand-off worklist, saved as a spreadsheet
+/// would save it: a BOM, CRLF line ends, the tick quoted.
+pub fn tick_absent(path: &Path, rows: &[(String, usize)]) {
+    let text = std::fs::read_to_string(path).expect("worklist");
+    let mut out = String::from("\u{feff}");
+    for (n, line) in text.lines().enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let hit = n > 0
+            && rows
+                .iter()
+                .any(|(c, s)| cells[1] == c && cells[5] == s.to_string());
+        out.push_str(line);
+        // The last column, target_absent, ticked.
+        out.push_str(if hit { "\"x\"\r\n" } else { "\r\n" });
+    }
+    std::fs::write(path, out).expect("worklist written");
 }

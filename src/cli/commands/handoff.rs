@@ -4,7 +4,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use sliceplan::dataset::Dataset;
-use sliceplan::export::{check_handoff, split, write_package};
+use sliceplan::export::{check_handoff, split, status_markdown, write_package};
+use sliceplan::io::write_bytes_atomic;
 use sliceplan::plan::Plan;
 
 use super::{load_data_arg, print_json, with_progress};
@@ -38,49 +39,18 @@ pub fn handoff(args: HandoffArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn handoff_status(ds: &Dataset, dir: &Path, json: bool) -> Result<()> {
+pub fn handoff_status(ds: &Dataset, dir: &Path, report: Option<&Path>, json: bool) -> Result<()> {
     let status = check_handoff(ds, dir)?;
+    let markdown = status_markdown(&status);
+    if let Some(path) = report {
+        write_bytes_atomic(path, markdown.as_bytes())?;
+    }
     if json {
         return print_json(&status);
     }
-    println!(
-        "{} of {} planned slices done, {} answered as holding no target, {} missing, {} annotated outside the plan",
-        status.done_slices,
-        status.planned_slices,
-        status.absent_slices,
-        status.missing_slices,
-        status.off_plan_slices
-    );
-    for c in &status.cases {
-        println!(
-            "  {:<14} {:<24} done {:>3}  absent {:>3}  missing {:?}{}",
-            c.annotator,
-            c.case_id,
-            c.done.len(),
-            c.absent.len(),
-            c.missing,
-            if c.off_plan.is_empty() {
-                String::new()
-            } else {
-                format!("  outside the plan {:?}", c.off_plan)
-            }
-        );
-    }
-    for a in &status.agreement {
-        let worst: Vec<String> = a
-            .slices
-            .iter()
-            .take(3)
-            .map(|(s, d)| format!("{s} ({d:.3})"))
-            .collect();
-        println!(
-            "  agreement on {} ({} vs {}): Dice {:.3}; slices that disagree most: {}",
-            a.case_id,
-            a.annotators[0],
-            a.annotators[1],
-            a.dice,
-            worst.join(", ")
-        );
+    print!("{markdown}");
+    if let Some(path) = report {
+        println!("\nstatus report written to {}", path.display());
     }
     Ok(())
 }

@@ -61,15 +61,24 @@ pub fn export_nnunet(args: ExportNnunetArgs) -> Result<()> {
     let plan = Plan::load(&args.plan)?;
     let target = target_arg(args.label.as_deref(), &ds)?;
     let (out, masks, json) = (args.out, args.masks, args.json);
+    let keep_off_plan = args.keep_off_plan;
     let summary = with_progress("sliceplan-export", move |p| {
-        export::export_nnunet(&ds, &plan, &out, &target, masks.as_deref(), p)
+        let returned = masks
+            .as_deref()
+            .map(|dir| export::ReturnedMasks { dir, keep_off_plan });
+        export::export_nnunet(&ds, &plan, &out, &target, returned, p)
     })?;
     if json {
         return print_json(&summary);
     }
     println!(
-        "wrote {} cases ({} annotated slices, ignore label {}) to {}; labels {:?}",
-        summary.cases, summary.annotated_slices, summary.ignore_label, summary.out, summary.labels
+        "wrote {} cases ({} annotated slices, ignore label {}) to {}; labels {:?}, from {}",
+        summary.cases,
+        summary.annotated_slices,
+        summary.ignore_label,
+        summary.out,
+        summary.labels,
+        summary.source
     );
     Ok(())
 }
@@ -77,7 +86,7 @@ pub fn export_nnunet(args: ExportNnunetArgs) -> Result<()> {
 pub fn status(args: StatusArgs) -> Result<()> {
     let ds = load_data_arg(&args.data)?;
     if let Some(dir) = &args.handoff {
-        return super::handoff::handoff_status(&ds, dir, args.json);
+        return super::handoff::handoff_status(&ds, dir, args.report.as_deref(), args.json);
     }
     let (Some(plan), Some(masks)) = (&args.plan, args.masks.clone()) else {
         anyhow::bail!("status needs --plan and --masks, or --handoff");
