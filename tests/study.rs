@@ -364,3 +364,48 @@ fn single_files_of_the_same_name_get_stores_of_their_own() {
     // Each is found again where it was.
     assert_eq!(open(&a), fa);
 }
+
+/// `study run --race` races each scenario's allocations: a margin below zero is refused before
+/// any training; a race stores fewer runs than the grid, says how it ended per scenario, and a
+/// rerun continues from the store (nothing new to run, the same verdicts).
+#[test]
+fn a_study_races_its_allocations_and_a_rerun_continues() {
+    let dir = tempdir();
+    let store = dir.path().join("store");
+    let file = dir.path().join("race.toml");
+    std::fs::write(
+        &file,
+        "budgets_slices = [24]\nallocations = [\"volumes:2\", \"volumes:4\", \"volumes:8\", \"volumes:12\", \"volumes:20\"]\nstrategies = [\"fixed\"]\nseeds = [0, 1, 2]\npreset = \"tiny\"\nbackend = \"cpu\"\nholdout = 4\nholdout_seed = 0\n",
+    )
+    .unwrap();
+    let race = |extra: &[&str]| {
+        let mut args = vec!["study", "run", file.to_str().unwrap(), "--data", "demo"];
+        args.extend(["--store", store.to_str().unwrap(), "--race", "--quiet"]);
+        args.extend(extra);
+        cli(&args)
+    };
+    let (code, _, err) = race(&["--margin", "-0.01"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("margin"), "{err}");
+    assert!(lines(&store).is_empty(), "nothing trained");
+    let (code, out, err) = race(&["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = &reports[0][1];
+    let runs = report["runs"].as_u64().unwrap() as usize;
+    assert_eq!(runs, lines(&store).len());
+    assert!((3..15).contains(&runs), "{report}");
+    assert!(report["verdict"]["kind"].is_string(), "{report}");
+    // The rerun finds the race over: no new run, the same verdict.
+    let (code, out, err) = race(&["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again[0][1]["verdict"], report["verdict"]);
+    assert_eq!(lines(&store).len(), runs);
+    // The plain output says how the race ended, per scenario.
+    let (_, text, _) = race(&[]);
+    assert!(
+        text.contains("24 slices") && text.contains(" after "),
+        "{text}"
+    );
+}

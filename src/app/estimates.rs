@@ -10,6 +10,7 @@ use super::SliceplanApp;
 use super::planner::simulation_request;
 use crate::error::Error;
 use crate::plan::Budget;
+use crate::study::race::{Race, RaceRule};
 use crate::study::store::StoreContents;
 use crate::study::{
     AgainstBest, AllocationRule, EstimateSetup, FrontierPoint, ResultStore, compared_with_best,
@@ -195,8 +196,10 @@ impl SliceplanApp {
         }
     }
 
-    /// Runs the frontier points not yet in the store (a spread of `estimate_points` volume
-    /// counts and the chosen one), each stored as it ends.
+    /// Races the frontier's allocations (a spread of `estimate_points` volume counts and the
+    /// chosen one, up to `estimate_seeds` seeds each): runs are made only where they can change
+    /// the recommendation, each stored as it ends, until the race is decided, finds the leaders
+    /// equivalent, or spends its seeds or run budget.
     pub fn start_estimate(&mut self) {
         let (Some(setup), Some(view), Some(plan)) =
             (self.estimate_setup(), &self.store_view, &self.plan)
@@ -204,14 +207,44 @@ impl SliceplanApp {
             self.status = "make a plan first; its budget's allocations are estimated".into();
             return;
         };
-        let chosen = Some(plan.volumes.len());
-        let specs = setup.missing_frontier_specs(
+        let rule = RaceRule {
+            max_runs: (self.settings.estimate_max_runs > 0)
+                .then_some(self.settings.estimate_max_runs),
+            ..RaceRule::default()
+        };
+        let race = match setup.frontier_race(
             &setup.estimable(&plan.alternatives, self.dataset.len()),
-            chosen,
+            Some(plan.volumes.len()),
             self.settings.estimate_points,
-            &view.contents,
+            rule,
+        ) {
+            Ok(race) => race,
+            Err(e) => {
+                self.status = format!("error: {e}");
+                return;
+            }
+        };
+        if let Err(report) = race.next(&view.contents) {
+            self.status = format!("the frontier race has already stopped: {}", report.line());
+            return;
+        }
+        self.run_race(race);
+    }
+
+    /// Runs `race` on a background job, the store its state.
+    fn run_race(&mut self, race: Race) {
+        let line = format!(
+            "racing {} allocations (up to {} seed(s) each) until one is ahead",
+            race.points.len(),
+            race.points[0].specs.len()
         );
-        self.run_estimate(specs, "frontier");
+        self.spawn_estimate("frontier", None, line, move |ds, store, p| {
+            let report = race.run(
+                || store.load(),
+                |batch| run_missing(ds, batch, store, p).map(|_| ()),
+            )?;
+            Ok(Some(report.line()))
+        });
     }
 
     /// Runs the missing runs of the chosen allocation's budget curve.
@@ -232,6 +265,28 @@ impl SliceplanApp {
             self.status = format!("every run of the {what} is already in the store");
             return;
         }
+        let n = specs.len();
+        let line = format!("estimating the {what}: {n} run(s)");
+        self.spawn_estimate(what, Some(n), line, move |ds, store, p| {
+            run_missing(ds, &specs, store, p).map(|_| None)
+        });
+    }
+
+    /// Starts `work` (training into the store, returning a race's verdict line if it is one)
+    /// as the estimate job; says `line` while it runs. A cancel keeps what was stored.
+    fn spawn_estimate(
+        &mut self,
+        what: &'static str,
+        asked: Option<usize>,
+        line: String,
+        work: impl FnOnce(
+            &crate::dataset::Dataset,
+            &ResultStore,
+            &crate::jobs::Progress,
+        ) -> crate::Result<Option<String>>
+        + Send
+        + 'static,
+    ) {
         if !self.dataset.is_labelled() {
             self.status = "estimates train on dense labels: this dataset has none".into();
             return;
@@ -241,25 +296,25 @@ impl SliceplanApp {
         };
         let store = view.store.clone();
         let ds = self.dataset.clone();
-        let n = specs.len();
         match self.jobs.spawn("sliceplan-estimate", move |p| {
             let before = store.load()?.runs.len();
-            let cancelled = match run_missing(&ds, &specs, &store, p) {
-                Ok(_) => false,
-                Err(Error::Cancelled) => true,
+            let (cancelled, verdict) = match work(&ds, &store, p) {
+                Ok(verdict) => (false, verdict),
+                Err(Error::Cancelled) => (true, None),
                 Err(e) => return Err(e),
             };
             let kept = store.load()?.runs.len().saturating_sub(before);
             Ok(super::jobs::EstimateDone {
                 what,
-                asked: n,
+                asked: asked.unwrap_or(kept),
                 kept,
                 cancelled,
                 store: store.dir().to_path_buf(),
+                verdict,
             })
         }) {
             Ok(job) => {
-                self.status = format!("estimating the {what}: {n} run(s)");
+                self.status = line;
                 self.jobs.estimate = Some(job);
             }
             Err(e) => self.status = format!("error: {e}"),
@@ -285,7 +340,7 @@ impl SliceplanApp {
             if ui
                 .add_enabled(can, egui::Button::new("Estimate"))
                 .on_hover_text(format!(
-                    "Train and score the missing points ({} volume counts and the chosen one, {} seed(s), {} preset) in the background",
+                    "Race the allocations in the background ({} volume counts and the chosen one, up to {} seed(s) each, {} preset): runs only where they can change the recommendation, until one is ahead at 95 %, the leaders are within 0.01, or the seeds or run budget are spent",
                     self.settings.estimate_points, self.settings.estimate_seeds, self.settings.estimate_preset.name()
                 ))
                 .clicked()

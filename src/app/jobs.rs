@@ -22,6 +22,8 @@ pub struct EstimateDone {
     pub kept: usize,
     pub cancelled: bool,
     pub store: std::path::PathBuf,
+    /// How a race ended (the frontier's Estimate), in one line.
+    pub verdict: Option<String>,
 }
 
 /// The app's jobs, one per slot. A job dropped from its slot is cancelled (`Job`'s `Drop`), and
@@ -259,13 +261,21 @@ impl SliceplanApp {
                     done.kept,
                     done.store.display()
                 ),
-                Ok(done) => format!(
-                    "estimated the {}: {} of {} run(s) stored in {}",
-                    done.what,
-                    done.kept,
-                    done.asked,
-                    done.store.display()
-                ),
+                Ok(done) => match &done.verdict {
+                    Some(verdict) => format!(
+                        "estimated the {}: {verdict}; {} new run(s) stored in {}",
+                        done.what,
+                        done.kept,
+                        done.store.display()
+                    ),
+                    None => format!(
+                        "estimated the {}: {} of {} run(s) stored in {}",
+                        done.what,
+                        done.kept,
+                        done.asked,
+                        done.store.display()
+                    ),
+                },
                 Err(e) => describe_error("estimate", &e),
             };
         }

@@ -238,7 +238,12 @@ impl SliceplanApp {
                     .labelled_by(label.id);
                 let label = ui.label("Seeds");
                 ui.add(egui::DragValue::new(&mut s.estimate_seeds).range(1..=10))
-                    .labelled_by(label.id);
+                    .labelled_by(label.id)
+                    .on_hover_text("At most this many seeds per allocation: Estimate races the allocations and adds seeds only where they can change the recommendation");
+                let label = ui.label("Run budget");
+                ui.add(egui::DragValue::new(&mut s.estimate_max_runs).range(0..=500))
+                    .labelled_by(label.id)
+                    .on_hover_text("At most this many runs per Estimate (0: no limit but the seeds)");
             });
             if let Some(line) = self.store_view.as_ref().and_then(|v| v.out_of_date_line()) {
                 ui.colored_label(egui::Color32::YELLOW, line);

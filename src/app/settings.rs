@@ -72,8 +72,11 @@ pub struct Settings {
     pub estimate_preset: Preset,
     /// Volume counts "Estimate" spreads over the frontier.
     pub estimate_points: usize,
-    /// Seeds per estimated allocation (two or more give an interval).
+    /// Seeds an estimated allocation may get: "Estimate" races the allocations and gives more
+    /// seeds only where they can change the recommendation (two or more give an interval).
     pub estimate_seeds: usize,
+    /// Runs one "Estimate" may make (0: no limit but the seeds).
+    pub estimate_max_runs: usize,
     /// The Dice the budget panel asks a budget for.
     pub target_dice: f64,
     /// Annotators a hand-off splits the plan between.
@@ -139,7 +142,8 @@ impl Default for Settings {
             live_plan_max_seconds: 2.0,
             estimate_preset: Preset::Quick,
             estimate_points: 5,
-            estimate_seeds: 2,
+            estimate_seeds: 5,
+            estimate_max_runs: 0,
             target_dice: 0.8,
             handoff_annotators: 2,
             handoff_overlap: 0.05,

@@ -476,6 +476,20 @@ pub struct StudyArgs {
     /// (run) only every N-th run from the K-th (what each worker process runs)
     #[arg(long, value_name = "K/N")]
     pub worker: Option<String>,
+    /// (run) race each scenario's allocations instead of running every run: one seed at both
+    /// ends and the middle, more seeds only where they can change the recommendation, new
+    /// allocations next to the leader; stops when decided, equivalent or out of budget
+    #[arg(long)]
+    pub race: bool,
+    /// (run --race) allocations within this Dice of the leader at 95 % are equivalent
+    #[arg(long, value_name = "DICE", default_value_t = sliceplan::study::race::DEFAULT_MARGIN, requires = "race", allow_negative_numbers = true)]
+    pub margin: f64,
+    /// (run --race) at most N runs per race (stored runs count)
+    #[arg(long, value_name = "N", requires = "race")]
+    pub max_runs: Option<usize>,
+    /// (run --race) at most this many minutes of training per race (stored runs count)
+    #[arg(long, value_name = "MIN", requires = "race")]
+    pub max_minutes: Option<f64>,
     /// (run-task, collect) the manifest export-slurm wrote
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,

@@ -133,9 +133,10 @@ fn block_offset(mask: &Volume, grid: &CaseGeometry) -> Option<[usize; 3]> {
     let mut offset = [0usize; 3];
     for a in 0..3 {
         let rounded = at[a].round();
+        // Compared as floats: a far-off origin must not wrap around when made an index.
         let fits = (at[a] - rounded).abs() < 1e-3
             && rounded >= 0.0
-            && rounded as usize + mask.shape[a] <= grid.shape[a];
+            && rounded + mask.shape[a] as f64 <= grid.shape[a] as f64;
         if !fits {
             return None;
         }
@@ -186,4 +187,57 @@ fn place_on_grid(
         grid.world_from_voxel,
         VoxelData::U16(labels),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> CaseGeometry {
+        CaseGeometry {
+            shape: [6, 5, 4],
+            spacing_mm: [2.0, 1.0, 4.0],
+            orientation: "RAS".into(),
+            dtype: "uint8".into(),
+            world_from_voxel: [
+                [2.0, 0.0, 0.0, 10.0],
+                [0.0, 1.0, 0.0, -5.0],
+                [0.0, 0.0, 4.0, 3.0],
+                [0.0, 0.0, 0.0, 1.0],
+            ],
+        }
+    }
+
+    fn block(shape: [usize; 3], origin: [f64; 3]) -> Volume {
+        let g = grid();
+        let mut affine = g.world_from_voxel;
+        for r in 0..3 {
+            affine[r][3] = origin[r];
+        }
+        let n = shape.iter().product();
+        Volume::new(shape, g.spacing_mm, affine, VoxelData::U8(vec![1; n]))
+    }
+
+    #[test]
+    fn a_block_is_placed_by_its_origin_and_a_far_one_is_not() {
+        // Voxel (2, 1, 1) of the grid is at (14, -4, 7).
+        assert_eq!(
+            block_offset(&block([4, 4, 3], [14.0, -4.0, 7.0]), &grid()),
+            Some([2, 1, 1])
+        );
+        // One voxel too long, between voxels, or a fuzzed origin 2.3e19 mm away (whose offset
+        // would wrap around as an index): not a block of the grid.
+        assert_eq!(
+            block_offset(&block([5, 4, 3], [14.0, -4.0, 7.0]), &grid()),
+            None
+        );
+        assert_eq!(
+            block_offset(&block([2, 2, 2], [14.5, -4.0, 7.0]), &grid()),
+            None
+        );
+        assert_eq!(
+            block_offset(&block([1, 5, 4], [10.0, 2.3e19, 3.0]), &grid()),
+            None
+        );
+    }
 }

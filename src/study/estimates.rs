@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::file::{AllocationRule, Preset};
 use super::key::RunSpec;
+use super::race::{Race, RacePoint, RaceRule};
 use super::report::{BudgetCurve, budget_curves, summarize_runs};
 use super::separation::{Paired, paired, seed_dice};
 use super::stats::Interval;
@@ -141,15 +142,14 @@ impl EstimateSetup {
             .collect()
     }
 
-    /// The runs "Estimate" starts: up to `points` volume counts spread over the frontier (from
-    /// few to all volumes) plus `chosen`, those not in `contents` yet.
-    pub fn missing_frontier_specs(
+    /// The volume counts "Estimate" measures: up to `points` spread over the frontier (from few
+    /// to all volumes) plus `chosen`, each snapped to a feasible count.
+    pub fn frontier_grid(
         &self,
         alternatives: &[TradeOff],
         chosen: Option<usize>,
         points: usize,
-        contents: &StoreContents,
-    ) -> Vec<RunSpec> {
+    ) -> Vec<usize> {
         let feasible: Vec<usize> = alternatives.iter().map(|t| t.volumes).collect();
         let Some(&max) = feasible.iter().max() else {
             return Vec::new();
@@ -165,10 +165,41 @@ impl EstimateSetup {
             }
         }
         wanted
+    }
+
+    /// The runs of the frontier grid (every point × seed) not in `contents` yet.
+    pub fn missing_frontier_specs(
+        &self,
+        alternatives: &[TradeOff],
+        chosen: Option<usize>,
+        points: usize,
+        contents: &StoreContents,
+    ) -> Vec<RunSpec> {
+        self.frontier_grid(alternatives, chosen, points)
             .into_iter()
             .flat_map(|s| self.point_specs(s))
             .filter(|s| contents.get(&s.key()).is_none())
             .collect()
+    }
+
+    /// "Estimate" as a race over the frontier grid, the setup's seeds as its seeds.
+    pub fn frontier_race(
+        &self,
+        alternatives: &[TradeOff],
+        chosen: Option<usize>,
+        points: usize,
+        rule: RaceRule,
+    ) -> crate::error::Result<Race> {
+        let points = self
+            .frontier_grid(alternatives, chosen, points)
+            .into_iter()
+            .map(|volumes| RacePoint {
+                label: format!("{volumes} volumes"),
+                volumes,
+                specs: self.point_specs(volumes),
+            })
+            .collect();
+        Race::new(points, rule)
     }
 
     /// The budgets a budget curve samples: ¼, ½, 1 and 2 times the base budget.

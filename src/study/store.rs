@@ -156,13 +156,16 @@ impl StoreContents {
             Ok(run) if run.spec.version != crate::train::TRAINING_REVISION => {
                 *self.other_revisions.entry(run.spec.version).or_default() += 1;
             }
-            Ok(run) => {
-                if !self.index.contains_key(&run.key) {
-                    self.index.insert(run.key.clone(), self.runs.len());
-                    self.runs.push(run);
-                }
-            }
+            Ok(run) => self.insert(run),
             Err(_) => self.unreadable_lines += 1,
+        }
+    }
+
+    /// Adds `run` unless a run of its key is held (the first of a key is kept).
+    pub fn insert(&mut self, run: StoredRun) {
+        if !self.index.contains_key(&run.key) {
+            self.index.insert(run.key.clone(), self.runs.len());
+            self.runs.push(run);
         }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use super::super::args::{StudyAction, StudyArgs};
 use super::{load_data, print_json, with_progress};
 use sliceplan::study::calibrate::calibrate;
+use sliceplan::study::race::{RaceReport, RaceRule, races_of_study};
 use sliceplan::study::report::{summarize_runs, write_report};
 use sliceplan::study::slurm::{self, SlurmOptions};
 use sliceplan::study::{ResultStore, Study, engine};
@@ -42,6 +43,11 @@ pub fn study(args: StudyArgs) -> Result<()> {
     let preset_override = args.preset.clone();
     let steps_override = args.steps;
     let worker = args.worker.as_deref().map(parse_worker).transpose()?;
+    let race = args.race.then_some(RaceRule {
+        margin: args.margin,
+        max_runs: args.max_runs,
+        max_seconds: args.max_minutes.map(|m| m * 60.0),
+    });
     let workers: Option<usize> = match args.workers.as_str() {
         "auto" => None,
         n => match n.parse::<usize>() {
@@ -81,6 +87,10 @@ pub fn study(args: StudyArgs) -> Result<()> {
         in_worker: worker.is_some(),
     };
     match action {
+        StudyAction::Run if race.is_some() => {
+            let rule = race.unwrap_or_default();
+            run_races(&runner, &specs, rule, json)
+        }
         StudyAction::Run => {
             let progress = runner.run(&specs, &overrides)?;
             if json {
@@ -230,6 +240,36 @@ pub fn study(args: StudyArgs) -> Result<()> {
         }
         StudyAction::RunTask | StudyAction::Collect => unreachable!("handled above"),
     }
+}
+
+/// Races each scenario of the study (`study run --race`), in this process: every batch of runs a
+/// race asks for is trained and stored before it decides again, so a cancel keeps every finished
+/// run and a rerun continues the race.
+fn run_races(
+    runner: &Runner,
+    specs: &[sliceplan::study::RunSpec],
+    rule: RaceRule,
+    json: bool,
+) -> Result<()> {
+    let races = races_of_study(specs, rule)?;
+    let mut reports: Vec<(String, RaceReport)> = Vec::new();
+    for (name, race) in races {
+        let (ds, store) = (runner.ds.clone(), runner.store.clone());
+        let report = with_progress("sliceplan-race", move |p| {
+            race.run(
+                || store.load(),
+                |batch| engine::run_missing(&ds, batch, &store, p).map(|_| ()),
+            )
+        })?;
+        if !json {
+            println!("{name}: {}", report.line());
+        }
+        reports.push((name, report));
+    }
+    if json {
+        return print_json(&reports);
+    }
+    Ok(())
 }
 
 /// Runs a study's missing runs: in this process, or in worker processes (`run_workers`).
