@@ -429,7 +429,8 @@ fn training_without_held_out_volumes_or_foreground_is_explained() {
     };
     let err = train_plain(&ds, &all, &TargetLabels::all_foreground(), &config).unwrap_err();
     assert!(err.to_string().contains("no held-out volume"), "{err}");
-    // Label 7 does not exist: a warning, and the run still completes.
+    // Label 7 does not exist: refused before any training step, saying why (a study stores
+    // such a run as skipped, with this reason).
     let plan = demo_plan(6, 2);
     let target = TargetLabels::parse("7", &demo::label_names()).unwrap();
     let config = TrainConfig {
@@ -438,16 +439,12 @@ fn training_without_held_out_volumes_or_foreground_is_explained() {
         batch_size: Some(2),
         ..config
     };
-    let report = train_plain(&ds, &plan, &target, &config).unwrap();
+    let err = train_plain(&ds, &plan, &target, &config).unwrap_err();
+    assert!(matches!(err, sliceplan::Error::Infeasible(_)), "{err}");
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.contains("no annotated slice holds the target")),
-        "{:?}",
-        report.warnings
+        err.to_string().contains("hold no voxel of the target (7)"),
+        "{err}"
     );
-    assert_eq!(report.empty_truth_cases, 2);
 }
 
 #[test]
@@ -809,4 +806,71 @@ fn cli_train_and_simulate_report_dice_per_plan() {
         err.contains("invalid value '4d'") && err.contains("[possible values: 2d, 3d]"),
         "{err}"
     );
+}
+
+/// A plan whose slices hold none of the target is refused before any training step, saying so
+/// (a study stores such a run as skipped with this reason, not as a failed run); one holding it
+/// in fewer than half its volumes trains with a note naming how many.
+#[test]
+fn a_target_the_planned_slices_miss_is_said_before_training() {
+    let ds = demo::dataset();
+    let lesion = TargetLabels { values: [2].into() };
+    let plan = demo_plan(24, 4);
+    // Every volume's planned slices moved to slices without a lesion; then two volumes keep
+    // one slice with a lesion.
+    let mut without = plan.clone();
+    let mut with_lesion = Vec::new();
+    for v in &mut without.volumes {
+        let labels = ds
+            .load_labels(ds.case_index(&v.case_id).unwrap())
+            .unwrap()
+            .unwrap();
+        let holding = labels.slices_where(v.axis, |x| x == 2);
+        let empty: Vec<usize> = (0..labels.shape[v.axis])
+            .filter(|s| !holding.contains(s))
+            .take(v.slices.len())
+            .collect();
+        with_lesion.push(holding.first().copied());
+        v.slices = empty;
+    }
+    let e = train_plain(&ds, &without, &lesion, &seeded_tiny_run()).unwrap_err();
+    assert!(matches!(e, sliceplan::Error::Infeasible(_)), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "{} annotated slices hold no voxel of the target (lesion (2))",
+            without.total_slices()
+        )),
+        "{text}"
+    );
+    let mut few = without.clone();
+    let mut kept = 0;
+    for (v, s) in few.volumes.iter_mut().zip(&with_lesion) {
+        if let (Some(s), true) = (s, kept < 1) {
+            v.slices[0] = *s;
+            v.slices.sort_unstable();
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 1, "a demo volume with a lesion");
+    let report = train_plain(&ds, &few, &lesion, &seeded_tiny_run()).unwrap();
+    let note = format!(
+        "hold the target (lesion (2)) in 1 of {} volumes",
+        few.volumes.len()
+    );
+    assert!(
+        report.warnings.iter().any(|w| w.contains(&note)),
+        "{:?}",
+        report.warnings
+    );
+    // Held-out volumes without a lesion are counted as such (their Dice is not a score).
+    let lesion_free = few
+        .test_cases
+        .iter()
+        .filter(|c| {
+            let labels = ds.load_labels(ds.case_index(c).unwrap()).unwrap().unwrap();
+            !labels.label_voxels().contains_key(&2)
+        })
+        .count();
+    assert_eq!(report.empty_truth_cases, lesion_free);
 }

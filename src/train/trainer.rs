@@ -28,6 +28,33 @@ use crate::jobs::Progress;
 use crate::plan::Plan;
 use crate::rng::Rng;
 
+/// How much of the target the plan's annotated slices hold, said before any training step: a
+/// plan whose slices hold none of it is refused as infeasible (a study stores it as skipped, with
+/// this reason, instead of training a net that can only learn background); one that holds it in
+/// fewer than half its volumes gets a note.
+fn target_coverage_note(
+    cases: &[super::data::TrainCase],
+    plan: &crate::plan::Plan,
+    target: &str,
+) -> Result<Option<String>> {
+    let with = cases
+        .iter()
+        .filter(|c| c.has_supervised_foreground())
+        .count();
+    let slices: usize = cases.iter().map(|c| c.fg_slices.len()).sum();
+    let (planned, volumes) = (plan.total_slices(), cases.len());
+    if with == 0 {
+        return Err(Error::infeasible(format!(
+            "the plan's {planned} annotated slices hold no voxel of the target ({target}) in its {volumes} volume(s): there is nothing to learn; plan slices where the target appears"
+        )));
+    }
+    Ok((2 * with < volumes).then(|| {
+        format!(
+            "the plan's {planned} slices hold the target ({target}) in {with} of {volumes} volumes ({slices} slices): the others teach only background"
+        )
+    }))
+}
+
 /// Guards the seeding of a device's generator and the net initialisation that draws from it.
 static SEEDED_INIT: Mutex<()> = Mutex::new(());
 
@@ -230,11 +257,11 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
                 .unwrap_or_default()
         ));
     }
-    if !train_cases.iter().any(|c| c.has_supervised_foreground()) {
-        warnings.push(format!(
-            "no annotated slice holds the target ({}); the model can only learn background",
-            target.describe(&dataset.label_names)
-        ));
+    if let Some(note) =
+        target_coverage_note(&train_cases, plan, &target.describe(&dataset.label_names))?
+    {
+        tracing::warn!(target: "sliceplan", "{note}");
+        warnings.push(note);
     }
     let spec = {
         let features = config
