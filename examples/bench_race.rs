@@ -63,7 +63,7 @@ fn main() -> sliceplan::Result<()> {
             (Some(g), Some(r)) if g == r => "same".to_string(),
             (Some(g), Some(r)) => match standings(&full, Some(g), rule.margin)[r] {
                 Standing::Equivalent => "within the margin".into(),
-                Standing::Open => "not told apart by the grid".into(),
+                Standing::Open | Standing::Tied => "not told apart by the grid".into(),
                 other => format!("no ({other:?} on the grid)"),
             },
             _ => "no pick".into(),

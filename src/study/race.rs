@@ -15,8 +15,7 @@
 //! - the rest are behind or equivalent: **equivalent**, and the one over most volumes is
 //!   recommended (the paper's first finding: fewer slices over more volumes);
 //! - only tied points are left, or the run budget (runs or seconds of training) or the seeds run
-//!   out: **undecided**, with the leader and the points not told apart from it, the one over
-//!   most volumes among them recommended.
+//!   out: **undecided**, the leader recommended and the points not told apart from it named.
 //!
 //! Its state is the result store: each decision is made from the stored runs, so a cancelled
 //! race keeps every finished run and a rerun continues where it stopped.
@@ -117,8 +116,7 @@ pub enum Verdict {
         recommended: usize,
     },
     /// The run budget or the seeds ran out with points still open (or not expected to be told
-    /// apart within the seeds); among the leader and those, the one over most volumes is
-    /// recommended, as where the seeds cannot tell points apart elsewhere.
+    /// apart within the seeds); the leader, the highest mean, is recommended.
     BudgetSpent {
         leader: Option<usize>,
         open: Vec<usize>,
@@ -330,10 +328,10 @@ pub fn next_step(board: &Board, volumes: &[usize], rule: &RaceRule) -> Step {
     let open: Vec<usize> = (0..n).filter(|&p| stand[p] == Standing::Open).collect();
     let tied: Vec<usize> = (0..n).filter(|&p| stand[p] == Standing::Tied).collect();
     let undecided = |points: &[usize], reason: String| {
-        let recommended = leader
-            .into_iter()
-            .chain(points.iter().copied())
-            .max_by_key(|&p| volumes[p]);
+        // Not told apart is not shown equivalent: the highest mean is the best bet (on the demo
+        // lesions, the one over most volumes among points tied after three seeds was behind the
+        // leader on all five).
+        let recommended = leader;
         Step::Stop(Verdict::BudgetSpent {
             leader,
             open: points.to_vec(),
@@ -652,11 +650,10 @@ impl RaceReport {
                 (Some(l), _) if open.is_empty() => {
                     format!("undecided after {runs} ({reason}): {} leads", name(*l))
                 }
-                (Some(l), Some(r)) => format!(
-                    "undecided after {runs} ({reason}): {} leads; not told apart from it: {}; {} is recommended (the one over most volumes among them)",
+                (Some(l), Some(_)) => format!(
+                    "undecided after {runs} ({reason}): {} leads and is recommended; not told apart from it: {}",
                     name(*l),
-                    list(open),
-                    self.points[*r].label
+                    list(open)
                 ),
                 _ => format!("undecided after {runs} ({reason})"),
             },
