@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::SliceplanApp;
 use crate::dataset::Dataset;
-use crate::export::{check_handoff, export_nnunet, status_markdown, write_worklist};
+use crate::export::{export_nnunet, read_back, write_worklist};
 use crate::study::report::write_report;
 
 /// What an export button writes.
@@ -25,24 +25,11 @@ pub const HANDOFF_STATUS_FILE: &str = "status.md";
 
 /// Reads the returned hand-off in `dir` and writes its status report there; the line to show.
 fn read_handoff_back(ds: &Dataset, dir: &std::path::Path) -> crate::Result<String> {
-    let status = check_handoff(ds, dir)?;
     let report = dir.join(HANDOFF_STATUS_FILE);
-    crate::io::write_bytes_atomic(&report, status_markdown(&status).as_bytes())?;
-    let worst = status
-        .agreement
-        .iter()
-        .map(|a| a.dice)
-        .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))));
+    let (status, _) = read_back(ds, dir, Some(&report))?;
     Ok(format!(
-        "hand-off: {} of {} planned slices done, {} absent, {} missing{}; report in {}",
-        status.done_slices,
-        status.planned_slices,
-        status.absent_slices,
-        status.missing_slices,
-        worst.map_or(String::new(), |d| format!(
-            "; lowest agreement Dice {d:.3} over {} shared case(s)",
-            status.agreement.len()
-        )),
+        "hand-off: {}; report in {}",
+        status.summary_line(),
         report.display()
     ))
 }

@@ -3,9 +3,13 @@
 //! the slices that disagree most, to adjudicate.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::agreement::Agreement;
-use super::returned_handoff::HandoffStatus;
+use super::returned_handoff::{HandoffStatus, check_handoff};
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::io::write_bytes_atomic;
 
 /// How many of the most disagreeing slices a report lists per shared case.
 pub const WORST_SLICES_LISTED: usize = 5;
@@ -79,4 +83,41 @@ pub fn status_markdown(status: &HandoffStatus) -> String {
         }
     }
     out
+}
+
+/// Reads the returned hand-off in `dir` back (`check_handoff`) and, with `report`, writes its
+/// status there as Markdown, atomically: the status and the Markdown.
+pub fn read_back(
+    dataset: &Dataset,
+    dir: &Path,
+    report: Option<&Path>,
+) -> Result<(HandoffStatus, String)> {
+    let status = check_handoff(dataset, dir)?;
+    let markdown = status_markdown(&status);
+    if let Some(path) = report {
+        write_bytes_atomic(path, markdown.as_bytes())?;
+    }
+    Ok((status, markdown))
+}
+
+impl HandoffStatus {
+    /// One line: done, absent and missing of the planned slices, and the lowest agreement.
+    pub fn summary_line(&self) -> String {
+        let worst = self
+            .agreement
+            .iter()
+            .map(|a| a.dice)
+            .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))));
+        format!(
+            "{} of {} planned slices done, {} absent, {} missing{}",
+            self.done_slices,
+            self.planned_slices,
+            self.absent_slices,
+            self.missing_slices,
+            worst.map_or(String::new(), |d| format!(
+                "; lowest agreement Dice {d:.3} over {} shared case(s)",
+                self.agreement.len()
+            ))
+        )
+    }
 }

@@ -17,7 +17,7 @@ pub mod sparse;
 pub mod worklist;
 
 pub use handoff::{Split, split};
-pub use handoff_report::status_markdown;
+pub use handoff_report::{read_back, status_markdown};
 pub use nnunet::{ExportSummary, ReturnedMasks, export_nnunet};
 pub use package::{Handoff, PackageSummary, write_package};
 pub use returned::{ReturnedStatus, check_returned, remaining_plan};

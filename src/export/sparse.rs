@@ -26,16 +26,7 @@ impl LabelMapping {
         let classes: Vec<(i64, u16, String)> = values
             .iter()
             .enumerate()
-            .map(|(i, &v)| {
-                (
-                    v,
-                    (i + 1) as u16,
-                    names
-                        .get(&v)
-                        .cloned()
-                        .unwrap_or_else(|| format!("label_{v}")),
-                )
-            })
+            .map(|(i, &v)| (v, (i + 1) as u16, super::segments::label_name(names, v)))
             .collect();
         LabelMapping {
             ignore: classes.len() as u16 + 1,

@@ -231,14 +231,6 @@ pub fn read_dicom_seg(path: impl AsRef<Path>) -> Result<DicomSeg> {
 }
 
 impl DicomSeg {
-    /// The label of segment `number`.
-    pub fn segment_label(&self, number: u16) -> Option<&str> {
-        self.segments
-            .iter()
-            .find(|s| s.number == number)
-            .map(|s| s.label.as_str())
-    }
-
     /// The segments as values on the grid of `shape` and `world_from_voxel` (RAS+): each set
     /// pixel of a frame of segment n sets its voxel to `value_of(n)`. Refused when a frame lies
     /// off the grid's voxel centres or outside it, or when two segments claim one voxel.

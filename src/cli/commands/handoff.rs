@@ -4,8 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use sliceplan::dataset::Dataset;
-use sliceplan::export::{check_handoff, split, status_markdown, write_package};
-use sliceplan::io::write_bytes_atomic;
+use sliceplan::export::{read_back, split, write_package};
 use sliceplan::plan::Plan;
 
 use super::{load_data_arg, print_json, with_progress};
@@ -40,11 +39,7 @@ pub fn handoff(args: HandoffArgs) -> Result<()> {
 }
 
 pub fn handoff_status(ds: &Dataset, dir: &Path, report: Option<&Path>, json: bool) -> Result<()> {
-    let status = check_handoff(ds, dir)?;
-    let markdown = status_markdown(&status);
-    if let Some(path) = report {
-        write_bytes_atomic(path, markdown.as_bytes())?;
-    }
+    let (status, markdown) = read_back(ds, dir, report)?;
     if json {
         return print_json(&status);
     }
