@@ -1,11 +1,13 @@
 //! Benchmark: training-step and inference time of the reference 2D and 3D U-Nets
 //! (shared/bench/reference-unet.md), sliceplan (burn) vs PyTorch, side by side in one run.
 //!
-//! `cargo run --release --example bench_train -- [--backend cpu|wgpu] [--threads N]
-//! [--warmup N] [--steps N] [--reference SCRIPT] [--no-reference]`
-//! PyTorch runs through examples/reference/unet_reference.py (`pip install torch`; looked up in the
-//! working directory first, then in this crate's source tree), with OMP_WAIT_POLICY=PASSIVE and the
-//! same thread count. On a GPU machine use `--backend wgpu`: the reference then runs on CUDA twice,
+//! `cargo run --release --example bench_train -- [--backend cpu,tch,wgpu] [--threads N]
+//! [--warmup N] [--steps N] [--reference SCRIPT] [--python PATH] [--no-reference]`
+//! `--backend` takes a comma-separated list, measured one after the other in this process
+//! (default `cpu`, and `cpu,tch` in a `--features torch` build). PyTorch runs through
+//! examples/reference/unet_reference.py (`pip install torch`; looked up in the working directory
+//! first, then in this crate's source tree; `--python` or `SLICEPLAN_PYTHON` names the Python),
+//! with OMP_WAIT_POLICY=PASSIVE and the same thread count. On a GPU machine use `--backend wgpu`: the reference then runs on CUDA twice,
 //! with PyTorch's defaults (cuDNN convolutions in TF32) and in strict float32 (TF32 off), which is
 //! what burn's wgpu kernels compute.
 
@@ -16,7 +18,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use common::{BenchArgs, load_average, reference_script};
+use common::{BenchArgs, bench_backends, load_average, reference_python, reference_script};
 use sliceplan::train::loss::{DiceReduction, masked_dice_ce_with};
 use sliceplan::train::{BackendChoice, UNet2d, UNet3d, UNetSpec, open_device};
 
@@ -132,26 +134,29 @@ fn run<M: Module, const D: usize>(
     (median(times), median(inf), params)
 }
 
-fn main() {
-    let args = BenchArgs::from_env();
-    let arg = |name: &str| args.value(name);
-    let backend =
-        BackendChoice::parse(&arg("--backend").unwrap_or_else(|| "cpu".into())).expect("backend");
-    let threads: usize = arg("--threads").and_then(|t| t.parse().ok()).unwrap_or(2);
-    let timing = Timing {
-        warmup: arg("--warmup").and_then(|t| t.parse().ok()).unwrap_or(3),
-        steps: arg("--steps").and_then(|t| t.parse().ok()).unwrap_or(20),
+/// One backend's (step s, inference s) for the 2D and the 3D net, and the parameter counts.
+struct Measured {
+    name: String,
+    is_gpu: bool,
+    nets: Vec<(&'static str, f64, f64, usize)>,
+}
+
+fn measure(backend: BackendChoice, timing: &Timing) -> Measured {
+    let opened = match open_device(backend) {
+        Ok(opened) => opened,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
     };
-    let opened = open_device(backend).expect("device");
     let device = opened.device.clone().autodiff();
-    println!("load average before: {}", load_average());
     println!("sliceplan on {}", opened.name);
     let spec2 = UNetSpec::isotropic(2, vec![16, 32, 64, 128, 256], 2);
     let spec3 = UNetSpec::isotropic(3, vec![8, 16, 32, 64, 128], 2);
     device.seed(0);
     let (t2, i2, p2) = run(
         "2d",
-        &timing,
+        timing,
         &device,
         vec![8, 1, 128, 128],
         UNet2d::new(&spec2, &device),
@@ -159,65 +164,107 @@ fn main() {
     );
     let (t3, i3, p3) = run(
         "3d",
-        &timing,
+        timing,
         &device,
         vec![2, 1, 32, 64, 64],
         UNet3d::new(&spec3, &device),
         |m: &UNet3d, x| m.forward(x),
     );
-    let mut references: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
-    if !args.flag("--no-reference") {
-        let script = arg("--reference")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| reference_script("examples/reference/unet_reference.py"));
-        let targets: &[&str] = if opened.is_gpu {
-            &["cuda", "cuda-fp32"]
-        } else {
-            &["cpu"]
-        };
-        for target in targets {
-            match Command::new("python3")
-                .env("OMP_WAIT_POLICY", "PASSIVE")
-                .arg(&script)
-                .arg(threads.to_string())
-                .arg("both")
-                .arg(target)
-                .arg(timing.warmup.to_string())
-                .arg(timing.steps.to_string())
-                .output()
-            {
-                Ok(o) if o.status.success() => references.push((
-                    target.to_string(),
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                        .collect(),
-                )),
-                Ok(o) => eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr)),
-                Err(e) => eprintln!("cannot run python3: {e}"),
-            }
+    Measured {
+        name: opened.name,
+        is_gpu: opened.is_gpu,
+        nets: vec![("2d", t2, i2, p2), ("3d", t3, i3, p3)],
+    }
+}
+
+/// The PyTorch reference's rows for each target ("cpu"; "cuda" and "cuda-fp32" on a GPU).
+fn references(
+    args: &BenchArgs,
+    threads: usize,
+    timing: &Timing,
+    gpu: bool,
+) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut references = Vec::new();
+    if args.flag("--no-reference") {
+        return references;
+    }
+    let script = args
+        .value("--reference")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| reference_script("examples/reference/unet_reference.py"));
+    let targets: &[&str] = if gpu {
+        &["cuda", "cuda-fp32"]
+    } else {
+        &["cpu"]
+    };
+    let python = reference_python(args);
+    for target in targets {
+        match Command::new(&python)
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .arg(&script)
+            .arg(threads.to_string())
+            .arg("both")
+            .arg(target)
+            .arg(timing.warmup.to_string())
+            .arg(timing.steps.to_string())
+            .output()
+        {
+            Ok(o) if o.status.success() => references.push((
+                target.to_string(),
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .collect(),
+            )),
+            Ok(o) => eprintln!("reference failed: {}", String::from_utf8_lossy(&o.stderr)),
+            Err(e) => eprintln!("cannot run {python}: {e}"),
         }
     }
+    references
+}
+
+fn main() {
+    let args = BenchArgs::from_env();
+    let threads: usize = args.parsed("--threads", 2);
+    // SAFETY: no other thread runs yet; flex's pool and libtorch read the count on first use.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    let timing = Timing {
+        warmup: args.parsed("--warmup", 3),
+        steps: args.parsed("--steps", 20),
+    };
+    println!("load average before: {}", load_average());
+    let measured: Vec<Measured> = bench_backends(&args)
+        .into_iter()
+        .map(|backend| measure(backend, &timing))
+        .collect();
+    let gpu = measured.iter().any(|m| m.is_gpu);
+    let references = references(&args, threads, &timing, gpu);
     println!(
-        "| net | params | sliceplan step s | reference | reference step s | ratio | sliceplan inference s | reference inference s | ratio |"
+        "| net | params | sliceplan backend | step s | reference | reference step s | ratio | inference s | reference inference s | ratio |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for (net, t, i, p) in [("2d", t2, i2, p2), ("3d", t3, i3, p3)] {
-        if references.is_empty() {
-            println!("| {net} | {p} | {t:.4} | (not run) | | | {i:.4} | | |");
-        }
-        for (target, reference) in &references {
-            let row = reference.iter().find(|r| r["net"] == net);
-            let get = |key: &str| row.and_then(|r| r[key].as_f64()).unwrap_or(f64::NAN);
-            let framework = row
-                .and_then(|r| r["framework"].as_str())
-                .unwrap_or("pytorch");
-            let (rt, ri) = (get("train_step_s"), get("inference_s"));
-            println!(
-                "| {net} | {p} | {t:.4} | {framework} {target} | {rt:.4} | {:.2}× | {i:.4} | {ri:.4} | {:.2}× |",
-                t / rt,
-                i / ri
-            );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for m in &measured {
+        for &(net, t, i, p) in &m.nets {
+            if references.is_empty() {
+                println!(
+                    "| {net} | {p} | {} | {t:.4} | (not run) | | | {i:.4} | | |",
+                    m.name
+                );
+            }
+            for (target, reference) in &references {
+                let row = reference.iter().find(|r| r["net"] == net);
+                let get = |key: &str| row.and_then(|r| r[key].as_f64()).unwrap_or(f64::NAN);
+                let framework = row
+                    .and_then(|r| r["framework"].as_str())
+                    .unwrap_or("pytorch");
+                let (rt, ri) = (get("train_step_s"), get("inference_s"));
+                println!(
+                    "| {net} | {p} | {} | {t:.4} | {framework} {target} | {rt:.4} | {:.2}× | {i:.4} | {ri:.4} | {:.2}× |",
+                    m.name,
+                    t / rt,
+                    i / ri
+                );
+            }
         }
     }
     println!("load average after: {}", load_average());

@@ -5,8 +5,9 @@
 #       builds stripped binaries into gpu-bench/ (carry that folder): bench_train and sliceplan
 #       with the default features (wgpu, WGSL kernels); bench_train-vulkan with burn's `vulkan`
 #       feature (SPIR-V kernels) when GPU_BENCH_VULKAN=1 (a second full build of burn, about 20
-#       minutes on 2 cores); bench_train-torch with `--features torch` when that feature exists
-#       and GPU_BENCH_TORCH=1 (libtorch from a pip-installed PyTorch, LIBTORCH_USE_PYTORCH=1).
+#       minutes on 2 cores); bench_train-torch with `--features torch` when GPU_BENCH_TORCH=1
+#       (run it inside a virtual environment holding `pip install torch==2.9.0`, the version
+#       burn-tch 0.22 links; the build records that version in gpu-bench/torch-version).
 #   there (no Rust):    bash scripts/gpu-bench.sh run [OUT]
 #       runs what gpu-bench/ holds and prints (and writes to OUT/gpu-bench.md, default
 #       ./gpu-bench-out) one section per path:
@@ -15,7 +16,10 @@
 #                                     inference, sliceplan against PyTorch CUDA eager run by the
 #                                     same call (TF32 on, and strict float32), with the ratios
 #         ## wgpu with vulkan (SPIR-V) the same table from bench_train-vulkan, or "not built"
-#         ## tch CUDA                  the same table from bench_train-torch, or "not built"
+#         ## tch CUDA                  the same table from bench_train-torch, or "not built", or
+#                                     "not run" when the machine's PyTorch is another version
+#                                     than the one it was built against (libtorch's C++ ABI
+#                                     changes between versions); it runs on that PyTorch's lib/
 #         ## kernel cache              `sliceplan train` (demo, 2D, 20 steps, wgpu) in two fresh
 #                                     processes sharing one empty kernel cache: warm-up seconds of
 #                                     the first (compiles and autotunes) and of the second (reads
@@ -40,9 +44,11 @@ build() {
     cp "$CARGO_TARGET_DIR-vulkan/release/examples/bench_train" "$bin/bench_train-vulkan"
   fi
   if [ "${GPU_BENCH_TORCH:-0}" = 1 ]; then
-    CARGO_TARGET_DIR="$CARGO_TARGET_DIR-torch" LIBTORCH_USE_PYTORCH=1 \
-      cargo build --release --example bench_train --features torch
-    cp "$CARGO_TARGET_DIR-torch/release/examples/bench_train" "$bin/bench_train-torch"
+    # The same target folder: cargo keeps both feature sets' artefacts (only the final binary
+    # is overwritten, and it was copied above).
+    LIBTORCH_USE_PYTORCH=1 cargo build --release --example bench_train --features torch
+    cp "$CARGO_TARGET_DIR/release/examples/bench_train" "$bin/bench_train-torch"
+    python -c 'import torch; print(torch.__version__.split("+")[0])' > "$bin/torch-version"
   fi
   strip "$bin"/* 2>/dev/null || true
   cp examples/reference/unet_reference.py "$bin/"
@@ -63,6 +69,18 @@ table() {
     echo "FAILED: $exe --backend $backend"
     return 1
   }
+}
+
+torch_cuda() {
+  local built here lib
+  built="$(cat "$bin/torch-version" 2>/dev/null)"
+  here="$(python3 -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null)"
+  if [ -x "$bin/bench_train-torch" ] && [ "$built" != "$here" ]; then
+    echo "not run: built against PyTorch ${built:-?}, this machine's python3 has ${here:-none}"
+    return 0
+  fi
+  lib="$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null)"
+  LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" table "$bin/bench_train-torch" tch
 }
 
 warm_up() {
@@ -88,7 +106,7 @@ run() {
   section "wgpu with vulkan (SPIR-V)"
   table "$bin/bench_train-vulkan" wgpu || failed=1
   section "tch CUDA"
-  table "$bin/bench_train-torch" tch || failed=1
+  torch_cuda || failed=1
   section "kernel cache"
   warm_up || { echo "FAILED: the warm-up runs"; failed=1; }
   return "$failed"

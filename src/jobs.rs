@@ -165,7 +165,7 @@ impl<T: Send + 'static> Job<T> {
                     .unwrap_or_else(|e| {
                         Err(Error::invalid(format!(
                             "background job '{job_name}' failed: {}",
-                            crate::train::backend::panic_message(e.as_ref())
+                            panic_message(e.as_ref())
                         )))
                     });
                 let _ = tx.send(result);
@@ -218,6 +218,14 @@ impl<T> Drop for Job<T> {
     fn drop(&mut self) {
         self.progress.cancel();
     }
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into())
 }
 
 #[cfg(test)]

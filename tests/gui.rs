@@ -10,6 +10,7 @@ use sliceplan::app::{Settings, SliceplanApp, request_from_settings, simulation_r
 use sliceplan::dataset::demo;
 use sliceplan::interp::{GapRule, Method};
 use sliceplan::io::Plane;
+use sliceplan::train::BackendChoice;
 
 fn harness_with(settings: Settings) -> Harness<'static, SliceplanApp> {
     let mut app = SliceplanApp::new(demo::dataset(), settings);
@@ -353,6 +354,18 @@ fn the_simulation_options_shape_the_run_and_cancel_is_not_an_error() {
         .click();
     h.step();
     assert!(h.state().settings.sim_interpolation_labels_only);
+    // PyTorch's kernels are offered where the build has them; elsewhere the choice is greyed
+    // out and clicking it changes nothing.
+    h.get_by_label("PyTorch").click();
+    h.step();
+    let torch = if cfg!(feature = "torch") {
+        BackendChoice::Torch
+    } else {
+        BackendChoice::Auto
+    };
+    assert_eq!(h.state().settings.backend, torch);
+    h.get_by_label("auto").click();
+    h.step();
     h.get_by_label("Simulate volumes vs slices").click();
     h.step();
     // 3 strategies × (without, sdf, sdf-labels) × 4 volume counts.
@@ -671,6 +684,39 @@ fn a_frontier_point_is_chosen_by_clicking_it_and_estimates_fill_it_in() {
         h.state()
             .status
             .starts_with("the frontier race has already stopped: undecided after "),
+        "{}",
+        h.state().status
+    );
+    // Estimate curve races the chosen allocation's budget curve: one seed at each of its four
+    // budgets (the only seed allowed), then it stops and says why.
+    let before = h
+        .state()
+        .store_view
+        .as_ref()
+        .map_or(0, |v| v.contents.runs.len());
+    h.get_by_label("Estimate curve").click();
+    h.step();
+    run_until_idle(&mut h);
+    let status = h.state().status.clone();
+    assert!(
+        status.starts_with("estimated the budget curve: budget curve"),
+        "{status}"
+    );
+    let after = h
+        .state()
+        .store_view
+        .as_ref()
+        .map_or(0, |v| v.contents.runs.len());
+    assert!(
+        (1..=4).contains(&(after - before)),
+        "{before} → {after} runs"
+    );
+    h.get_by_label("Estimate curve").click();
+    h.step();
+    assert!(
+        h.state()
+            .status
+            .starts_with("the budget curve's race has already stopped"),
         "{}",
         h.state().status
     );

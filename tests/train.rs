@@ -455,6 +455,73 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
         return;
     }
     let opened = sliceplan::train::open_device(BackendChoice::Wgpu).unwrap();
+    agrees_with_flex(&opened);
+}
+
+/// The libtorch backend (`--features torch`; `bash scripts/torch.sh test`) computes what flex
+/// computes: the same net's forward pass and one Adam step agree.
+#[cfg(feature = "torch")]
+#[test]
+fn tch_backend_matches_cpu() {
+    let opened = sliceplan::train::open_device(BackendChoice::Torch).unwrap();
+    assert!(opened.name.starts_with("tch: "), "{}", opened.name);
+    agrees_with_flex(&opened);
+    // `auto` prefers libtorch's CPU kernels to flex where there is no hardware GPU.
+    let hardware_gpu = sliceplan::train::backend::gpu_adapters()
+        .iter()
+        .any(|(_, software)| !software);
+    if !hardware_gpu {
+        let auto = sliceplan::train::open_device(BackendChoice::Auto).unwrap();
+        assert!(auto.name.starts_with("tch: CPU"), "{}", auto.name);
+        assert!(auto.notice.is_some_and(|n| n.contains("libtorch")));
+    }
+}
+
+/// A short run on libtorch learns the demo organ as flex does, and its record names libtorch.
+#[cfg(feature = "torch")]
+#[test]
+fn tch_backend_trains_the_demo_organ_and_says_so() {
+    let ds = demo::dataset();
+    let plan = demo_plan(60, 4);
+    let organ = TargetLabels::parse("organ,lesion", &ds.label_names).unwrap();
+    let config = |backend| TrainConfig {
+        backend,
+        steps: 60,
+        batch_size: Some(6),
+        features: Some(vec![8, 16, 32]),
+        max_in_plane: Some(64),
+        learning_rate: 3e-3,
+        seed: 1,
+        ..TrainConfig::default()
+    };
+    let tch = train_plain(&ds, &plan, &organ, &config(BackendChoice::Torch)).unwrap();
+    let flex = train_plain(&ds, &plan, &organ, &config(BackendChoice::Cpu)).unwrap();
+    eprintln!(
+        "60 steps: {} Dice {:.3} in {:.1} s; {} Dice {:.3} in {:.1} s",
+        tch.backend,
+        tch.mean_dice,
+        tch.train_seconds,
+        flex.backend,
+        flex.mean_dice,
+        flex.train_seconds
+    );
+    assert!(
+        tch.backend.starts_with("tch: CPU (libtorch 2."),
+        "{}",
+        tch.backend
+    );
+    assert!(tch.mean_dice >= 0.6, "tch mean Dice {:.3}", tch.mean_dice);
+    assert!(
+        (tch.mean_dice - flex.mean_dice).abs() < 0.1,
+        "tch {:.3} vs flex {:.3}",
+        tch.mean_dice,
+        flex.mean_dice
+    );
+}
+
+/// `opened`'s forward pass and one Adam step, from the weights of a seeded net made on flex,
+/// agree with flex's.
+fn agrees_with_flex(opened: &sliceplan::train::OpenedDevice) {
     let spec = UNetSpec::isotropic(2, vec![4, 8, 16], 2);
     let cpu = Device::flex();
     // Under the trainer's lock: a test training beside this one draws from the same generator.
@@ -462,7 +529,7 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
     let dir = tempdir();
     let weights = dir.path().join("w.bpk");
     burn::module::Module::save_file(model_cpu.clone(), &weights).unwrap();
-    let model_gpu =
+    let model_other =
         burn::module::Module::try_load_file(UNet2d::new(&spec, &opened.device), &weights).unwrap();
     let mut rng = sliceplan::rng::Rng::new(5);
     let x: Vec<f32> = (0..2 * 32 * 32).map(|_| rng.normal() as f32).collect();
@@ -475,17 +542,15 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
         .try_into_vec_as::<f32>()
         .unwrap()
     };
+    let max_abs_diff = |p: &[f32], q: &[f32]| {
+        p.iter()
+            .zip(q)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max)
+    };
     let a = out(&model_cpu, &cpu);
-    let b = out(&model_gpu, &opened.device);
-    let max_diff = a
-        .iter()
-        .zip(&b)
-        .map(|(p, q)| (p - q).abs())
-        .fold(0.0f32, f32::max);
-    eprintln!(
-        "wgpu adapter {}: max difference to flex {max_diff:e}",
-        opened.name
-    );
+    let max_diff = max_abs_diff(&a, &out(&model_other, &opened.device));
+    eprintln!("{}: max difference to flex {max_diff:e}", opened.name);
     assert!(
         max_diff < 1e-3,
         "{} vs flex: max difference {max_diff}",
@@ -504,16 +569,13 @@ fn wgpu_backend_matches_cpu_when_an_adapter_exists() {
         let stepped = optim.step(1e-2, model, grads);
         out(&stepped, &device)
     };
-    let max_abs_diff = |p: &[f32], q: &[f32]| {
-        p.iter()
-            .zip(q)
-            .map(|(p, q)| (p - q).abs())
-            .fold(0.0f32, f32::max)
-    };
-    let (stepped_cpu, stepped_gpu) = (step(&cpu), step(&opened.device));
+    let (stepped_cpu, stepped_other) = (step(&cpu), step(&opened.device));
     let moved = max_abs_diff(&stepped_cpu, &a);
-    let apart = max_abs_diff(&stepped_cpu, &stepped_gpu);
-    eprintln!("after one Adam step: moved {moved:e}, wgpu vs flex {apart:e}");
+    let apart = max_abs_diff(&stepped_cpu, &stepped_other);
+    eprintln!(
+        "after one Adam step: moved {moved:e}, {} vs flex {apart:e}",
+        opened.name
+    );
     assert!(moved > 1e-3, "the optimiser step changed nothing ({moved})");
     assert!(
         apart < 1e-2 * moved.max(1.0),
@@ -592,6 +654,35 @@ fn simulate_json(args: &[&str], tiny: &[&str]) -> serde_json::Value {
     // stdout holds the JSON alone.
     assert!(err.contains("% run "), "no progress on stderr: {err}");
     serde_json::from_str(&out).unwrap()
+}
+
+/// Without the torch feature, asking for libtorch stops before any work, in one sentence that
+/// says how to build it.
+#[cfg(not(feature = "torch"))]
+#[test]
+fn asking_for_libtorch_in_a_build_without_it_says_how_to_build_it() {
+    let store = tempdir();
+    let (code, _, err) = cli(&[
+        "simulate",
+        "--data",
+        "demo",
+        "--store",
+        store.path().to_str().unwrap(),
+        "--budget-slices",
+        "20",
+        "--holdout",
+        "2",
+        "--volumes-grid",
+        "4",
+        "--steps",
+        "2",
+        "--backend",
+        "tch",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot train on tch"), "{err}");
+    assert!(err.contains("--features torch"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -33,6 +33,35 @@ impl BenchArgs {
     }
 }
 
+/// The Python that runs a PyTorch reference: `--python PATH`, else `SLICEPLAN_PYTHON`, else
+/// `python3` on the PATH.
+pub fn reference_python(args: &BenchArgs) -> String {
+    args.value("--python")
+        .or_else(|| std::env::var("SLICEPLAN_PYTHON").ok())
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// The backends a benchmark compares: `--backend a,b` (comma-separated), else `cpu`, with
+/// `tch` beside it in a `--features torch` build.
+pub fn bench_backends(args: &BenchArgs) -> Vec<sliceplan::train::BackendChoice> {
+    use sliceplan::train::BackendChoice;
+    let default = if cfg!(feature = "torch") {
+        "cpu,tch"
+    } else {
+        "cpu"
+    };
+    let list = args.value("--backend").unwrap_or_else(|| default.into());
+    list.split(',')
+        .map(|name| match BackendChoice::parse(name.trim()) {
+            Ok(choice) => choice,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        })
+        .collect()
+}
+
 /// `/proc/loadavg`, trimmed (empty where it does not exist).
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")

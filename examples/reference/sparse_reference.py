@@ -9,7 +9,7 @@ DIR holds meta.json and, per case, <id>.image.f32 and <id>.target.u8 (little end
 u fastest, then v, then slice), as `examples/crosscheck_reference.rs` writes them. Prints one
 JSON line: Dice per test case and the training time.
 
-The recipe (sliceplan's README, "Training"): whole slices centred on a canvas of the training
+The recipe (sliceplan's docs/src/training.md): whole slices centred on a canvas of the training
 patch filled with the case's padding value; half of the samples drawn from annotated slices that
 hold the target; random flips of both in-plane axes and intensity gain 0.9-1.1 / shift +-0.1;
 loss = masked cross-entropy + (1 - soft Dice pooled over the batch) on annotated slices; Adam

@@ -247,28 +247,35 @@ impl SliceplanApp {
         });
     }
 
-    /// Runs the missing runs of the chosen allocation's budget curve.
+    /// Races the chosen allocation's budget curve: one seed at every budget, then seeds where
+    /// the fitted band is widest, until it is narrow everywhere or the seeds or runs run out.
     pub fn start_curve_estimate(&mut self) {
         let (Some(setup), Some(view)) = (self.estimate_setup(), &self.store_view) else {
             return;
         };
-        let specs: Vec<_> = setup
-            .curve_specs(self.chosen_rule())
-            .into_iter()
-            .filter(|s| view.contents.get(&s.key()).is_none())
-            .collect();
-        self.run_estimate(specs, "budget curve");
-    }
-
-    fn run_estimate(&mut self, specs: Vec<crate::study::RunSpec>, what: &'static str) {
-        if specs.is_empty() {
-            self.status = format!("every run of the {what} is already in the store");
+        let max_runs =
+            (self.settings.estimate_max_runs > 0).then_some(self.settings.estimate_max_runs);
+        let race = match setup.curve_race(self.chosen_rule(), max_runs) {
+            Ok(race) => race,
+            Err(e) => {
+                self.status = format!("error: {e}");
+                return;
+            }
+        };
+        if let Err(report) = race.next(&view.contents) {
+            self.status = format!(
+                "the budget curve's race has already stopped: {}",
+                report.line()
+            );
             return;
         }
-        let n = specs.len();
-        let line = format!("estimating the {what}: {n} run(s)");
-        self.spawn_estimate(what, Some(n), line, move |ds, store, p| {
-            run_missing(ds, &specs, store, p).map(|_| None)
+        let line = "racing the budget curve: seeds where its band is widest".to_string();
+        self.spawn_estimate("budget curve", None, line, move |ds, store, p| {
+            let report = race.run(
+                || store.load(),
+                |batch| run_missing(ds, batch, store, p).map(|_| ()),
+            )?;
+            Ok(Some(report.line()))
         });
     }
 
@@ -456,7 +463,10 @@ impl SliceplanApp {
             let can = self.store_view.is_some() && self.jobs.estimate.is_none();
             if ui
                 .add_enabled(can, egui::Button::new("Estimate curve"))
-                .on_hover_text("Train the chosen allocation at ¼, ½, 1 and 2 times this budget")
+                .on_hover_text(
+                    "Train the chosen allocation at ¼, ½, 1 and 2 times this budget: one seed each, \
+                     then seeds where the curve's band is widest, until it is narrow",
+                )
                 .clicked()
             {
                 self.start_curve_estimate();

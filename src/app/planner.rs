@@ -44,7 +44,7 @@ pub fn request_from_settings(s: &Settings) -> PlanRequest {
 }
 
 /// `plan` as simulations and estimates run it: the settings' held-out test volumes (0: a
-/// quarter of the dataset, `sim::default_holdout`) and whether every seed holds out the same.
+/// quarter of the dataset, `plan::default_holdout`) and whether every seed holds out the same.
 pub fn simulation_request(plan: &PlanRequest, s: &Settings) -> PlanRequest {
     PlanRequest {
         holdout: s.holdout,
@@ -184,7 +184,7 @@ impl SliceplanApp {
         }
         // Quick plans replan live; so do plans whose slow part, reading the volumes for their
         // slice features, is done (the dataset keeps the features: replans take milliseconds,
-        // README "Replanning").
+        // BENCHMARKS.md, "Replanning").
         let fast = self
             .last_plan_seconds
             .is_some_and(|t| t < self.settings.live_plan_max_seconds)

@@ -7,10 +7,11 @@ use super::planner::simulation_request;
 use super::{SliceplanApp, request_from_settings};
 use crate::interp::Method;
 use crate::plan::SliceStrategy;
-use crate::sim::holdout_for;
+use crate::plan::holdout_for;
 use crate::sim::{SimulationSpec, plot_series, summarize};
 use crate::study::ResultStore;
 use crate::train::extend::DEFAULT_EXTENSION;
+use crate::train::torch::TorchAvailability;
 use crate::train::{BackendChoice, ModelKind, TrainConfig, UntilFitted};
 
 /// What reading the image changes, said where the GUI lets one choose it.
@@ -92,6 +93,14 @@ impl SliceplanApp {
             ui.radio_value(&mut s.backend, BackendChoice::Auto, "auto");
             ui.radio_value(&mut s.backend, BackendChoice::Wgpu, "GPU");
             ui.radio_value(&mut s.backend, BackendChoice::Cpu, "CPU");
+            let built = crate::train::torch::availability() != TorchAvailability::NotBuilt;
+            ui.add_enabled_ui(built, |ui| {
+                ui.radio_value(&mut s.backend, BackendChoice::Torch, "PyTorch")
+                    .on_hover_text(
+                        "PyTorch's kernels (libtorch): CUDA if it sees a GPU, else the CPU",
+                    )
+                    .on_disabled_hover_text(crate::train::torch::NOT_BUILT);
+            });
         });
         ui.horizontal(|ui| {
             let label = ui.label("Steps per plan");

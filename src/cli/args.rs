@@ -174,8 +174,9 @@ pub struct TrainOptions {
     /// The U-Net
     #[arg(long, value_name = "2d|3d", default_value = "2d", value_parser = ["2d", "3d"])]
     pub model: String,
-    /// auto: the GPU when there is one, else the CPU
-    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = ["auto", "wgpu", "gpu", "cpu", "flex"])]
+    /// auto: the fastest this build has (a GPU when there is one, else the CPU; libtorch first
+    /// in a --features torch build); tch: libtorch (CUDA, else CPU)
+    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = ["auto", "wgpu", "gpu", "cpu", "flex", "tch", "torch"])]
     pub backend: String,
     /// Training steps
     #[arg(long, value_name = "N", default_value_t = TrainConfig::default().steps)]

@@ -250,7 +250,7 @@ pub fn write_augmented_cohort(
             dataset.cases[0].image.display_path(),
         ));
     }
-    let labels = crate::interp::labels_u16(&loaded)?;
+    let labels = loaded.labels_u16()?;
     let prepared = AugmentSource::new(image, &labels, target)
         .map_err(|e| Error::file(e.to_string(), &labels_path))?;
     let names: serde_json::Map<String, serde_json::Value> = dataset

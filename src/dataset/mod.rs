@@ -5,9 +5,11 @@ pub mod augment;
 pub mod cache;
 pub mod demo;
 mod dicom_scans;
+pub mod feature_cache;
 pub mod info;
 pub mod layout;
 pub mod parallel;
+pub mod slice_features;
 pub mod synthetic;
 pub mod target;
 
@@ -21,6 +23,7 @@ use crate::io::geometry::affine_max_diff;
 use crate::io::{
     Affine, Plane, Volume, read_nifti, read_nifti_info, read_scanned_series, scanned_geometry,
 };
+use feature_cache::FeatureCache;
 
 pub use cache::CaseCache;
 pub use dicom_scans::DicomScans;
@@ -194,6 +197,30 @@ pub struct LoadedCase {
     pub modality: Modality,
 }
 
+impl LoadedCase {
+    /// The label map's values as `u16` (an error for a case without one, or for values outside
+    /// 0..=65535).
+    pub fn labels_u16(&self) -> Result<Vec<u16>> {
+        let labels = self
+            .labels
+            .as_ref()
+            .ok_or_else(|| Error::invalid(format!("case '{}' has no label map", self.id)))?;
+        (0..labels.voxel_count())
+            .map(|i| {
+                let v = labels.value(i).round();
+                if (0.0..=65535.0).contains(&v) {
+                    Ok(v as u16)
+                } else {
+                    Err(Error::invalid(format!(
+                        "case '{}' has label value {v}, outside 0–65535",
+                        self.id
+                    )))
+                }
+            })
+            .collect()
+    }
+}
+
 /// A dataset: its cases and label names.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -208,7 +235,7 @@ pub struct Dataset {
     /// Loaded cases kept across runs (disabled unless `with_case_cache` turned it on).
     pub cache: CaseCache,
     /// Slice features computed by earlier plans (shared by clones).
-    pub features: crate::plan::FeatureCache,
+    pub features: FeatureCache,
     /// Each DICOM folder's scan, made once (shared by clones): a folder of many series is not
     /// rescanned for every case's geometry and load.
     pub dicom_scans: DicomScans,

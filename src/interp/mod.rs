@@ -22,34 +22,11 @@ pub use interpolate::{Interpolation, Method, interpolate, interpolate_guided};
 pub use parts::{GapReport, GapRule, rules_summary};
 
 use crate::dataset::{Dataset, LoadedCase, TargetLabels};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::write_labels_like;
 use crate::jobs::Progress;
 use crate::plan::{Plan, PlannedVolume};
 use slices::{in_plane_spacing, slice_dims};
-
-/// Label values of a label volume as `u16` (error for values outside 0..=65535).
-pub fn labels_u16(case: &LoadedCase) -> Result<Vec<u16>> {
-    let labels = case.labels.as_ref().ok_or_else(|| {
-        Error::invalid(format!(
-            "case '{}' has no label map to interpolate",
-            case.id
-        ))
-    })?;
-    (0..labels.voxel_count())
-        .map(|i| {
-            let v = labels.value(i).round();
-            if (0.0..=65535.0).contains(&v) {
-                Ok(v as u16)
-            } else {
-                Err(Error::invalid(format!(
-                    "case '{}' has label value {v}, outside 0–65535",
-                    case.id
-                )))
-            }
-        })
-        .collect()
-}
 
 /// Dice of `pred` against `truth` for `label` over the voxels where `mask` holds. Both empty → 1,
 /// truth empty but prediction not (or the reverse) → 0.
@@ -164,7 +141,7 @@ pub fn interpolate_case(
     extrapolate: bool,
     rules: &FlagRules,
 ) -> Result<(Interpolation, CaseInterp)> {
-    let mut truth = labels_u16(case)?;
+    let mut truth = case.labels_u16()?;
     let (values, ignored_labels): (Vec<u16>, Vec<u16>) =
         interpolate::present_labels(std::slice::from_ref(&truth))
             .into_iter()

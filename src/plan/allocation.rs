@@ -240,6 +240,31 @@ pub fn trade_offs(
     out
 }
 
+/// Volumes held out for testing when none are asked for: a quarter, at least one.
+pub fn default_holdout(volumes: usize) -> usize {
+    (volumes / 4).max(1)
+}
+
+/// The volumes held out of `volumes` when `requested` are asked for (0: `default_holdout`).
+pub fn holdout_for(requested: usize, volumes: usize) -> usize {
+    match requested {
+        0 => default_holdout(volumes),
+        h => h,
+    }
+}
+
+/// Volume counts spread from 1 to `max` (at most `points` of them, always including both ends).
+pub fn volume_grid(max: usize, points: usize) -> Vec<usize> {
+    if max <= points {
+        return (1..=max).collect();
+    }
+    let mut v: Vec<usize> = (0..points)
+        .map(|i| 1 + (i * (max - 1)) / (points - 1).max(1))
+        .collect();
+    v.dedup();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::features::{BodyRule, SliceFeatures, slice_features};
 use crate::dataset::parallel::read_cases;
+use crate::dataset::slice_features::{BodyRule, SliceFeatures, slice_features};
 use crate::dataset::{CaseGeometry, Dataset};
 use crate::error::Result;
 use crate::io::Volume;

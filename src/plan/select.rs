@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cluster;
-use super::features::SliceFeatures;
+use crate::dataset::slice_features::SliceFeatures;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 

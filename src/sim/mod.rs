@@ -13,7 +13,7 @@ use crate::study::stats::mean_sd;
 use crate::train::ModelKind;
 
 mod setup;
-pub use setup::{SimulationSetup, SimulationSpec, StoredSimulation, default_holdout, holdout_for};
+pub use setup::{SimulationSetup, SimulationSpec, StoredSimulation};
 
 /// One plan variant to simulate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,18 +113,6 @@ pub struct SkippedRun {
 pub struct Simulation {
     pub results: Vec<SimResult>,
     pub skipped: Vec<SkippedRun>,
-}
-
-/// Volume counts spread from 1 to `max` (at most `points` of them, always including both ends).
-pub fn volume_grid(max: usize, points: usize) -> Vec<usize> {
-    if max <= points {
-        return (1..=max).collect();
-    }
-    let mut v: Vec<usize> = (0..points)
-        .map(|i| 1 + (i * (max - 1)) / (points - 1).max(1))
-        .collect();
-    v.dedup();
-    v
 }
 
 /// A scenario's Dice over its seeds.

@@ -7,8 +7,9 @@ use crate::interp::Method;
 use crate::plan::{PlanRequest, SliceStrategy};
 use crate::train::TrainConfig;
 
-use super::{Scenario, SimResult, Simulation, SkippedRun, scenario_grid, volume_grid};
+use super::{Scenario, SimResult, Simulation, SkippedRun, scenario_grid};
 use crate::jobs::Progress;
+use crate::plan::{holdout_for, volume_grid};
 use crate::study::store::StoreContents;
 use crate::study::{ResultStore, RunOutcome, RunSpec, run_missing};
 
@@ -49,19 +50,6 @@ pub struct SimulationSetup {
     pub train: TrainConfig,
 }
 
-/// Volumes held out for testing when none are asked for: a quarter, at least one.
-pub fn default_holdout(volumes: usize) -> usize {
-    (volumes / 4).max(1)
-}
-
-/// The volumes held out of `volumes` when `requested` are asked for (0: `default_holdout`).
-pub fn holdout_for(requested: usize, volumes: usize) -> usize {
-    match requested {
-        0 => default_holdout(volumes),
-        h => h,
-    }
-}
-
 impl SimulationSetup {
     /// One run per seed and scenario, keyed for the result store.
     pub fn specs(&self, fingerprint: &str) -> Vec<RunSpec> {
@@ -80,16 +68,7 @@ impl SimulationSetup {
                     interpolation: scenario.interpolation,
                     ..self.train.clone()
                 };
-                out.push(RunSpec {
-                    dataset: fingerprint.to_string(),
-                    target: self.target.clone(),
-                    request,
-                    interpolation: scenario.interpolation,
-                    interp_revision: scenario.interpolation.and_then(Method::revision),
-                    train,
-                    preset: "custom".into(),
-                    version: crate::train::TRAINING_REVISION.to_string(),
-                });
+                out.push(RunSpec::new(fingerprint, request, train, "custom"));
             }
         }
         out

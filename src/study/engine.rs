@@ -81,18 +81,25 @@ pub fn run_one(dataset: &Dataset, spec: &RunSpec, progress: &Progress) -> Result
 /// How many worker processes a study's missing runs get, and why.
 ///
 /// On the CPU, burn's `flex` gains little from a second thread: measured on the 2-core machine
-/// (README, "Study throughput"), two single-threaded worker processes finished the demo
+/// (docs/src/studies.md, "Study throughput"), two single-threaded worker processes finished the demo
 /// throughput study 1.67× sooner than one process on both cores, with the same Dice. So a CPU
 /// study gets one worker per core (at most one per missing run); on a GPU one process keeps its
 /// compiled kernels across runs, so it gets one worker.
 pub fn choose_workers(specs: &[RunSpec], missing: usize, cores: usize) -> (usize, String) {
     use crate::train::BackendChoice;
-    let all_cpu = specs.iter().all(|s| s.train.backend == BackendChoice::Cpu);
+    use crate::train::torch::{TorchAvailability, availability};
+    let torch_cuda = || matches!(availability(), TorchAvailability::Linked { cuda: true, .. });
+    let all_cpu = specs.iter().all(|s| match s.train.backend {
+        BackendChoice::Cpu => true,
+        BackendChoice::Torch => !torch_cuda(),
+        BackendChoice::Auto | BackendChoice::Wgpu => false,
+    });
     let wants_gpu = specs.iter().any(|s| s.train.backend == BackendChoice::Wgpu);
     let hardware_gpu = || {
-        crate::train::backend::gpu_adapters()
-            .iter()
-            .any(|(_, software)| !software)
+        torch_cuda()
+            || crate::train::backend::gpu_adapters()
+                .iter()
+                .any(|(_, software)| !software)
     };
     let on_cpu = all_cpu || (!wants_gpu && !hardware_gpu());
     if !on_cpu {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::curve_race::{CurveRace, DEFAULT_TOLERANCE};
 use super::file::{AllocationRule, Preset};
 use super::key::RunSpec;
 use super::race::{Race, RacePoint, RaceRule};
@@ -15,7 +16,7 @@ use super::stats::Interval;
 use super::store::StoreContents;
 use crate::dataset::TargetLabels;
 use crate::plan::{Budget, PlanRequest, TradeOff};
-use crate::sim::{holdout_for, volume_grid};
+use crate::plan::{holdout_for, volume_grid};
 use crate::train::{BackendChoice, ModelKind};
 
 /// Runs the planner estimates with: the plan request (budget, cost model, strategy, hold-out,
@@ -68,31 +69,19 @@ impl EstimateSetup {
 
     /// The run for `allocation` at `budget` and `seed`.
     pub fn spec(&self, budget: Budget, allocation: AllocationRule, seed: u64) -> RunSpec {
-        let (volumes, density) = match allocation {
-            AllocationRule::Spread => (None, None),
-            AllocationRule::Volumes(s) => (Some(s), None),
-            AllocationRule::Density(r) => (None, Some(r)),
-        };
+        let (volumes, density) = allocation.volumes_and_density();
         let mut train = self.preset.config(self.model);
         train.seed = seed;
         train.backend = self.backend;
-        RunSpec {
-            dataset: self.fingerprint.clone(),
+        let request = PlanRequest {
+            budget: Some(budget),
+            volumes,
+            density,
+            seed,
             target: self.target.clone(),
-            request: PlanRequest {
-                budget: Some(budget),
-                volumes,
-                density,
-                seed,
-                target: self.target.clone(),
-                ..self.base.clone()
-            },
-            interpolation: None,
-            interp_revision: None,
-            train,
-            preset: self.preset.name().to_string(),
-            version: crate::train::TRAINING_REVISION.to_string(),
-        }
+            ..self.base.clone()
+        };
+        RunSpec::new(&self.fingerprint, request, train, self.preset.name())
     }
 
     fn budget(&self) -> Budget {
@@ -225,6 +214,28 @@ impl EstimateSetup {
             }
         }
         out
+    }
+
+    /// `allocation`'s budget curve as a race (`curve_race`): its budgets × this setup's seeds,
+    /// seeds added where the band is widest, at most `max_runs` runs.
+    pub fn curve_race(
+        &self,
+        allocation: AllocationRule,
+        max_runs: Option<usize>,
+    ) -> crate::error::Result<CurveRace> {
+        let key = |row: &[RunSpec]| row.first().map(RunSpec::key);
+        let mut rows: Vec<Vec<RunSpec>> = Vec::new();
+        for budget in self.curve_budgets() {
+            let row: Vec<RunSpec> = self
+                .seeds
+                .iter()
+                .map(|&seed| self.spec(budget, allocation, seed))
+                .collect();
+            if !rows.iter().any(|r| key(r) == key(&row)) {
+                rows.push(row);
+            }
+        }
+        CurveRace::new(rows, DEFAULT_TOLERANCE, max_runs)
     }
 
     /// `allocation`'s budget curve from `contents` (None until two budgets are measured).

@@ -11,7 +11,7 @@ use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::interp::Method;
 use crate::plan::{Budget, CostModel, PlanRequest, SliceStrategy};
-use crate::sim::{holdout_for, volume_grid};
+use crate::plan::{holdout_for, volume_grid};
 use crate::train::validate::EarlyStopping;
 use crate::train::{BackendChoice, ModelKind, TrainConfig, UntilFitted};
 
@@ -27,6 +27,15 @@ pub enum AllocationRule {
 }
 
 impl AllocationRule {
+    /// The plan request's (volumes, density) for this rule: the one place it is decided.
+    pub fn volumes_and_density(self) -> (Option<usize>, Option<f64>) {
+        match self {
+            AllocationRule::Spread => (None, None),
+            AllocationRule::Volumes(s) => (Some(s), None),
+            AllocationRule::Density(r) => (None, Some(r)),
+        }
+    }
+
     /// Parses `spread`, `volumes:S` or `density:RHO`.
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         let s = s.trim();
@@ -127,7 +136,7 @@ impl Preset {
                 ..base
             },
             // 300 steps: at 150, 2 of 12 runs on the demo's spleen did not learn at all, and
-            // the rest ranked plans less well (README, "Studies"). A run whose net has not
+            // the rest ranked plans less well (docs/src/calibration.md). A run whose net has not
             // fitted its slices by then trains on, up to 4× (small targets: the demo's lesions
             // learned in 3 of 10 runs at 300 steps, in 10 of 10 at 1000, and in 10 of 10 trained
             // on until fitted).
@@ -380,11 +389,7 @@ impl Study {
                     for &interpolation in &interpolations {
                         for &model in &models {
                             for &seed in &self.seeds {
-                                let (volumes, density) = match allocation {
-                                    AllocationRule::Spread => (None, None),
-                                    AllocationRule::Volumes(s) => (Some(s), None),
-                                    AllocationRule::Density(r) => (None, Some(r)),
-                                };
+                                let (volumes, density) = allocation.volumes_and_density();
                                 let mut train = preset.config(model);
                                 train.seed = seed;
                                 train.backend = backend;
@@ -408,27 +413,19 @@ impl Study {
                                     };
                                     bad(key, e.to_string())
                                 })?;
-                                runs.push(RunSpec {
-                                    dataset: fingerprint.to_string(),
+                                let request = PlanRequest {
+                                    budget: Some(budget),
+                                    volumes,
+                                    density,
+                                    slice_strategy: strategy,
+                                    seed,
+                                    holdout,
+                                    holdout_seed: self.holdout_seed,
+                                    cost_model,
                                     target: target.clone(),
-                                    request: PlanRequest {
-                                        budget: Some(budget),
-                                        volumes,
-                                        density,
-                                        slice_strategy: strategy,
-                                        seed,
-                                        holdout,
-                                        holdout_seed: self.holdout_seed,
-                                        cost_model,
-                                        target: target.clone(),
-                                        ..PlanRequest::default()
-                                    },
-                                    interpolation,
-                                    interp_revision: interpolation.and_then(Method::revision),
-                                    train,
-                                    preset: preset.name().to_string(),
-                                    version: crate::train::TRAINING_REVISION.to_string(),
-                                });
+                                    ..PlanRequest::default()
+                                };
+                                runs.push(RunSpec::new(fingerprint, request, train, preset.name()));
                             }
                         }
                     }

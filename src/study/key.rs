@@ -14,10 +14,12 @@ use crate::train::TrainConfig;
 pub struct RunSpec {
     /// `dataset_fingerprint` of the dataset it ran on.
     pub dataset: String,
+    /// `request.target` (set by [`RunSpec::new`]).
     pub target: TargetLabels,
     /// Budget, allocation (volumes or density), strategies, seed, hold-out, plane, body rule.
     pub request: PlanRequest,
-    /// Train on masks interpolated between the annotated slices.
+    /// Train on masks interpolated between the annotated slices (`train.interpolation`; set by
+    /// [`RunSpec::new`]).
     pub interpolation: Option<Method>,
     /// That interpolation's revision (`Method::revision`; absent where there is none, so the
     /// keys of runs without one are those of earlier builds).
@@ -78,16 +80,17 @@ impl Digester {
 }
 
 impl RunSpec {
-    /// The run of `train` on the plan `request` asks for, on the dataset with `fingerprint`,
-    /// under this build's training revision; no interpolation (set `interpolation` and
-    /// `interp_revision` for masks interpolated between the annotated slices).
+    /// The one way to make a run: `train` on the plan `request` asks for, on the dataset with
+    /// `fingerprint`, under this build's training revision. The target is the request's and the
+    /// interpolation the training's (with its revision): the two stored copies of each, kept so
+    /// that stored runs keep their keys, cannot disagree.
     pub fn new(fingerprint: &str, request: PlanRequest, train: TrainConfig, preset: &str) -> Self {
         RunSpec {
             dataset: fingerprint.to_string(),
             target: request.target.clone(),
             request,
-            interpolation: None,
-            interp_revision: None,
+            interpolation: train.interpolation,
+            interp_revision: train.interpolation.and_then(Method::revision),
             train,
             preset: preset.to_string(),
             version: crate::train::TRAINING_REVISION.to_string(),

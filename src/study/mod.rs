@@ -6,6 +6,7 @@
 pub mod advice;
 pub mod calibrate;
 pub mod curve;
+pub mod curve_race;
 pub mod engine;
 pub mod estimates;
 pub mod file;

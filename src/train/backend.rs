@@ -1,4 +1,6 @@
-//! Choosing where training runs: a wgpu GPU by default, burn's `flex` CPU backend otherwise.
+//! Choosing where training runs. `auto` takes the fastest backend this build has for the
+//! machine: on a hardware GPU, libtorch's CUDA (a `--features torch` build that sees CUDA) before
+//! wgpu; on the CPU, libtorch's CPU kernels (a torch build) before burn's `flex`.
 
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
@@ -6,30 +8,36 @@ use std::task::{Context, Poll, Waker};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::torch::TorchAvailability;
 use crate::error::{Error, Result};
 
 /// The user's backend choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// A hardware GPU through wgpu if there is one, else the CPU.
+    /// The fastest this build has: a hardware GPU (libtorch CUDA, else wgpu) if there is
+    /// one, else the CPU (libtorch, else flex).
     #[default]
     Auto,
     /// wgpu (any adapter, software ones included).
     Wgpu,
     /// burn's `flex` CPU backend.
     Cpu,
+    /// burn's libtorch backend (`--features torch`): CUDA if libtorch sees a GPU, else its CPU.
+    #[serde(rename = "tch")]
+    Torch,
 }
 
 impl BackendChoice {
-    /// Parses `auto`, `wgpu`/`gpu` or `cpu`/`flex`.
+    /// Parses `auto`, `wgpu`/`gpu`, `cpu`/`flex` or `tch`/`torch`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "auto" => Ok(BackendChoice::Auto),
             "wgpu" | "gpu" => Ok(BackendChoice::Wgpu),
             "cpu" | "flex" => Ok(BackendChoice::Cpu),
+            "tch" | "torch" => Ok(BackendChoice::Torch),
             _ => Err(Error::invalid(format!(
-                "unknown backend '{s}' (choose auto, wgpu or cpu)"
+                "unknown backend '{s}' (choose auto, wgpu, cpu or tch)"
             ))),
         }
     }
@@ -132,7 +140,7 @@ fn enumerate_adapters() -> Vec<(String, bool)> {
 
 /// Checks that a device computes, by a small round trip (wgpu initialises lazily and panics
 /// when it cannot).
-fn probe(device: &Device) -> bool {
+pub(crate) fn probe(device: &Device) -> bool {
     let device = device.clone();
     catch_device_panic(move || {
         let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
@@ -154,63 +162,88 @@ pub fn open_device(choice: BackendChoice) -> Result<OpenedDevice> {
 }
 
 fn open_device_quietly(choice: BackendChoice) -> Result<OpenedDevice> {
-    let cpu = |notice: Option<String>| OpenedDevice {
+    match choice {
+        BackendChoice::Cpu => Ok(flex(None)),
+        BackendChoice::Torch => super::torch::open(true),
+        BackendChoice::Wgpu => open_wgpu(),
+        BackendChoice::Auto => open_auto(),
+    }
+}
+
+fn flex(notice: Option<String>) -> OpenedDevice {
+    OpenedDevice {
         device: Device::flex(),
         name: "cpu: flex".into(),
         is_gpu: false,
         notice,
-    };
-    match choice {
-        BackendChoice::Cpu => Ok(cpu(None)),
-        BackendChoice::Auto | BackendChoice::Wgpu => {
-            let cache_notice = super::kernel_cache::configure_kernel_cache();
-            let adapters = gpu_adapters();
-            let hardware = adapters.iter().find(|a| !a.1);
-            let chosen = match (choice, hardware, adapters.first()) {
-                (_, Some(hw), _) => Some(hw.0.clone()),
-                (BackendChoice::Wgpu, None, Some(sw)) => Some(sw.0.clone()),
-                _ => None,
-            };
-            let Some(name) = chosen else {
-                let why = if adapters.is_empty() {
-                    "no GPU adapter was found (no Vulkan/Metal/DX12 driver)".to_string()
-                } else {
-                    format!("only a software GPU adapter was found ({})", adapters[0].0)
-                };
-                if choice == BackendChoice::Wgpu {
-                    return Err(Error::Train(format!("cannot train on wgpu: {why}")));
-                }
-                return Ok(cpu(Some(format!(
-                    "{why}; training on the CPU (flex backend) instead, which is much slower"
-                ))));
-            };
-            let device = Device::wgpu(DeviceKind::DefaultDevice);
-            if !probe(&device) {
-                if choice == BackendChoice::Wgpu {
-                    return Err(Error::Train(format!(
-                        "the GPU adapter {name} failed to initialise"
-                    )));
-                }
-                return Ok(cpu(Some(format!(
-                    "the GPU adapter {name} failed to initialise; training on the CPU (flex backend) instead"
-                ))));
-            }
-            Ok(OpenedDevice {
-                device,
-                name: format!("wgpu: {name}"),
-                is_gpu: true,
-                notice: cache_notice,
-            })
-        }
     }
 }
 
-/// The text of a caught panic.
-pub(crate) fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown error".into())
+/// `auto`: libtorch CUDA, wgpu on a hardware adapter, libtorch CPU, flex — the first this
+/// build and machine have. A torch build whose libtorch fails to start falls back with a notice.
+fn open_auto() -> Result<OpenedDevice> {
+    let torch = super::torch::availability();
+    let mut notices = Vec::new();
+    if matches!(torch, TorchAvailability::Linked { cuda: true, .. }) {
+        match super::torch::open(true) {
+            Ok(opened) => return Ok(opened),
+            Err(e) => notices.push(format!("{e}; trying wgpu")),
+        }
+    }
+    match try_wgpu(false) {
+        Ok(mut opened) => {
+            notices.extend(opened.notice.take());
+            opened.notice = (!notices.is_empty()).then(|| notices.join("; "));
+            return Ok(opened);
+        }
+        Err(no_gpu) => notices.push(no_gpu),
+    }
+    if matches!(torch, TorchAvailability::Linked { .. }) {
+        match super::torch::open(false) {
+            Ok(mut opened) => {
+                opened.notice = Some(format!(
+                    "{}; training on the CPU (libtorch)",
+                    notices.join("; ")
+                ));
+                return Ok(opened);
+            }
+            Err(e) => notices.push(e.to_string()),
+        }
+    }
+    Ok(flex(Some(format!(
+        "{}; training on the CPU (flex backend) instead, which is much slower",
+        notices.join("; ")
+    ))))
+}
+
+/// `wgpu`: a hardware adapter, else any (software) one; an error saying why not.
+fn open_wgpu() -> Result<OpenedDevice> {
+    try_wgpu(true).map_err(|why| Error::Train(format!("cannot train on wgpu: {why}")))
+}
+
+/// A wgpu device on a hardware adapter (or, when `any_adapter`, a software one too), or why
+/// there is none.
+fn try_wgpu(any_adapter: bool) -> std::result::Result<OpenedDevice, String> {
+    let cache_notice = super::kernel_cache::configure_kernel_cache();
+    let adapters = gpu_adapters();
+    let hardware = adapters.iter().find(|a| !a.1);
+    let chosen = hardware.or(adapters.first().filter(|_| any_adapter));
+    let Some((name, _)) = chosen else {
+        return Err(match adapters.first() {
+            None => "no GPU adapter was found (no Vulkan/Metal/DX12 driver)".to_string(),
+            Some((software, _)) => format!("only a software GPU adapter was found ({software})"),
+        });
+    };
+    let device = Device::wgpu(DeviceKind::DefaultDevice);
+    if !probe(&device) {
+        return Err(format!("the GPU adapter {name} failed to initialise"));
+    }
+    Ok(OpenedDevice {
+        device,
+        name: format!("wgpu: {name}"),
+        is_gpu: true,
+        notice: cache_notice,
+    })
 }
 
 /// A panic from a device (burn panics on allocation failures) as a clear error.

@@ -2,12 +2,12 @@
 //! which slices are supervised, and seeded batch sampling with foreground oversampling and
 //! augmentation.
 
+use crate::dataset::slice_features::{body_threshold, sampled_quantile};
 use crate::dataset::{LoadedCase, Modality, TargetLabels};
 use crate::error::{Error, Result};
 use crate::interp::edt::tight_box;
 use crate::io::Volume;
 use crate::plan::BodyRule;
-use crate::plan::features::{body_threshold, sampled_quantile};
 use crate::rng::Rng;
 
 /// CT window mapped to [−1, 1]: centre 40 HU, width 400 HU (soft tissue).

@@ -6,7 +6,7 @@ use std::path::Path;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::backend::{catch_device_panic, map_device_panic, panic_message};
+use super::backend::{catch_device_panic, map_device_panic};
 use super::data::prepare_case;
 use super::eval::{dice, predict_2d, predict_3d, to_source_grid};
 use super::trainer::TrainedNet;
@@ -14,6 +14,7 @@ use crate::dataset::{Dataset, LoadedCase, TargetLabels};
 use crate::error::{Error, Result};
 use crate::io::write_labels_like;
 use crate::jobs::Progress;
+use crate::jobs::panic_message;
 use crate::plan::Plan;
 
 /// Dice on one held-out volume.

@@ -5,7 +5,7 @@
 //! Without it cubecl keeps autotune results in `target/environment` of the nearest Cargo
 //! project above the working directory (a stray folder in whatever checkout the app runs
 //! from), else in its own user cache, and does not keep compiled kernels at all. Measured on
-//! Mesa's lavapipe (README, "Training"): the warm-up of a 4-step run fell from 337 s in the
+//! Mesa's lavapipe (docs/src/training.md): the warm-up of a 4-step run fell from 337 s in the
 //! first process to 26 s in the second.
 //!
 //! `SLICEPLAN_KERNEL_CACHE=off` turns both caches off; `SLICEPLAN_KERNEL_CACHE=DIR` puts them

@@ -11,6 +11,7 @@ pub mod kernel_cache;
 pub mod loss;
 pub mod prepare;
 pub mod quality;
+pub mod torch;
 pub mod trainer;
 pub mod unet;
 pub mod validate;

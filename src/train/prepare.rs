@@ -5,7 +5,7 @@ use super::ModelKind;
 use super::data::{TrainCase, auto_in_plane_factor, in_plane_factor, prepare_case, target_extent};
 use super::trainer::TrainJob;
 use crate::error::Result;
-use crate::interp::{image_for, interpolate_guided, labels_u16};
+use crate::interp::{image_for, interpolate_guided};
 use crate::jobs::Progress;
 
 /// The training volumes prepared at one in-plane resolution.
@@ -43,7 +43,7 @@ pub fn prepare_training(job: &TrainJob, progress: &Progress) -> Result<Prepared>
         }
         let prepared = match config.interpolation {
             Some(method) if v.slices.len() >= 2 => {
-                let truth = labels_u16(&case)?;
+                let truth = case.labels_u16()?;
                 let image = image_for(&case, method);
                 let interp = interpolate_guided(
                     &truth,

@@ -16,7 +16,7 @@ pub const CONVERGED_LOSS_FRACTION: f32 = 0.9;
 /// slices (its loss's Dice term no longer sits near 1, the value for predicting nothing). Half
 /// (0.4 and earlier) let a net stop just as it began to find a small target: a lesion run
 /// stopped at 300 steps with its loss at 0.2 of its first value and scored 0.11 on the test
-/// volumes; trained on to 600, 0.58 (README, "Studies"). Organs fit to 0.02-0.14 of it.
+/// volumes; trained on to 600, 0.58 (docs/src/calibration.md). Organs fit to 0.02-0.14 of it.
 pub const FITTED_LOSS_FRACTION: f32 = 0.25;
 
 /// The loss's first value and its final level: the median of the curve's last quarter (at

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
-use super::backend::{catch_device_panic, map_device_panic, panic_message};
+use super::backend::{catch_device_panic, map_device_panic};
 use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
 use super::extend::{extension_note, steps_trained};
@@ -25,6 +25,7 @@ use super::{ModelKind, TrainConfig};
 use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::jobs::Progress;
+use crate::jobs::panic_message;
 use crate::plan::Plan;
 use crate::rng::Rng;
 

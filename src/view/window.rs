@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::slice_features::sampled_quantile;
 use crate::io::Volume;
-use crate::plan::features::sampled_quantile;
 
 /// Intensities `center ± width/2` map to black…white.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Modality;
+use super::Modality;
 use crate::io::{Sample, Volume};
 
 /// Side of the embedding grid.

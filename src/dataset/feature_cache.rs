@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use super::features::{BodyRule, SliceFeatures};
+use super::slice_features::{BodyRule, SliceFeatures};
 
 /// (case index, voxel axis, body threshold bits or u64::MAX for the default).
 type Key = (usize, usize, u64);
