@@ -15,7 +15,9 @@ fn modules() -> Vec<String> {
     lib.lines()
         .filter_map(|l| {
             let l = l.trim().trim_start_matches("pub ");
-            l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_string)
+            l.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(str::to_string)
         })
         .collect()
 }
