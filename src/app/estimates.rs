@@ -11,6 +11,7 @@ use super::planner::simulation_request;
 use crate::error::Error;
 use crate::plan::Budget;
 use crate::study::race::{Race, RaceRule};
+use crate::study::sequential::Sequential;
 use crate::study::store::StoreContents;
 use crate::study::{
     AgainstBest, AllocationRule, EstimateSetup, FrontierPoint, ResultStore, compared_with_best,
@@ -238,12 +239,23 @@ impl SliceplanApp {
             race.points.len(),
             race.points[0].specs.len()
         );
-        self.spawn_estimate("frontier", None, line, move |ds, store, p| {
+        self.spawn_sequential("frontier", line, race);
+    }
+
+    /// Runs a race (of allocations or of a budget curve) as the estimate job until it stops;
+    /// says `line` while it runs and the race's verdict after.
+    fn spawn_sequential<S: Sequential + Send + 'static>(
+        &mut self,
+        what: &'static str,
+        line: String,
+        race: S,
+    ) {
+        self.spawn_estimate(what, None, line, move |ds, store, p| {
             let report = race.run(
                 || store.load(),
                 |batch| run_missing(ds, batch, store, p).map(|_| ()),
             )?;
-            Ok(Some(report.line()))
+            Ok(Some(S::line(&report)))
         });
     }
 
@@ -270,13 +282,7 @@ impl SliceplanApp {
             return;
         }
         let line = "racing the budget curve: seeds where its band is widest".to_string();
-        self.spawn_estimate("budget curve", None, line, move |ds, store, p| {
-            let report = race.run(
-                || store.load(),
-                |batch| run_missing(ds, batch, store, p).map(|_| ()),
-            )?;
-            Ok(Some(report.line()))
-        });
+        self.spawn_sequential("budget curve", line, race);
     }
 
     /// Starts `work` (training into the store, returning a race's verdict line if it is one)

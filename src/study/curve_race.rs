@@ -15,6 +15,7 @@
 use serde::Serialize;
 
 use super::key::RunSpec;
+use super::sequential::Sequential;
 use super::store::StoreContents;
 use super::summary::budget_curves;
 use crate::error::{Error, Result};
@@ -168,19 +169,20 @@ impl CurveRace {
         }
         Ok(round.into_iter().take(left).collect())
     }
+}
 
-    /// Runs the race: `load` reads the store, `run` trains a batch into it; until it stops.
-    pub fn run(
+impl Sequential for CurveRace {
+    type Report = CurveReport;
+
+    fn next_runs(
         &self,
-        mut load: impl FnMut() -> Result<StoreContents>,
-        mut run: impl FnMut(&[RunSpec]) -> Result<()>,
-    ) -> Result<CurveReport> {
-        loop {
-            match self.next(&load()?) {
-                Ok(batch) => run(&batch)?,
-                Err(report) => return Ok(report),
-            }
-        }
+        contents: &StoreContents,
+    ) -> std::result::Result<Vec<RunSpec>, CurveReport> {
+        self.next(contents)
+    }
+
+    fn line(report: &CurveReport) -> String {
+        report.line()
     }
 }
 

@@ -17,6 +17,7 @@ pub mod raster;
 pub mod render;
 pub mod report;
 pub mod separation;
+pub mod sequential;
 pub mod slurm;
 pub mod stats;
 pub mod store;

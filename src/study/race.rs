@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::file::AllocationRule;
 use super::key::RunSpec;
 use super::separation::seeds_to_separate;
+use super::sequential::Sequential;
 use super::stats::{Interval, dice_interval, t_975};
 use super::store::StoreContents;
 use super::summary::scenario_key;
@@ -548,20 +549,17 @@ impl Race {
             },
         )
     }
+}
 
-    /// Runs the race: `run` trains and stores each batch of runs the race asks for (and may
-    /// fail, e.g. when cancelled: every run it stored is kept); `load` reads the store.
-    pub fn run(
-        &self,
-        mut load: impl FnMut() -> Result<StoreContents>,
-        mut run: impl FnMut(&[RunSpec]) -> Result<()>,
-    ) -> Result<RaceReport> {
-        loop {
-            match self.next(&load()?) {
-                Ok(batch) => run(&batch)?,
-                Err(report) => return Ok(report),
-            }
-        }
+impl Sequential for Race {
+    type Report = RaceReport;
+
+    fn next_runs(&self, contents: &StoreContents) -> std::result::Result<Vec<RunSpec>, RaceReport> {
+        self.next(contents)
+    }
+
+    fn line(report: &RaceReport) -> String {
+        report.line()
     }
 }
 

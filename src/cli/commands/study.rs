@@ -9,6 +9,7 @@ use super::{load_data, print_json, with_progress};
 use sliceplan::study::calibrate::calibrate;
 use sliceplan::study::race::{RaceReport, RaceRule, races_of_study};
 use sliceplan::study::report::{summarize_runs, write_report};
+use sliceplan::study::sequential::Sequential;
 use sliceplan::study::slurm::{self, SlurmOptions};
 use sliceplan::study::{ResultStore, Study, engine};
 
