@@ -7,7 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use sliceplan::plan::CostModel;
-use sliceplan::train::TrainConfig;
+use sliceplan::train::{BackendChoice, TrainConfig};
 
 const AFTER_HELP: &str = "--data demo uses the built-in synthetic cohort. Labels (--label) are names or values, \
 comma-separated. Errors are one sentence on stderr, exit code 2. RUST_LOG=sliceplan=debug (or -v, -vv) \
@@ -176,8 +176,8 @@ pub struct TrainOptions {
     pub model: String,
     /// auto: the fastest this build has (a GPU when there is one, else the CPU; libtorch first
     /// in a --features torch build); tch: libtorch (CUDA, else CPU)
-    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = ["auto", "wgpu", "gpu", "cpu", "flex", "tch", "torch"])]
-    pub backend: String,
+    #[arg(long, value_name = "NAME", default_value = "auto")]
+    pub backend: BackendChoice,
     /// Training steps
     #[arg(long, value_name = "N", default_value_t = TrainConfig::default().steps)]
     pub steps: usize,

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::torch::TorchAvailability;
 use crate::error::{Error, Result};
 
-/// The user's backend choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The user's backend choice. Its names on the command line and in study files are clap's
+/// (`auto`, `wgpu` or `gpu`, `cpu` or `flex`, `tch` or `torch`): one list for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// The fastest this build has: a hardware GPU (libtorch CUDA, else wgpu) if there is
@@ -20,26 +21,25 @@ pub enum BackendChoice {
     #[default]
     Auto,
     /// wgpu (any adapter, software ones included).
+    #[value(alias = "gpu")]
     Wgpu,
     /// burn's `flex` CPU backend.
+    #[value(alias = "flex")]
     Cpu,
     /// burn's libtorch backend (`--features torch`): CUDA if libtorch sees a GPU, else its CPU.
     #[serde(rename = "tch")]
+    #[value(name = "tch", alias = "torch")]
     Torch,
 }
 
 impl BackendChoice {
-    /// Parses `auto`, `wgpu`/`gpu`, `cpu`/`flex` or `tch`/`torch`.
+    /// Parses a name clap accepts for it (a study file's `backend`).
     pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(BackendChoice::Auto),
-            "wgpu" | "gpu" => Ok(BackendChoice::Wgpu),
-            "cpu" | "flex" => Ok(BackendChoice::Cpu),
-            "tch" | "torch" => Ok(BackendChoice::Torch),
-            _ => Err(Error::invalid(format!(
+        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            Error::invalid(format!(
                 "unknown backend '{s}' (choose auto, wgpu, cpu or tch)"
-            ))),
-        }
+            ))
+        })
     }
 }
 

@@ -23,7 +23,7 @@ use sliceplan::io::Plane;
 use sliceplan::plan::{
     BodyRule, Budget, CostModel, PlanRequest, Rounding, SliceStrategy, VolumeStrategy,
 };
-use sliceplan::train::{BackendChoice, ModelKind, TrainConfig};
+use sliceplan::train::{ModelKind, TrainConfig};
 
 pub use cache::cache;
 #[cfg(feature = "gui")]
@@ -120,7 +120,7 @@ fn request_args(o: &PlanOptions, ds: &Dataset) -> Result<PlanRequest> {
 fn train_config(o: &TrainOptions, seed: u64, interp: Option<&str>) -> Result<TrainConfig> {
     let mut c = TrainConfig {
         model: ModelKind::parse(&o.model)?,
-        backend: BackendChoice::parse(&o.backend)?,
+        backend: o.backend,
         steps: o.steps,
         batch_size: o.batch,
         learning_rate: o.lr,
