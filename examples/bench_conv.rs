@@ -106,8 +106,7 @@ fn reference(args: &BenchArgs, threads: usize) -> Vec<serde_json::Value> {
 fn main() {
     let args = BenchArgs::from_env();
     let threads: usize = args.parsed("--threads", 2);
-    // SAFETY: no other thread runs yet; flex's pool and libtorch read the count on first use.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    common::use_threads(threads);
     println!("load average before: {}", load_average());
     let mut ours = Vec::new();
     for backend in bench_backends(&args) {

@@ -226,8 +226,7 @@ fn references(
 fn main() {
     let args = BenchArgs::from_env();
     let threads: usize = args.parsed("--threads", 2);
-    // SAFETY: no other thread runs yet; flex's pool and libtorch read the count on first use.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    common::use_threads(threads);
     let timing = Timing {
         warmup: args.parsed("--warmup", 3),
         steps: args.parsed("--steps", 20),

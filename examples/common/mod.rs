@@ -62,6 +62,13 @@ pub fn bench_backends(args: &BenchArgs) -> Vec<sliceplan::train::BackendChoice> 
         .collect()
 }
 
+/// Gives the backends `threads` threads: flex's pool and libtorch read `RAYON_NUM_THREADS` on
+/// first use. Call it first in `main`, before any other thread starts.
+pub fn use_threads(threads: usize) {
+    // SAFETY: called before any other thread of the process exists.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+}
+
 /// `/proc/loadavg`, trimmed (empty where it does not exist).
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")

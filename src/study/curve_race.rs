@@ -135,13 +135,14 @@ impl CurveRace {
         let stored = |s: &RunSpec| contents.get(&s.key()).is_some();
         let runs = self.specs.iter().flatten().filter(|s| stored(s)).count();
         let next_seed = |b: usize| self.specs[b].iter().find(|s| !stored(s)).cloned();
-        let widths = self.widths(contents);
-        let widest = widths
-            .as_ref()
-            .map(|w| w.iter().copied().fold(0.0, f64::max));
+        // The fit (200 bootstrap refits) only where a decision or a verdict needs it.
+        let widest_of =
+            |w: &Option<Vec<f64>>| w.as_ref().map(|w| w.iter().copied().fold(0.0, f64::max));
         let stop = |verdict| Err(CurveReport { verdict, runs });
         if self.max_runs.is_some_and(|m| runs >= m) {
-            return stop(CurveVerdict::RunBudgetSpent { width: widest });
+            return stop(CurveVerdict::RunBudgetSpent {
+                width: widest_of(&self.widths(contents)),
+            });
         }
         let left = self.max_runs.map_or(usize::MAX, |m| m - runs);
         // One seed at every budget first, and again at every budget while no curve fits.
@@ -150,10 +151,14 @@ impl CurveRace {
             .iter()
             .filter_map(|seeds| seeds.first().filter(|s| !stored(s)).cloned())
             .collect();
-        let round = match (&widths, first_missing.is_empty()) {
-            (_, false) => first_missing,
-            (None, true) => (0..self.specs.len()).filter_map(next_seed).collect(),
-            (Some(w), true) => {
+        if !first_missing.is_empty() {
+            return Ok(first_missing.into_iter().take(left).collect());
+        }
+        let widths = self.widths(contents);
+        let widest = widest_of(&widths);
+        let round: Vec<RunSpec> = match &widths {
+            None => (0..self.specs.len()).filter_map(next_seed).collect(),
+            Some(w) => {
                 if widest.is_some_and(|w| w <= 2.0 * self.tolerance) {
                     return stop(CurveVerdict::Settled {
                         width: widest.unwrap_or(0.0),

@@ -204,25 +204,12 @@ impl EstimateSetup {
 
     /// The runs of `allocation`'s budget curve (every budget × seed).
     pub fn curve_specs(&self, allocation: AllocationRule) -> Vec<RunSpec> {
-        let mut out = Vec::new();
-        for b in self.curve_budgets() {
-            for &seed in &self.seeds {
-                let spec = self.spec(b, allocation, seed);
-                if !out.iter().any(|o: &RunSpec| o.key() == spec.key()) {
-                    out.push(spec);
-                }
-            }
-        }
-        out
+        self.curve_rows(allocation).into_iter().flatten().collect()
     }
 
-    /// `allocation`'s budget curve as a race (`curve_race`): its budgets × this setup's seeds,
-    /// seeds added where the band is widest, at most `max_runs` runs.
-    pub fn curve_race(
-        &self,
-        allocation: AllocationRule,
-        max_runs: Option<usize>,
-    ) -> crate::error::Result<CurveRace> {
+    /// The curve's runs per budget (one per seed); a budget that rounds to another's slices
+    /// is kept once.
+    fn curve_rows(&self, allocation: AllocationRule) -> Vec<Vec<RunSpec>> {
         let key = |row: &[RunSpec]| row.first().map(RunSpec::key);
         let mut rows: Vec<Vec<RunSpec>> = Vec::new();
         for budget in self.curve_budgets() {
@@ -235,6 +222,17 @@ impl EstimateSetup {
                 rows.push(row);
             }
         }
+        rows
+    }
+
+    /// `allocation`'s budget curve as a race (`curve_race`): its budgets × this setup's seeds,
+    /// seeds added where the band is widest, at most `max_runs` runs.
+    pub fn curve_race(
+        &self,
+        allocation: AllocationRule,
+        max_runs: Option<usize>,
+    ) -> crate::error::Result<CurveRace> {
+        let rows = self.curve_rows(allocation);
         CurveRace::new(rows, DEFAULT_TOLERANCE, max_runs)
     }
 
