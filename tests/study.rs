@@ -207,6 +207,55 @@ fn a_study_runs_once_reports_and_resumes_after_a_kill() {
     assert!(c["per_seed_spearman"].is_array() && c.get("mean_absolute_error").is_some());
 }
 
+/// The tiny preset learns no target: every run is flagged. With `--reruns 1` each scenario
+/// gets one rerun under seed 1000, run by the worker processes, stored once, counted in the
+/// summary and shown in the report.
+#[test]
+fn a_run_that_did_not_learn_is_rerun_under_a_new_seed() {
+    let dir = tempdir();
+    let store = dir.path().join("store");
+    let (code, out, err) = study(
+        "run",
+        &store,
+        &["--reruns", "1", "--workers", "2", "--json", "--quiet"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let text = std::fs::read_to_string(store.join("results.jsonl")).unwrap();
+    let runs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seed = |r: &serde_json::Value| r["spec"]["request"]["seed"].as_u64().unwrap();
+    let flagged = |r: &serde_json::Value| {
+        r["outcome"]["flags"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+    };
+    let first_flagged = runs.iter().filter(|r| seed(r) == 0 && flagged(r)).count();
+    assert!(first_flagged > 0, "a tiny run learns nothing: {text}");
+    let reruns: Vec<u64> = runs.iter().map(seed).filter(|&s| s > 0).collect();
+    assert_eq!(
+        reruns,
+        vec![1000; first_flagged],
+        "one rerun per flagged run"
+    );
+    assert_eq!(run["total"].as_u64(), Some(4 + first_flagged as u64));
+    assert_eq!(run["done"], run["total"]);
+    assert_eq!(runs.len(), 4 + first_flagged, "each run stored once");
+    // A second run has nothing left: a flagged rerun gets no second rerun under --reruns 1.
+    let (_, out, _) = study("run", &store, &["--reruns", "1", "--json", "--quiet"]);
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["ran"], 0, "{again}");
+    // Status counts the reruns the store calls for; without --reruns the study's 0 applies.
+    let (_, out, _) = study("status", &store, &["--reruns", "1", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["total"], run["total"]);
+    let (code, out, err) = study("run", &store, &["--reruns", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 rerun(s) under new seeds"), "{out}");
+}
+
 #[test]
 fn a_bad_study_or_a_foreign_store_is_refused_before_training() {
     let dir = tempdir();

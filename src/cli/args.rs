@@ -474,6 +474,10 @@ pub struct StudyArgs {
     /// (auto: one per core on the CPU, one on a GPU)
     #[arg(long, value_name = "N|auto", default_value = "auto")]
     pub workers: String,
+    /// (run) reruns per scenario of runs that did not learn, each under the next rerun seed
+    /// (1000, 1001, …) [default: the study's `reruns`, else 2]
+    #[arg(long, value_name = "N")]
+    pub reruns: Option<usize>,
     /// (run) only every N-th run from the K-th (what each worker process runs)
     #[arg(long, value_name = "K/N")]
     pub worker: Option<String>,

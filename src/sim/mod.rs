@@ -130,6 +130,8 @@ pub struct SimSummary {
     /// Runs flagged as not having learned the target: counted in `runs`, left out of the
     /// Dice (their Dice is not an estimate).
     pub flagged: usize,
+    /// Runs under rerun seeds (`study::reruns`), each replacing a flagged run.
+    pub reruns: usize,
     /// The best scenario (highest mean Dice) minus this one, seed by seed (each seed scores
     /// both on the same test volumes); None for the best itself or with fewer than two shared
     /// seeds.
@@ -158,12 +160,17 @@ impl SimSummary {
         })
     }
 
-    /// "⚠ N run(s) did not learn (left out of the Dice)" where any did not.
+    /// "⚠ N run(s) did not learn (left out of the Dice; rerun under new seeds: M)" where any
+    /// did not.
     pub fn flagged_text(&self) -> Option<String> {
         (self.flagged > 0).then(|| {
             format!(
-                "⚠ {} run(s) did not learn (left out of the Dice)",
-                self.flagged
+                "⚠ {} run(s) did not learn (left out of the Dice{})",
+                self.flagged,
+                match self.reruns {
+                    0 => String::new(),
+                    r => format!("; {r} rerun(s) under new seeds"),
+                }
             )
         })
     }
@@ -204,6 +211,10 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
                 mean_dice: (!dice.is_empty()).then_some(mean),
                 sd_dice: sd,
                 flagged: runs.len() - dice.len(),
+                reruns: runs
+                    .iter()
+                    .filter(|r| r.seed >= crate::study::reruns::RERUN_SEEDS_FROM)
+                    .count(),
                 behind_best: None,
                 best: false,
             }

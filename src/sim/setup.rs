@@ -10,6 +10,7 @@ use crate::train::TrainConfig;
 use super::{Scenario, SimResult, Simulation, SkippedRun, scenario_grid};
 use crate::jobs::Progress;
 use crate::plan::{holdout_for, volume_grid};
+use crate::study::reruns::{DEFAULT_RERUNS, run_with_reruns, with_reruns};
 use crate::study::store::StoreContents;
 use crate::study::{ResultStore, RunOutcome, RunSpec, run_missing};
 
@@ -84,9 +85,15 @@ impl SimulationSetup {
         progress: &Progress,
     ) -> Result<StoredSimulation> {
         let specs = self.specs(store.fingerprint());
-        let cancelled = match run_missing(dataset, &specs, store, progress) {
-            Ok(_) => false,
-            Err(Error::Cancelled) => true,
+        let ran = run_with_reruns(
+            &specs,
+            DEFAULT_RERUNS,
+            || store.load(),
+            |round| run_missing(dataset, round, store, progress).map(|_| ()),
+        );
+        let (specs, cancelled) = match ran {
+            Ok(all) => (all, false),
+            Err(Error::Cancelled) => (with_reruns(&specs, &store.load()?, DEFAULT_RERUNS), true),
             Err(e) => return Err(e),
         };
         Ok(StoredSimulation {

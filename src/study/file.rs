@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::key::RunSpec;
+use super::reruns::{DEFAULT_RERUNS, RERUN_SEEDS_FROM};
 use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::interp::Method;
@@ -243,9 +244,18 @@ pub struct Study {
     /// seed draws its own), so every scenario and seed is scored on the same test volumes.
     #[serde(default)]
     pub holdout_seed: Option<u64>,
+    /// Reruns per scenario of runs that did not learn, each under the next rerun seed
+    /// (`reruns::DEFAULT_RERUNS` when absent; 0: none).
+    #[serde(default)]
+    pub reruns: Option<usize>,
 }
 
 impl Study {
+    /// Reruns per scenario of runs that did not learn.
+    pub fn reruns(&self) -> usize {
+        self.reruns.unwrap_or(DEFAULT_RERUNS)
+    }
+
     /// Reads a study file; a syntax error or an unknown key names the file and the key.
     pub fn load(path: impl AsRef<Path>) -> Result<Study> {
         let path = path.as_ref();
@@ -377,6 +387,14 @@ impl Study {
             if empty {
                 return Err(bad(key, "the list is empty".into()));
             }
+        }
+        if let Some(seed) = self.seeds.iter().find(|&&s| s >= RERUN_SEEDS_FROM) {
+            return Err(bad(
+                "seeds",
+                format!(
+                    "seed {seed}: seeds from {RERUN_SEEDS_FROM} are kept for the reruns of runs that did not learn"
+                ),
+            ));
         }
         let cost_model = CostModel {
             seconds_per_slice: self.seconds_per_slice,

@@ -16,6 +16,7 @@ pub mod race;
 pub mod raster;
 pub mod render;
 pub mod report;
+pub mod reruns;
 pub mod separation;
 pub mod sequential;
 pub mod slurm;

@@ -241,10 +241,10 @@ pub fn write_report(
             fmt_interval(&s.dice),
             fmt_interval(&s.dice_over_cases),
             s.runs,
-            if s.flagged > 0 {
-                format!(" ⚠ {}", s.flagged)
-            } else {
-                String::new()
+            match (s.flagged, s.reruns) {
+                (0, _) => String::new(),
+                (f, 0) => format!(" ⚠ {f}"),
+                (f, r) => format!(" ⚠ {f}, {r} rerun(s)"),
             }
         );
     }

@@ -30,6 +30,9 @@ pub struct ScenarioSummary {
     /// Runs flagged as not having learned the target: counted in `runs`, left out of `dice`
     /// and `dice_over_cases` (their Dice is not an estimate of the plan).
     pub flagged: usize,
+    /// Runs under rerun seeds (`reruns::is_rerun`), each replacing a flagged run: counted in
+    /// `runs`.
+    pub reruns: usize,
     pub slices: f64,
     pub volumes: f64,
     pub density: f64,
@@ -95,12 +98,16 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
             let members = &groups[&k];
             let mut skipped = Vec::new();
             let mut results = Vec::new();
+            let mut reruns = 0;
             for spec in members {
                 let Some(run) = contents.get(&spec.key()) else {
                     continue;
                 };
                 match &run.outcome {
-                    super::store::RunOutcome::Done(r) => results.push(r),
+                    super::store::RunOutcome::Done(r) => {
+                        reruns += usize::from(super::reruns::is_rerun(spec));
+                        results.push(r)
+                    }
                     super::store::RunOutcome::Skipped { reason } => {
                         skipped.push(format!("seed {}: {reason}", spec.request.seed))
                     }
@@ -127,6 +134,7 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
                 runs: results.len(),
                 skipped,
                 flagged: results.iter().filter(|r| !r.learned()).count(),
+                reruns,
                 slices: mean(&|r| r.slices as f64),
                 volumes: mean(&|r| r.volumes as f64),
                 density: mean(&|r| r.density),

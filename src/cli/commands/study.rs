@@ -6,31 +6,318 @@ use anyhow::{Context, Result, bail};
 
 use super::super::args::{StudyAction, StudyArgs};
 use super::{load_data, print_json, with_progress};
-use sliceplan::study::calibrate::calibrate;
+use sliceplan::study::calibrate::{Calibration, calibrate};
 use sliceplan::study::race::{RaceReport, RaceRule, races_of_study};
 use sliceplan::study::report::{summarize_runs, write_report};
+use sliceplan::study::reruns::{is_rerun, run_with_reruns, with_reruns};
 use sliceplan::study::sequential::Sequential;
 use sliceplan::study::slurm::{self, SlurmOptions};
 use sliceplan::study::{ResultStore, Study, engine};
 
 pub fn study(args: StudyArgs) -> Result<()> {
-    let action = args.action;
-    match action {
+    match args.action {
         StudyAction::RunTask => return run_task(&args),
         StudyAction::Collect => return collect(&args),
         _ => {}
     }
-    let file: PathBuf = args
-        .file
+    let opened = OpenStudy::open(&args)?;
+    match args.action {
+        // A race spends a seed on a run that did not learn and draws the next itself.
+        StudyAction::Run if args.race => run_races(
+            &opened.runner(),
+            &opened.study_specs,
+            race_rule(&args),
+            args.json,
+        ),
+        StudyAction::Run => run_action(&opened, args.json),
+        StudyAction::Status => status_action(&opened, args.json),
+        StudyAction::Report => report_action(&opened, &args),
+        StudyAction::Calibrate => calibrate_action(&opened, &args),
+        StudyAction::ExportSlurm => export_slurm_action(&opened, &args),
+        StudyAction::RunTask | StudyAction::Collect => unreachable!("handled above"),
+    }
+}
+
+/// A study file opened on its dataset and store, its runs expanded and checked.
+struct OpenStudy {
+    file: PathBuf,
+    data: String,
+    ds: sliceplan::dataset::Dataset,
+    store: ResultStore,
+    study: Study,
+    /// The study's runs.
+    study_specs: Vec<sliceplan::study::RunSpec>,
+    /// The study's runs and the reruns the store's flagged runs already call for (a worker
+    /// process: only its share).
+    specs: Vec<sliceplan::study::RunSpec>,
+    /// The `--preset/--steps` arguments the study runs under (given to worker processes).
+    overrides: Vec<String>,
+    /// Reruns per scenario of runs that did not learn.
+    reruns: usize,
+    /// `--workers` (None: chosen), or Some(1) in a worker process.
+    workers: Option<usize>,
+    /// `--worker K/N`: this process is worker K of N.
+    worker: Option<(usize, usize)>,
+}
+
+impl OpenStudy {
+    fn open(args: &StudyArgs) -> Result<Self> {
+        let file = args
+            .file
+            .clone()
+            .context("study needs a study file (STUDY.toml)")?;
+        let data = args
+            .data
+            .clone()
+            .context("study needs --data DIR (a dataset folder, or `demo`)")?;
+        let ds = load_data(&data)?;
+        let worker = args.worker.as_deref().map(parse_worker).transpose()?;
+        let workers = parse_workers(&args.workers)?;
+        let mut study = Study::load(&file)?;
+        let overrides = apply_overrides(&mut study, args);
+        let reruns = args.reruns.unwrap_or_else(|| study.reruns());
+        // Runs are keyed by the store's fingerprint: the dataset's grids, and its labels where
+        // they changed since the store was made.
+        let store = ResultStore::for_dataset(&ds, args.store.as_deref())?;
+        // Every run is checked before anything is trained.
+        let study_specs = study.runs(&ds, store.fingerprint(), &file)?;
+        let mut specs = with_reruns(&study_specs, &store.load()?, reruns);
+        if let Some((k, n)) = worker {
+            specs.retain(|s| worker_of(&s.key(), n) == k);
+        }
+        Ok(OpenStudy {
+            file,
+            data,
+            ds,
+            store,
+            study,
+            study_specs,
+            specs,
+            overrides,
+            reruns,
+            workers: if worker.is_some() { Some(1) } else { workers },
+            worker,
+        })
+    }
+
+    fn runner(&self) -> Runner<'_> {
+        Runner {
+            file: &self.file,
+            data: &self.data,
+            ds: &self.ds,
+            store: &self.store,
+            workers: self.workers,
+            in_worker: self.worker.is_some(),
+        }
+    }
+}
+
+/// `--preset P [--steps N]` runs the study under another preset (as calibrate does); the
+/// arguments that say so, for worker processes.
+fn apply_overrides(study: &mut Study, args: &StudyArgs) -> Vec<String> {
+    let mut overrides = Vec::new();
+    if let Some(p) = &args.preset {
+        overrides.extend(["--preset".to_string(), p.clone()]);
+        study.preset = p.clone();
+        study.steps = None;
+    }
+    if let Some(n) = args.steps {
+        overrides.extend(["--steps".to_string(), n.to_string()]);
+        study.steps = Some(n);
+    }
+    if let Some(n) = args.reruns {
+        overrides.extend(["--reruns".to_string(), n.to_string()]);
+    }
+    overrides
+}
+
+/// `--workers N|auto`: None for auto.
+fn parse_workers(text: &str) -> Result<Option<usize>> {
+    match text {
+        "auto" => Ok(None),
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => bail!(sliceplan::Error::invalid(format!(
+                "--workers takes a number of processes (at least 1) or auto, got '{n}'"
+            ))),
+        },
+    }
+}
+
+fn race_rule(args: &StudyArgs) -> RaceRule {
+    RaceRule {
+        margin: args.margin,
+        max_runs: args.max_runs,
+        max_seconds: args.max_minutes.map(|m| m * 60.0),
+    }
+}
+
+/// `study run`: every missing run, then the reruns of those that did not learn, round by round
+/// (a worker process runs its share of one round; its parent runs the rounds).
+fn run_action(opened: &OpenStudy, json: bool) -> Result<()> {
+    let runner = opened.runner();
+    let (specs, progress) = if opened.worker.is_some() {
+        let progress = runner.run(&opened.specs, &opened.overrides)?;
+        (opened.specs.clone(), progress)
+    } else {
+        let mut ran = 0;
+        let specs = run_with_reruns(
+            &opened.specs,
+            opened.reruns,
+            || opened.store.load(),
+            |round| -> Result<()> {
+                ran += runner.run(round, &opened.overrides)?.ran;
+                Ok(())
+            },
+        )?;
+        let progress = engine::status(&specs, &opened.store)?;
+        (specs, engine::StudyProgress { ran, ..progress })
+    };
+    if json {
+        return print_json(&progress);
+    }
+    let reruns = specs.iter().filter(|s| is_rerun(s)).count();
+    println!(
+        "{} of {} runs stored ({} ran now, {} skipped as infeasible{}) in {}",
+        progress.done,
+        progress.total,
+        progress.ran,
+        progress.skipped,
+        if reruns > 0 {
+            format!(", {reruns} rerun(s) of runs that did not learn")
+        } else {
+            String::new()
+        },
+        opened.store.dir().display()
+    );
+    print_summary(&specs, &opened.store)
+}
+
+fn status_action(opened: &OpenStudy, json: bool) -> Result<()> {
+    let progress = engine::status(&opened.specs, &opened.store)?;
+    let store = opened.store.dir().display();
+    if json {
+        return print_json(&serde_json::json!({
+            "total": progress.total,
+            "done": progress.done,
+            "skipped": progress.skipped,
+            "missing": progress.total - progress.done,
+            "store": store.to_string(),
+        }));
+    }
+    println!(
+        "{} of {} runs done ({} skipped as infeasible), {} missing; store {store}",
+        progress.done,
+        progress.total,
+        progress.skipped,
+        progress.total - progress.done,
+    );
+    Ok(())
+}
+
+fn report_action(opened: &OpenStudy, args: &StudyArgs) -> Result<()> {
+    let out = args.out.clone().context("study report needs --out DIR")?;
+    let title = opened
+        .study
+        .name
         .clone()
-        .context("study needs a study file (STUDY.toml)")?;
-    let data = args
-        .data
+        .unwrap_or_else(|| format!("Study of '{}'", opened.ds.id));
+    let files = write_report(&title, &opened.specs, &opened.store.load()?, &out)?;
+    if args.json {
+        return print_json(&files);
+    }
+    println!(
+        "report written to {} and {} ({} plots)",
+        files.markdown.display(),
+        files.html.display(),
+        files.plots.len()
+    );
+    Ok(())
+}
+
+/// `study calibrate`: the study under its preset and under the reference preset, compared.
+fn calibrate_action(opened: &OpenStudy, args: &StudyArgs) -> Result<()> {
+    let reference = Study {
+        preset: args.reference_preset.clone(),
+        steps: args.reference_steps,
+        ..opened.study.clone()
+    };
+    let reference_specs = reference.runs(&opened.ds, opened.store.fingerprint(), &opened.file)?;
+    let runner = opened.runner();
+    runner.run(&opened.specs, &opened.overrides)?;
+    let mut reference_args = vec!["--preset".to_string(), reference.preset.clone()];
+    if let Some(n) = reference.steps {
+        reference_args.extend(["--steps".to_string(), n.to_string()]);
+    }
+    runner.run(&reference_specs, &reference_args)?;
+    let c = calibrate(&opened.specs, &reference_specs, &opened.store.load()?);
+    if args.json {
+        return print_json(&c);
+    }
+    let steps = |specs: &[sliceplan::study::RunSpec]| specs.first().map_or(0, |s| s.train.steps);
+    print_calibration(
+        &c,
+        &format!("{} {} steps", opened.study.preset, steps(&opened.specs)),
+        &format!("{} {} steps", reference.preset, steps(&reference_specs)),
+    );
+    Ok(())
+}
+
+/// The calibration as a table and its verdicts.
+fn print_calibration(c: &Calibration, quick_name: &str, reference_name: &str) {
+    println!("{:<40} {quick_name:>18} {reference_name:>18}", "scenario");
+    for (name, q, r) in &c.scenarios {
+        println!("{name:<40} {q:>18.3} {r:>18.3}");
+    }
+    let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "Spearman {}, mean absolute error {}; correction {}: leave-one-out error {}{}",
+        f(c.spearman),
+        f(c.mean_absolute_error),
+        c.correction.map_or("—".to_string(), |(a, b)| format!(
+            "{a:.3} + {b:.3} × quick"
+        )),
+        f(c.corrected_mae_loo),
+        match c.correction_helps {
+            Some(true) => " (better than none: apply it to quick's numbers)",
+            Some(false) => " (no better than quick's own error: use quick's numbers as they are)",
+            None => "",
+        }
+    );
+    if let Some(mean) = c.mean_per_seed_spearman() {
+        let each: Vec<String> = c
+            .per_seed_spearman
+            .iter()
+            .map(|(seed, rho)| format!("seed {seed} {rho:.2}"))
+            .collect();
+        println!(
+            "Spearman per seed (a seed's scenarios share their held-out volumes): {} (mean {mean:.2})",
+            each.join(", ")
+        );
+    }
+    let p = c.pairs;
+    println!(
+        "Pairs of plans the reference's seeds separate (95 %): {}, ordered alike by quick: {}; ties within the reference's spread: {}",
+        p.separated, p.agreeing, p.within_noise
+    );
+    for s in &c.reference_neighbours {
+        println!(
+            "  reference {} over {}: {} over {} seeds, {}",
+            s.higher,
+            s.lower,
+            s.paired.difference_text(),
+            s.paired.difference.n,
+            s.paired.verdict()
+        );
+    }
+}
+
+/// `study export-slurm`: one array task per missing run.
+fn export_slurm_action(opened: &OpenStudy, args: &StudyArgs) -> Result<()> {
+    let out = args
+        .out
         .clone()
-        .context("study needs --data DIR (a dataset folder, or `demo`)")?;
-    let ds = load_data(&data)?;
-    let store_dir = args.store.clone();
-    let out = args.out.clone();
+        .context("study export-slurm needs --out DIR")?;
     let slurm = SlurmOptions {
         partition: args.partition.clone(),
         gpus_per_task: args.gpus_per_task,
@@ -38,209 +325,33 @@ pub fn study(args: StudyArgs) -> Result<()> {
         memory: args.mem.clone(),
         cpus_per_task: args.cpus_per_task,
     };
-    let reference_preset = args.reference_preset.clone();
-    let reference_steps = args.reference_steps;
-    let json = args.json;
-    let preset_override = args.preset.clone();
-    let steps_override = args.steps;
-    let worker = args.worker.as_deref().map(parse_worker).transpose()?;
-    let race = args.race.then_some(RaceRule {
-        margin: args.margin,
-        max_runs: args.max_runs,
-        max_seconds: args.max_minutes.map(|m| m * 60.0),
-    });
-    let workers: Option<usize> = match args.workers.as_str() {
-        "auto" => None,
-        n => match n.parse::<usize>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => bail!(sliceplan::Error::invalid(format!(
-                "--workers takes a number of processes (at least 1) or auto, got '{n}'"
-            ))),
-        },
-    };
-    let mut study = Study::load(&file)?;
-    // `--preset P [--steps N]` runs the study under another preset (as calibrate does).
-    let mut overrides = Vec::new();
-    if let Some(p) = preset_override {
-        overrides.extend(["--preset".to_string(), p.clone()]);
-        study.preset = p;
-        study.steps = None;
+    let contents = opened.store.load()?;
+    let missing: Vec<_> = opened
+        .specs
+        .iter()
+        .filter(|s| contents.get(&s.key()).is_none())
+        .cloned()
+        .collect();
+    let binary = std::env::current_exe().context("cannot find the sliceplan executable")?;
+    let written = slurm::export(
+        &out,
+        &opened.data,
+        &opened.ds,
+        &opened.store,
+        missing,
+        &binary,
+        &slurm,
+    )?;
+    if args.json {
+        return print_json(&written);
     }
-    if let Some(n) = steps_override {
-        overrides.extend(["--steps".to_string(), n.to_string()]);
-        study.steps = Some(n);
-    }
-    // Runs are keyed by the store's fingerprint: the dataset's grids, and its labels where they
-    // changed since the store was made.
-    let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
-    let fingerprint = store.fingerprint().to_string();
-    // Every run is checked before anything is trained.
-    let mut specs = study.runs(&ds, &fingerprint, &file)?;
-    if let Some((k, n)) = worker {
-        specs.retain(|s| worker_of(&s.key(), n) == k);
-    }
-    let runner = Runner {
-        file: &file,
-        data: &data,
-        ds: &ds,
-        store: &store,
-        workers: if worker.is_some() { Some(1) } else { workers },
-        in_worker: worker.is_some(),
-    };
-    match action {
-        StudyAction::Run if race.is_some() => {
-            let rule = race.unwrap_or_default();
-            run_races(&runner, &specs, rule, json)
-        }
-        StudyAction::Run => {
-            let progress = runner.run(&specs, &overrides)?;
-            if json {
-                return print_json(&progress);
-            }
-            println!(
-                "{} of {} runs stored ({} ran now, {} skipped as infeasible) in {}",
-                progress.done,
-                progress.total,
-                progress.ran,
-                progress.skipped,
-                store.dir().display()
-            );
-            print_summary(&specs, &store)
-        }
-        StudyAction::Status => {
-            let progress = engine::status(&specs, &store)?;
-            if json {
-                return print_json(&serde_json::json!({
-                    "total": progress.total,
-                    "done": progress.done,
-                    "skipped": progress.skipped,
-                    "missing": progress.total - progress.done,
-                    "store": store.dir().display().to_string(),
-                }));
-            }
-            println!(
-                "{} of {} runs done ({} skipped as infeasible), {} missing; store {}",
-                progress.done,
-                progress.total,
-                progress.skipped,
-                progress.total - progress.done,
-                store.dir().display()
-            );
-            Ok(())
-        }
-        StudyAction::Report => {
-            let out = out.context("study report needs --out DIR")?;
-            let title = study
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("Study of '{}'", ds.id));
-            let files = write_report(&title, &specs, &store.load()?, &out)?;
-            if json {
-                return print_json(&files);
-            }
-            println!(
-                "report written to {} and {} ({} plots)",
-                files.markdown.display(),
-                files.html.display(),
-                files.plots.len()
-            );
-            Ok(())
-        }
-        StudyAction::Calibrate => {
-            let reference = Study {
-                preset: reference_preset,
-                steps: reference_steps,
-                ..study.clone()
-            };
-            let reference_specs = reference.runs(&ds, &fingerprint, &file)?;
-            runner.run(&specs, &overrides)?;
-            let mut reference_args = vec!["--preset".to_string(), reference.preset.clone()];
-            if let Some(n) = reference.steps {
-                reference_args.extend(["--steps".to_string(), n.to_string()]);
-            }
-            runner.run(&reference_specs, &reference_args)?;
-            let c = calibrate(&specs, &reference_specs, &store.load()?);
-            if json {
-                return print_json(&c);
-            }
-            let steps =
-                |specs: &[sliceplan::study::RunSpec]| specs.first().map_or(0, |s| s.train.steps);
-            let (quick_name, reference_name) = (
-                format!("{} {} steps", study.preset, steps(&specs)),
-                format!("{} {} steps", reference.preset, steps(&reference_specs)),
-            );
-            println!("{:<40} {quick_name:>18} {reference_name:>18}", "scenario");
-            for (name, q, r) in &c.scenarios {
-                println!("{name:<40} {q:>18.3} {r:>18.3}");
-            }
-            let f = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
-            println!(
-                "Spearman {}, mean absolute error {}; correction {}: leave-one-out error {}{}",
-                f(c.spearman),
-                f(c.mean_absolute_error),
-                c.correction.map_or("—".to_string(), |(a, b)| format!(
-                    "{a:.3} + {b:.3} × quick"
-                )),
-                f(c.corrected_mae_loo),
-                match c.correction_helps {
-                    Some(true) => " (better than none: apply it to quick's numbers)",
-                    Some(false) => {
-                        " (no better than quick's own error: use quick's numbers as they are)"
-                    }
-                    None => "",
-                }
-            );
-            if let Some(mean) = c.mean_per_seed_spearman() {
-                let each: Vec<String> = c
-                    .per_seed_spearman
-                    .iter()
-                    .map(|(seed, rho)| format!("seed {seed} {rho:.2}"))
-                    .collect();
-                println!(
-                    "Spearman per seed (a seed's scenarios share their held-out volumes): {} (mean {mean:.2})",
-                    each.join(", ")
-                );
-            }
-            let p = c.pairs;
-            println!(
-                "Pairs of plans the reference's seeds separate (95 %): {}, ordered alike by quick: {}; ties within the reference's spread: {}",
-                p.separated, p.agreeing, p.within_noise
-            );
-            for s in &c.reference_neighbours {
-                println!(
-                    "  reference {} over {}: {} over {} seeds, {}",
-                    s.higher,
-                    s.lower,
-                    s.paired.difference_text(),
-                    s.paired.difference.n,
-                    s.paired.verdict()
-                );
-            }
-            Ok(())
-        }
-        StudyAction::ExportSlurm => {
-            let out = out.context("study export-slurm needs --out DIR")?;
-            let contents = store.load()?;
-            let missing: Vec<_> = specs
-                .iter()
-                .filter(|s| contents.get(&s.key()).is_none())
-                .cloned()
-                .collect();
-            let binary = std::env::current_exe().context("cannot find the sliceplan executable")?;
-            let written = slurm::export(&out, &data, &ds, &store, missing, &binary, &slurm)?;
-            if json {
-                return print_json(&written);
-            }
-            println!(
-                "{} tasks: submit with `sbatch {}`, then `sliceplan study collect --manifest {}`",
-                written.tasks,
-                written.script.display(),
-                written.manifest.display()
-            );
-            Ok(())
-        }
-        StudyAction::RunTask | StudyAction::Collect => unreachable!("handled above"),
-    }
+    println!(
+        "{} tasks: submit with `sbatch {}`, then `sliceplan study collect --manifest {}`",
+        written.tasks,
+        written.script.display(),
+        written.manifest.display()
+    );
+    Ok(())
 }
 
 /// Races each scenario of the study (`study run --race`), in this process: every batch of runs a
@@ -537,10 +648,10 @@ fn print_summary(
                 "— (none learned)".to_string()
             },
             s.runs,
-            if s.flagged > 0 {
-                format!("  ⚠ {} did not learn", s.flagged)
-            } else {
-                String::new()
+            match (s.flagged, s.reruns) {
+                (0, _) => String::new(),
+                (f, 0) => format!("  ⚠ {f} did not learn"),
+                (f, r) => format!("  ⚠ {f} did not learn, {r} rerun(s) under new seeds"),
             }
         );
     }
