@@ -256,6 +256,39 @@ fn a_run_that_did_not_learn_is_rerun_under_a_new_seed() {
     assert!(out.contains("1 rerun(s) under new seeds"), "{out}");
 }
 
+/// A plan whose slices miss the target in most volumes is said before anything is trained,
+/// once per scenario, with what to do; slices placed on the structure are not.
+#[test]
+fn a_plan_whose_slices_miss_the_target_is_said_before_training() {
+    let dir = tempdir();
+    let file = dir.path().join("lesions.toml");
+    std::fs::write(
+        &file,
+        "labels = \"lesion\"\nbudgets_slices = [16]\nallocations = [\"volumes:16\"]\nstrategies = [\"fixed\", \"foreground-fixed\"]\nseeds = [0]\npreset = \"tiny\"\nsteps = 2\nbackend = \"cpu\"\nholdout = 4\nreruns = 0\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let (code, _, err) = cli(&[
+        "study",
+        "run",
+        file.to_str().unwrap(),
+        "--data",
+        "demo",
+        "--store",
+        store.to_str().unwrap(),
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let said: Vec<&str> = err.lines().filter(|l| l.starts_with("⚠ ")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains("16 slices, s=16, fixed, 2d, seed 0: the plan's 16 slices hold the target (lesion (2)) in ")
+            && said[0].contains("place the slices on the structure"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_bad_study_or_a_foreign_store_is_refused_before_training() {
     let dir = tempdir();

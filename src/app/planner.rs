@@ -6,7 +6,8 @@ use super::settings::Settings;
 use crate::dataset::TargetLabels;
 use crate::io::Plane;
 use crate::plan::{
-    BodyRule, Budget, CostModel, PlanRequest, SliceStrategy, VolumeStrategy, make_plan,
+    BodyRule, Budget, CostModel, PlanRequest, SliceStrategy, VolumeStrategy, explain_coverage,
+    make_plan,
 };
 
 /// The plan for annotation the settings describe ("Make plan", live replans): every volume may
@@ -60,10 +61,11 @@ impl SliceplanApp {
         let req = request_from_settings(&self.settings);
         self.last_request = Some(req.clone());
         self.plan_started = Some(std::time::Instant::now());
-        match self
-            .jobs
-            .spawn("sliceplan-plan", move |p| make_plan(&ds, &req, p))
-        {
+        match self.jobs.spawn("sliceplan-plan", move |p| {
+            let mut plan = make_plan(&ds, &req, p)?;
+            explain_coverage(&ds, &mut plan, p)?;
+            Ok(plan)
+        }) {
             Ok(job) => self.jobs.plan = Some(job),
             Err(e) => self.status = format!("error: {e}"),
         }

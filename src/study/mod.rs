@@ -12,6 +12,7 @@ pub mod estimates;
 pub mod file;
 pub mod key;
 pub mod labels_digest;
+pub mod preflight;
 pub mod race;
 pub mod raster;
 pub mod render;

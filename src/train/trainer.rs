@@ -26,34 +26,32 @@ use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::jobs::Progress;
 use crate::jobs::panic_message;
-use crate::plan::Plan;
+use crate::plan::{Plan, TargetCoverage};
 use crate::rng::Rng;
 
 /// How much of the target the plan's annotated slices hold, said before any training step: a
 /// plan whose slices hold none of it is refused as infeasible (a study stores it as skipped, with
 /// this reason, instead of training a net that can only learn background); one that holds it in
-/// fewer than half its volumes gets a note.
+/// fewer than half its volumes gets a note (`TargetCoverage::warning`, as the study command and
+/// the planner say it before training).
 fn target_coverage_note(
     cases: &[super::data::TrainCase],
     plan: &crate::plan::Plan,
     target: &str,
 ) -> Result<Option<String>> {
-    let with = cases
-        .iter()
-        .filter(|c| c.has_supervised_foreground())
-        .count();
-    let slices: usize = cases.iter().map(|c| c.fg_slices.len()).sum();
-    let (planned, volumes) = (plan.total_slices(), cases.len());
-    if with == 0 {
-        return Err(Error::infeasible(format!(
-            "the plan's {planned} annotated slices hold no voxel of the target ({target}) in its {volumes} volume(s): there is nothing to learn; plan slices where the target appears"
-        )));
+    let coverage = TargetCoverage {
+        planned_slices: plan.total_slices(),
+        volumes: cases.len(),
+        volumes_with_target: cases
+            .iter()
+            .filter(|c| c.has_supervised_foreground())
+            .count(),
+        slices_with_target: cases.iter().map(|c| c.fg_slices.len()).sum(),
+    };
+    match coverage.warning(target) {
+        Some(reason) if coverage.volumes_with_target == 0 => Err(Error::infeasible(reason)),
+        note => Ok(note),
     }
-    Ok((2 * with < volumes).then(|| {
-        format!(
-            "the plan's {planned} slices hold the target ({target}) in {with} of {volumes} volumes ({slices} slices): the others teach only background"
-        )
-    }))
 }
 
 /// Guards the seeding of a device's generator and the net initialisation that draws from it.

@@ -5,14 +5,18 @@ use anyhow::Result;
 use super::super::args::{ExportNnunetArgs, PlanArgs, StatusArgs};
 use super::{load_data_arg, print_json, request_args, target_arg, with_progress};
 use sliceplan::export::{self, check_returned, remaining_plan};
-use sliceplan::plan::{Plan, make_plan};
+use sliceplan::plan::{Plan, explain_coverage, make_plan};
 
 pub fn plan(args: PlanArgs) -> Result<()> {
     let ds = load_data_arg(&args.data)?;
     let request = request_args(&args.plan, &ds)?;
     let (out, csv, json) = (args.out, args.csv, args.json);
     let for_job = ds.clone();
-    let plan = with_progress("sliceplan-plan", move |p| make_plan(&for_job, &request, p))?;
+    let plan = with_progress("sliceplan-plan", move |p| {
+        let mut plan = make_plan(&for_job, &request, p)?;
+        explain_coverage(&for_job, &mut plan, p)?;
+        Ok(plan)
+    })?;
     if let Some(out) = &out {
         plan.save(out)?;
     }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use super::super::args::{StudyAction, StudyArgs};
 use super::{load_data, print_json, with_progress};
 use sliceplan::study::calibrate::{Calibration, calibrate};
+use sliceplan::study::preflight::coverage_warnings;
 use sliceplan::study::race::{RaceReport, RaceRule, races_of_study};
 use sliceplan::study::report::{summarize_runs, write_report};
 use sliceplan::study::reruns::{is_rerun, run_with_reruns, with_reruns};
@@ -160,6 +161,7 @@ fn run_action(opened: &OpenStudy, json: bool) -> Result<()> {
         let progress = runner.run(&opened.specs, &opened.overrides)?;
         (opened.specs.clone(), progress)
     } else {
+        say_coverage(opened)?;
         let mut ran = 0;
         let specs = run_with_reruns(
             &opened.specs,
@@ -191,6 +193,16 @@ fn run_action(opened: &OpenStudy, json: bool) -> Result<()> {
         opened.store.dir().display()
     );
     print_summary(&specs, &opened.store)
+}
+
+/// Says, before training, which scenarios plan slices that miss the target in most volumes.
+fn say_coverage(opened: &OpenStudy) -> Result<()> {
+    let progress = sliceplan::jobs::Progress::new();
+    for warning in coverage_warnings(&opened.ds, &opened.study_specs, &progress)? {
+        tracing::warn!(target: "sliceplan", "{warning}");
+        eprintln!("⚠ {warning}");
+    }
+    Ok(())
 }
 
 fn status_action(opened: &OpenStudy, json: bool) -> Result<()> {
