@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backend::open_device;
 use super::backend::{catch_device_panic, map_device_panic};
-use super::data::{BORDER_MARGIN, Batch, Sampling, sample_batch};
+use super::data::{BORDER_MARGIN, Batch, Sampling, TrainCase, sample_batch};
 use super::evaluate::{CaseDice, Evaluation};
 use super::extend::{extension_note, steps_trained};
 use super::fit::{FitContext, Fitted, Validator};
@@ -199,19 +199,179 @@ pub enum TrainedNet {
 /// checkpoints there and resumes from one when `resume` is set. With `predict_out`, writes the
 /// test predictions as NIfTI on their source grids.
 pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainReport> {
-    let TrainJob {
-        dataset,
-        plan,
-        target,
-        config,
-        run_dir,
-        resume,
-        predict_out,
-    } = *job;
-    config.validate()?;
-    plan.check_dataset(dataset)?;
+    job.config.validate()?;
+    job.plan.check_dataset(job.dataset)?;
+    let test_ids = test_ids(job.dataset, job.plan)?;
+    let trained = train(job, progress)?;
+    evaluate_and_report(job, trained, &test_ids, progress)
+}
 
-    let mut warnings = Vec::new();
+/// A net trained on a plan, with what evaluating it needs and what training said.
+struct Trained {
+    fitted: Fitted<TrainedNet>,
+    /// The in-plane downsampling factor, the net's size divisor and the patch it trained on.
+    factor: usize,
+    divisor: Vec<usize>,
+    patch: Vec<usize>,
+    opened: super::backend::OpenedDevice,
+    train_seconds: f64,
+    /// Notes from preparing and splitting the training data.
+    warnings: Vec<String>,
+}
+
+/// Prepares the plan's volumes, chooses the net and patch, and fits it.
+fn train(job: &TrainJob, progress: &Progress) -> Result<Trained> {
+    let (dataset, plan, config) = (job.dataset, job.plan, job.config);
+    let prepared = prepare_training(job, progress)?;
+    let axis = plan.volumes[0].axis;
+    let mut warnings: Vec<String> = resolution_note(&prepared, axis).into_iter().collect();
+    let target_name = job.target.describe(&dataset.label_names);
+    if let Some(note) = target_coverage_note(&prepared.cases, plan, &target_name)? {
+        tracing::warn!(target: "sliceplan", "{note}");
+        warnings.push(note);
+    }
+    let spec = net_spec(config, &prepared.geometry0, axis, prepared.factor);
+    let divisor = spec.divisor();
+    let patch = patch_size(config, &prepared.cases, &divisor)?;
+    let opened = open_device(config.backend)?;
+    let device = opened.device.clone().autodiff();
+    // Early stopping takes its validation slices out of the plan's own annotated slices.
+    let (train_cases, validation_cases) = match config.early_stopping {
+        Some(_) => {
+            let split = validate::split(prepared.cases, config.seed);
+            warnings.push(split.description.clone());
+            (split.train, split.validation)
+        }
+        None => (prepared.cases, Vec::new()),
+    };
+    let run_dir: Option<PathBuf> = job.run_dir.map(Path::to_path_buf);
+    let ctx = FitContext {
+        config,
+        device: &device,
+        progress,
+        run_dir: run_dir.as_deref(),
+        resume_dir: if job.resume { run_dir.as_deref() } else { None },
+        plan_slices: plan.total_slices(),
+    };
+    let score = |net: &TrainedNet| {
+        let (fixed_chunk, device) = (opened.is_gpu, &opened.device);
+        validate::score(
+            net,
+            &validation_cases,
+            &divisor,
+            &patch,
+            fixed_chunk,
+            device,
+        )
+    };
+    let validator = (!validation_cases.is_empty()).then_some(&score as &dyn Fn(&TrainedNet) -> f64);
+    let sampling = Sampling {
+        batch: batch_size(config),
+        patch: patch.clone(),
+        fg_fraction: config.fg_fraction,
+        augment: config.augment,
+    };
+    let started = Instant::now();
+    let outcome =
+        catch_device_panic(|| fit_net(&ctx, &spec, Arc::new(train_cases), &sampling, validator));
+    let fitted = match outcome {
+        Ok(r) => r?,
+        Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
+    };
+    Ok(Trained {
+        fitted,
+        factor: prepared.factor,
+        divisor,
+        patch,
+        train_seconds: started.elapsed().as_secs_f64(),
+        opened,
+        warnings,
+    })
+}
+
+/// Scores `trained` on the held-out `test_ids` and reports the run: Dice, flags and notes.
+fn evaluate_and_report(
+    job: &TrainJob,
+    trained: Trained,
+    test_ids: &[String],
+    progress: &Progress,
+) -> Result<TrainReport> {
+    let (plan, config) = (job.plan, job.config);
+    let Trained {
+        fitted,
+        factor,
+        divisor,
+        patch,
+        opened,
+        train_seconds,
+        mut warnings,
+    } = trained;
+    let eval_started = Instant::now();
+    let evaluation = Evaluation {
+        dataset: job.dataset,
+        plan,
+        target: job.target,
+        factor,
+        divisor: &divisor,
+        patch: &patch,
+        device: &opened.device,
+        device_name: &opened.name,
+        is_gpu: opened.is_gpu,
+        predict_out: job.predict_out,
+    };
+    let (test, empty_truth_cases) = evaluation.run(&fitted.model, test_ids, progress)?;
+    let eval_seconds = eval_started.elapsed().as_secs_f64();
+    let mean_dice = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
+    let Fitted {
+        resumed_from,
+        loss_curve,
+        timing,
+        tracker,
+        stopped_at,
+        extended_to,
+        ..
+    } = fitted;
+    warnings.extend(training_notes(
+        config,
+        &tracker.curve,
+        tracker.best,
+        extended_to,
+        &loss_curve,
+    ));
+    warnings.extend(generalisation_note(&test, &loss_curve));
+    progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
+    let trained_steps =
+        steps_trained(config.steps, stopped_at, extended_to) - resumed_from.unwrap_or(0);
+    Ok(TrainReport {
+        model: config.model,
+        backend: opened.name,
+        notice: opened.notice,
+        steps: config.steps,
+        resumed_from,
+        train_cases: plan.volumes.len(),
+        annotated_slices: plan.total_slices(),
+        train_seconds,
+        steps_per_second: trained_steps as f64 / train_seconds.max(1e-9),
+        warmup_seconds: timing.warmup_seconds,
+        steady_steps_per_second: timing.steady_steps_per_second,
+        eval_seconds,
+        flags: run_flags(&test, &loss_curve),
+        loss_curve,
+        validation_curve: tracker.curve,
+        best_step: tracker.best.map(|b| b.0),
+        stopped_at,
+        extended_to,
+        test,
+        mean_dice,
+        empty_truth_cases,
+        in_plane_factor: factor,
+        warnings,
+    })
+}
+
+/// The held-out cases to evaluate on: the plan's test cases, else every case outside the plan.
+/// An error when there are none, or the plan has no volume to train on.
+fn test_ids(dataset: &Dataset, plan: &Plan) -> Result<Vec<String>> {
     let test_ids: Vec<String> = if plan.test_cases.is_empty() {
         dataset
             .cases
@@ -232,71 +392,76 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             "the plan has no annotated volume to train on",
         ));
     }
-    let Prepared {
-        cases: train_cases,
-        factor,
-        target_extent_px,
-        geometry0,
-    } = prepare_training(job, progress)?;
-    let axis0 = plan.volumes[0].axis;
-    if factor > 1 {
-        let (a, b) = crate::io::Volume::in_plane_axes(axis0);
-        warnings.push(format!(
+    Ok(test_ids)
+}
+
+/// A note when the volumes were downsampled in plane for training, with the target's extent
+/// before and after.
+fn resolution_note(prepared: &Prepared, axis: usize) -> Option<String> {
+    let (factor, shape) = (prepared.factor, prepared.geometry0.shape);
+    (factor > 1).then(|| {
+        let (a, b) = crate::io::Volume::in_plane_axes(axis);
+        format!(
             "in-plane resolution reduced {factor}× for training ({}×{} → {}×{} px){}",
-            geometry0.shape[a],
-            geometry0.shape[b],
-            geometry0.shape[a].div_ceil(factor),
-            geometry0.shape[b].div_ceil(factor),
-            target_extent_px
+            shape[a],
+            shape[b],
+            shape[a].div_ceil(factor),
+            shape[b].div_ceil(factor),
+            prepared
+                .target_extent_px
                 .map(|e| format!(
                     "; the target spans about {:.0} px, {:.0} after",
                     e,
                     e / factor as f64
                 ))
                 .unwrap_or_default()
-        ));
-    }
-    if let Some(note) =
-        target_coverage_note(&train_cases, plan, &target.describe(&dataset.label_names))?
-    {
-        tracing::warn!(target: "sliceplan", "{note}");
-        warnings.push(note);
-    }
-    let spec = {
-        let features = config
-            .features
-            .clone()
-            .unwrap_or_else(|| default_features(config.model));
-        let levels = features.len() - 1;
-        match config.model {
-            ModelKind::TwoD => UNetSpec::isotropic(2, features, 2),
-            ModelKind::ThreeD => {
-                let (a, _) = crate::io::Volume::in_plane_axes(axis0);
-                let strides = anisotropic_strides(
-                    levels,
-                    geometry0.spacing_mm[axis0],
-                    geometry0.spacing_mm[a] * factor as f64,
-                );
-                UNetSpec {
-                    in_channels: 1,
-                    classes: 2,
-                    features,
-                    strides,
-                }
+        )
+    })
+}
+
+/// The U-Net for `config`: 2D isotropic, or 3D with strides that follow the slice spacing
+/// against the in-plane spacing (after downsampling by `factor`).
+fn net_spec(
+    config: &TrainConfig,
+    geometry: &crate::dataset::CaseGeometry,
+    axis: usize,
+    factor: usize,
+) -> UNetSpec {
+    let features = config
+        .features
+        .clone()
+        .unwrap_or_else(|| default_features(config.model));
+    let levels = features.len() - 1;
+    match config.model {
+        ModelKind::TwoD => UNetSpec::isotropic(2, features, 2),
+        ModelKind::ThreeD => {
+            let (a, _) = crate::io::Volume::in_plane_axes(axis);
+            let strides = anisotropic_strides(
+                levels,
+                geometry.spacing_mm[axis],
+                geometry.spacing_mm[a] * factor as f64,
+            );
+            UNetSpec {
+                in_channels: 1,
+                classes: 2,
+                features,
+                strides,
             }
         }
-    };
-    let divisor = spec.divisor();
-    let max_w = train_cases.iter().map(|c| c.dims[0]).max().unwrap_or(1);
-    let max_h = train_cases.iter().map(|c| c.dims[1]).max().unwrap_or(1);
-    let max_d = train_cases.iter().map(|c| c.dims[2]).max().unwrap_or(1);
+    }
+}
+
+/// The training patch: the configured one rounded up to the net's divisor, else (2D) the whole
+/// slice with a margin of padding around it (see `BORDER_MARGIN`) or (3D) up to 16×64×64.
+fn patch_size(config: &TrainConfig, cases: &[TrainCase], divisor: &[usize]) -> Result<Vec<usize>> {
+    let largest = |d: usize| cases.iter().map(|c| c.dims[d]).max().unwrap_or(1);
+    let (max_w, max_h, max_d) = (largest(0), largest(1), largest(2));
     let patch: Vec<usize> = match (&config.patch, config.model) {
         (Some(p), _) => p
             .iter()
-            .zip(&divisor)
+            .zip(divisor)
             .map(|(&x, &m)| round_up(x, m))
             .collect(),
-        // The whole slice with a margin of padding around it (see `BORDER_MARGIN`).
         (None, ModelKind::TwoD) => vec![
             round_up(max_h + 2 * BORDER_MARGIN, divisor[0]),
             round_up(max_w + 2 * BORDER_MARGIN, divisor[1]),
@@ -319,170 +484,92 @@ pub fn train_and_evaluate(job: &TrainJob, progress: &Progress) -> Result<TrainRe
             patch.len()
         )));
     }
-    let batch = config
-        .batch_size
-        .unwrap_or(if config.model == ModelKind::TwoD {
-            8
-        } else {
-            2
-        })
-        .max(1);
-    let opened = open_device(config.backend)?;
-    let device = opened.device.clone().autodiff();
-    let plan_slices = plan.total_slices();
-    // Batches on a background thread, one seeded stream per step (reproducible and resumable).
-    let sampling = Sampling {
-        batch,
-        patch: patch.clone(),
-        fg_fraction: config.fg_fraction,
-        augment: config.augment,
+    Ok(patch)
+}
+
+/// Patches per step: the configured number, else 8 slices (2D) or 2 blocks (3D).
+fn batch_size(config: &TrainConfig) -> usize {
+    let default = if config.model == ModelKind::TwoD {
+        8
+    } else {
+        2
     };
-    // Early stopping takes its validation slices out of the plan's own annotated slices.
-    let (train_cases, validation_cases, validation) = match config.early_stopping {
-        Some(_) => {
-            let split = validate::split(train_cases, config.seed);
-            let note = split.description.clone();
-            (split.train, split.validation, Some(note))
-        }
-        None => (train_cases, Vec::new(), None),
-    };
-    let shared = Arc::new(train_cases);
-    let run_dir: Option<PathBuf> = run_dir.map(Path::to_path_buf);
-    let resume_dir = if resume { run_dir.as_deref() } else { None };
-    let optim = AdamConfig::new().with_epsilon(1e-8).init();
-    let started = Instant::now();
-    let outcome = catch_device_panic(|| -> Result<Fitted<TrainedNet>> {
-        let spawn = |start: usize| -> Result<Receiver<Batch>> {
-            let (tx, rx) = sync_channel::<Batch>(4);
-            let cases = Arc::clone(&shared);
-            let sampling = sampling.clone();
-            let (seed, steps) = (config.seed, config.most_steps());
-            std::thread::Builder::new()
-                .name("sliceplan-batches".into())
-                .spawn(move || {
-                    for step in start..steps {
-                        let mut rng = Rng::with_stream(seed, 10_000 + step as u64);
-                        if tx.send(sample_batch(&cases, &sampling, &mut rng)).is_err() {
-                            break;
-                        }
+    config.batch_size.unwrap_or(default).max(1)
+}
+
+/// Fits the net of `spec` on `cases`, batches sampled on a background thread (one seeded stream
+/// per step: reproducible and resumable), validated by `score` where there is a split.
+fn fit_net(
+    ctx: &FitContext,
+    spec: &UNetSpec,
+    cases: Arc<Vec<TrainCase>>,
+    sampling: &Sampling,
+    score: Option<&dyn Fn(&TrainedNet) -> f64>,
+) -> Result<Fitted<TrainedNet>> {
+    let config = ctx.config;
+    let spawn = |start: usize| -> Result<Receiver<Batch>> {
+        let (tx, rx) = sync_channel::<Batch>(4);
+        let cases = Arc::clone(&cases);
+        let sampling = sampling.clone();
+        let (seed, steps) = (config.seed, config.most_steps());
+        std::thread::Builder::new()
+            .name("sliceplan-batches".into())
+            .spawn(move || {
+                for step in start..steps {
+                    let mut rng = Rng::with_stream(seed, 10_000 + step as u64);
+                    if tx.send(sample_batch(&cases, &sampling, &mut rng)).is_err() {
+                        break;
                     }
-                })
-                .map_err(|e| Error::Train(format!("cannot start the batch thread: {e}")))?;
-            Ok(rx)
-        };
-        let ctx = FitContext {
-            config,
-            device: &device,
-            progress,
-            run_dir: run_dir.as_deref(),
-            resume_dir,
-            plan_slices,
-        };
-        let score = |net: &TrainedNet| {
-            validate::score(
-                net,
-                &validation_cases,
-                &divisor,
-                &patch,
-                opened.is_gpu,
-                &opened.device,
-            )
-        };
-        let has_validation = !validation_cases.is_empty();
-        match config.model {
-            ModelKind::TwoD => {
-                let v2 = |m: &UNet2d| score(&TrainedNet::TwoD(m.valid()));
-                let fitted = ctx.fit(
-                    UNet2d::seeded(&spec, &device, config.seed),
-                    |m: &UNet2d, x| m.forward(x),
-                    optim,
-                    &spawn,
-                    has_validation.then_some(&v2 as Validator<'_, UNet2d>),
-                )?;
-                Ok(fitted.map(|m| TrainedNet::TwoD(m.valid())))
-            }
-            ModelKind::ThreeD => {
-                let v3 = |m: &UNet3d| score(&TrainedNet::ThreeD(m.valid()));
-                let fitted = ctx.fit(
-                    UNet3d::seeded(&spec, &device, config.seed),
-                    |m: &UNet3d, x| m.forward(x),
-                    optim,
-                    &spawn,
-                    has_validation.then_some(&v3 as Validator<'_, UNet3d>),
-                )?;
-                Ok(fitted.map(|m| TrainedNet::ThreeD(m.valid())))
-            }
+                }
+            })
+            .map_err(|e| Error::Train(format!("cannot start the batch thread: {e}")))?;
+        Ok(rx)
+    };
+    let optim = AdamConfig::new().with_epsilon(1e-8).init();
+    match config.model {
+        ModelKind::TwoD => {
+            let v2 = |m: &UNet2d| score.map_or(0.0, |s| s(&TrainedNet::TwoD(m.valid())));
+            let fitted = ctx.fit(
+                UNet2d::seeded(spec, ctx.device, config.seed),
+                |m: &UNet2d, x| m.forward(x),
+                optim,
+                &spawn,
+                score.is_some().then_some(&v2 as Validator<'_, UNet2d>),
+            )?;
+            Ok(fitted.map(|m| TrainedNet::TwoD(m.valid())))
         }
-    });
-    let Fitted {
-        model: net,
-        resumed_from,
-        loss_curve,
-        timing,
-        tracker,
-        stopped_at,
-        extended_to,
-    } = match outcome {
-        Ok(r) => r?,
-        Err(e) => return Err(map_device_panic(panic_message(e.as_ref()), &opened.name)),
-    };
-    let train_seconds = started.elapsed().as_secs_f64();
-    let last_step = steps_trained(config.steps, stopped_at, extended_to);
-    let trained_steps = last_step - resumed_from.unwrap_or(0);
-    // Evaluation.
-    let eval_started = Instant::now();
-    let evaluation = Evaluation {
-        dataset,
-        plan,
-        target,
-        factor,
-        divisor: &divisor,
-        patch: &patch,
-        device: &opened.device,
-        device_name: &opened.name,
-        is_gpu: opened.is_gpu,
-        predict_out,
-    };
-    let (test, empty_truth_cases) = evaluation.run(&net, &test_ids, progress)?;
-    let mean_dice = test.iter().map(|t| t.dice).sum::<f64>() / test.len().max(1) as f64;
-    let flags = run_flags(&test, &loss_curve);
-    if let Some(note) = &validation {
-        warnings.push(note.clone());
+        ModelKind::ThreeD => {
+            let v3 = |m: &UNet3d| score.map_or(0.0, |s| s(&TrainedNet::ThreeD(m.valid())));
+            let fitted = ctx.fit(
+                UNet3d::seeded(spec, ctx.device, config.seed),
+                |m: &UNet3d, x| m.forward(x),
+                optim,
+                &spawn,
+                score.is_some().then_some(&v3 as Validator<'_, UNet3d>),
+            )?;
+            Ok(fitted.map(|m| TrainedNet::ThreeD(m.valid())))
+        }
     }
-    if !tracker.curve.is_empty() && tracker.best.is_none() {
-        warnings.push(format!(
+}
+
+/// What the training itself says: a validation split on which the net found nothing, and
+/// training past the configured steps.
+fn training_notes(
+    config: &TrainConfig,
+    validation_curve: &[(usize, f64)],
+    best: Option<(usize, f64)>,
+    extended_to: Option<usize>,
+    loss_curve: &[(usize, f32)],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !validation_curve.is_empty() && best.is_none() {
+        notes.push(format!(
             "the net found none of the target on the validation split in {} validations; trained every step and kept the last net",
-            tracker.curve.len()
+            validation_curve.len()
         ));
     }
     if let Some(to) = extended_to {
-        warnings.push(extension_note(config.steps, to, &loss_curve));
+        notes.push(extension_note(config.steps, to, loss_curve));
     }
-    warnings.extend(generalisation_note(&test, &loss_curve));
-    progress.set(1.0, format!("mean Dice {mean_dice:.3}"));
-    Ok(TrainReport {
-        model: config.model,
-        backend: opened.name,
-        notice: opened.notice,
-        steps: config.steps,
-        resumed_from,
-        train_cases: plan.volumes.len(),
-        annotated_slices: plan_slices,
-        train_seconds,
-        steps_per_second: trained_steps as f64 / train_seconds.max(1e-9),
-        warmup_seconds: timing.warmup_seconds,
-        steady_steps_per_second: timing.steady_steps_per_second,
-        eval_seconds: eval_started.elapsed().as_secs_f64(),
-        loss_curve,
-        validation_curve: tracker.curve,
-        best_step: tracker.best.map(|b| b.0),
-        stopped_at,
-        extended_to,
-        test,
-        mean_dice,
-        empty_truth_cases,
-        in_plane_factor: factor,
-        flags,
-        warnings,
-    })
+    notes
 }
