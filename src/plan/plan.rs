@@ -308,8 +308,57 @@ fn volume_order(
     }
 }
 
-/// Makes a plan for `dataset`.
+/// Makes a plan for `dataset`: the request checked, the volumes ordered, the budget allocated
+/// over them, and each volume's slices selected.
 pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> Result<Plan> {
+    check_request(dataset, req)?;
+    let total = dataset.len();
+    let held = req.held_out(total);
+    let eligible: Vec<usize> = (0..total).filter(|i| !held.contains(i)).collect();
+    let geoms = dataset.geometries()?;
+    let axes: Vec<usize> = geoms.iter().map(|g| g.axis_for_plane(req.plane)).collect();
+    let depths: Vec<usize> = geoms.iter().zip(&axes).map(|(g, &a)| g.shape[a]).collect();
+    if let Some(s) = req.volumes
+        && (s == 0 || s > eligible.len())
+    {
+        return Err(Error::infeasible(format!(
+            "{s} volumes requested, but dataset '{}' has {} volumes to plan (after {} held out)",
+            dataset.id,
+            eligible.len(),
+            req.holdout
+        )));
+    }
+    let order = volume_order(dataset, &eligible, req, (&axes, &depths, &geoms), progress)?;
+    let ordered_depths: Vec<usize> = order.iter().map(|&i| depths[i]).collect();
+    let mut allocated = match req.budget {
+        Some(budget) => allocate_budget(budget, &ordered_depths, req)?,
+        None => allocate_density(&ordered_depths, req)?,
+    };
+    allocated
+        .rationale
+        .extend(strategy_note(req.slice_strategy));
+    let chosen = &order[..allocated.volumes];
+    let selection = Selection {
+        dataset,
+        req,
+        axes: &axes,
+        depths: &depths,
+    };
+    let volumes = selection.select(chosen, &allocated.counts, &geoms, progress)?;
+    progress.set(1.0, "plan ready");
+    Ok(assemble(
+        dataset,
+        req,
+        &held,
+        eligible.len(),
+        volumes,
+        allocated,
+    ))
+}
+
+/// Refuses a request the dataset cannot plan: no volume, every volume held out, a label-reading
+/// strategy without labels, a density outside (0, 1].
+fn check_request(dataset: &Dataset, req: &PlanRequest) -> Result<()> {
     let total = dataset.len();
     if total == 0 {
         return Err(Error::invalid("the dataset is empty: no volume to plan"));
@@ -320,9 +369,6 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             req.holdout
         )));
     }
-    let held = req.held_out(total);
-    let eligible: Vec<usize> = (0..total).filter(|i| !held.contains(i)).collect();
-    let n = eligible.len();
     if req.slice_strategy.needs_labels() && !dataset.cases.iter().any(|c| c.labels.is_some()) {
         return Err(Error::invalid(format!(
             "strategy '{}' samples within the labels (simulation only), but dataset '{}' has no labels",
@@ -335,148 +381,194 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
     {
         return Err(Error::invalid(format!("density {rho} must be in (0, 1]")));
     }
+    Ok(())
+}
+
+/// How many volumes get slices, how many each, the budget's trade-offs and why.
+struct Allocated {
+    volumes: usize,
+    counts: Vec<usize>,
+    alternatives: Vec<TradeOff>,
+    rationale: Vec<String>,
+}
+
+/// Slices for a volume of `depth` at density `rho`: round(ρ·D), at least `min_k`, at most D.
+fn density_count(rho: f64, depth: usize, min_k: usize) -> usize {
+    ((rho * depth as f64).round() as usize).clamp(min_k.min(depth), depth)
+}
+
+/// The budget over the first volumes of `ordered_depths`: as many volumes as asked, or as the
+/// density allows, or (recommended) as the budget covers at the minimum slices per volume.
+fn allocate_budget(
+    budget: Budget,
+    ordered_depths: &[usize],
+    req: &PlanRequest,
+) -> Result<Allocated> {
+    let n = ordered_depths.len();
     let min_k = req.min_slices_per_volume.max(1);
-    let geoms = dataset.geometries()?;
-    let axes: Vec<usize> = geoms.iter().map(|g| g.axis_for_plane(req.plane)).collect();
-    let depths: Vec<usize> = geoms.iter().zip(&axes).map(|(g, &a)| g.shape[a]).collect();
-    if let Some(s) = req.volumes
-        && (s == 0 || s > n)
-    {
+    let floor = |d: usize| min_k.min(d);
+    let b_of = |s: usize| allocation::slices_for_budget(budget, s, &req.cost_model);
+    let s = if let Some(s) = req.volumes {
+        s
+    } else if let Some(rho) = req.density {
+        (1..=n)
+            .filter(|&cand| {
+                let need: usize = ordered_depths[..cand]
+                    .iter()
+                    .map(|&d| density_count(rho, d, min_k))
+                    .sum();
+                need <= b_of(cand)
+            })
+            .max()
+            .unwrap_or(0)
+    } else {
+        (1..=n)
+            .filter(|&c| ordered_depths[..c].iter().map(|&d| floor(d)).sum::<usize>() <= b_of(c))
+            .max()
+            .unwrap_or(0)
+    };
+    let all_slices: usize = ordered_depths.iter().sum();
+    let (lo, hi) = if let Some(s) = req.volumes {
+        let mut sorted = ordered_depths.to_vec();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        (
+            ordered_depths[..s].iter().map(|&d| floor(d)).sum::<usize>(),
+            sorted[..s].iter().sum::<usize>(),
+        )
+    } else {
+        (floor(ordered_depths[0]), all_slices)
+    };
+    let b = b_of(s.max(1));
+    if s == 0 || b < lo || b > hi || (s == n && b > all_slices) {
+        let what = match budget {
+            Budget::Slices(b) => format!("a budget of {b} slices"),
+            Budget::Seconds(t) => format!("a budget of {:.1} h (≈ {b} slices)", t / 3600.0),
+        };
         return Err(Error::infeasible(format!(
-            "{s} volumes requested, but dataset '{}' has {n} volumes to plan (after {} held out)",
-            dataset.id, req.holdout
+            "{what} cannot be met{}: the feasible range is {lo}–{hi} slices (at least {min_k} per volume, at most every slice)",
+            req.volumes
+                .map(|s| format!(" with {s} volumes"))
+                .unwrap_or_default()
         )));
     }
-    let order = volume_order(dataset, &eligible, req, (&axes, &depths, &geoms), progress)?;
-    let ordered_depths: Vec<usize> = order.iter().map(|&i| depths[i]).collect();
-    let floor = |d: usize| min_k.min(d);
+    let rounding = if req.density.is_some() {
+        Rounding::Density
+    } else {
+        req.rounding
+    };
+    let counts = allocation::allocate(&ordered_depths[..s], b, rounding, min_k)?;
     let mut rationale = Vec::new();
-    let (s, counts, alternatives) = match req.budget {
-        Some(budget) => {
-            let b_of = |s: usize| allocation::slices_for_budget(budget, s, &req.cost_model);
-            let s = if let Some(s) = req.volumes {
-                s
-            } else if let Some(rho) = req.density {
-                let mut s = 0;
-                for cand in 1..=n {
-                    let need: usize = ordered_depths[..cand]
-                        .iter()
-                        .map(|&d| ((rho * d as f64).round() as usize).clamp(floor(d), d))
-                        .sum();
-                    if need <= b_of(cand) {
-                        s = cand;
-                    }
-                }
-                s
-            } else {
-                (1..=n)
-                    .filter(|&c| {
-                        ordered_depths[..c].iter().map(|&d| floor(d)).sum::<usize>() <= b_of(c)
-                    })
-                    .max()
-                    .unwrap_or(0)
-            };
-            let all_slices: usize = ordered_depths.iter().sum();
-            let (lo, hi) = if let Some(s) = req.volumes {
-                let mut sorted = ordered_depths.clone();
-                sorted.sort_unstable_by(|a, b| b.cmp(a));
-                (
-                    ordered_depths[..s].iter().map(|&d| floor(d)).sum::<usize>(),
-                    sorted[..s].iter().sum::<usize>(),
-                )
-            } else {
-                (floor(ordered_depths[0]), all_slices)
-            };
-            let b = b_of(s.max(1));
-            if s == 0 || b < lo || b > hi || (s == n && b > all_slices) {
-                let what = match budget {
-                    Budget::Slices(b) => format!("a budget of {b} slices"),
-                    Budget::Seconds(t) => format!("a budget of {:.1} h (≈ {b} slices)", t / 3600.0),
-                };
-                return Err(Error::infeasible(format!(
-                    "{what} cannot be met{}: the feasible range is {lo}–{hi} slices (at least {min_k} per volume, at most every slice)",
-                    req.volumes
-                        .map(|s| format!(" with {s} volumes"))
-                        .unwrap_or_default()
-                )));
-            }
-            let chosen: Vec<usize> = ordered_depths[..s].to_vec();
-            let rounding = if req.density.is_some() {
-                Rounding::Density
-            } else {
-                req.rounding
-            };
-            let counts = allocation::allocate(&chosen, b, rounding, min_k)?;
-            if req.volumes.is_none() && req.density.is_none() {
-                rationale.push(format!(
-                    "Recommended: {s} of {n} volumes with about {:.1} slices each. At a fixed budget, spreading slices over more volumes with fewer slices per volume is almost always better, most clearly for 2D models (Zhang, Kramer, Mazurowski, MIDL 2025), so the plan opens as many volumes as the budget allows at the minimum of {min_k} slice(s) per volume.",
-                    b as f64 / s as f64
-                ));
-                if s < n {
-                    rationale.push(format!("The budget covers {s} of {n} volumes at {min_k} slice(s) each; the rest stay unannotated."));
-                }
-            }
-            let alternatives =
-                allocation::trade_offs(&ordered_depths, budget, min_k, &req.cost_model);
-            (s, counts, alternatives)
+    if req.volumes.is_none() && req.density.is_none() {
+        rationale.push(format!(
+            "Recommended: {s} of {n} volumes with about {:.1} slices each. At a fixed budget, spreading slices over more volumes with fewer slices per volume is almost always better, most clearly for 2D models (Zhang, Kramer, Mazurowski, MIDL 2025), so the plan opens as many volumes as the budget allows at the minimum of {min_k} slice(s) per volume.",
+            b as f64 / s as f64
+        ));
+        if s < n {
+            rationale.push(format!("The budget covers {s} of {n} volumes at {min_k} slice(s) each; the rest stay unannotated."));
         }
-        None => {
-            let (s, rho) = match (req.volumes, req.density) {
-                (s, Some(rho)) => (s.unwrap_or(n), rho),
-                (Some(s), None) => (s, DEFAULT_DENSITY),
-                (None, None) => {
-                    return Err(Error::invalid(
-                        "give a budget (in slices or hours), a density or a volume count",
-                    ));
-                }
-            };
-            let counts: Vec<usize> = ordered_depths[..s]
-                .iter()
-                .map(|&d| ((rho * d as f64).round() as usize).clamp(floor(d), d))
-                .collect();
-            rationale.push(format!(
-                "{s} volumes at density ρ = {rho} (n_i = max({min_k}, round(ρ·D_i)))."
+    }
+    Ok(Allocated {
+        volumes: s,
+        counts,
+        alternatives: allocation::trade_offs(ordered_depths, budget, min_k, &req.cost_model),
+        rationale,
+    })
+}
+
+/// Without a budget: the asked volumes (or all) at the asked density (or the default).
+fn allocate_density(ordered_depths: &[usize], req: &PlanRequest) -> Result<Allocated> {
+    let n = ordered_depths.len();
+    let min_k = req.min_slices_per_volume.max(1);
+    let (s, rho) = match (req.volumes, req.density) {
+        (s, Some(rho)) => (s.unwrap_or(n), rho),
+        (Some(s), None) => (s, DEFAULT_DENSITY),
+        (None, None) => {
+            return Err(Error::invalid(
+                "give a budget (in slices or hours), a density or a volume count",
             ));
-            (s, counts, Vec::new())
         }
     };
-    match req.slice_strategy {
-        SliceStrategy::Ual | SliceStrategy::Coreset => rationale.push(
+    Ok(Allocated {
+        volumes: s,
+        counts: ordered_depths[..s]
+            .iter()
+            .map(|&d| density_count(rho, d, min_k))
+            .collect(),
+        alternatives: Vec::new(),
+        rationale: vec![format!(
+            "{s} volumes at density ρ = {rho} (n_i = max({min_k}, round(ρ·D_i)))."
+        )],
+    })
+}
+
+/// What the paper says of the slice strategy, or that it is for simulation only.
+fn strategy_note(strategy: SliceStrategy) -> Option<String> {
+    match strategy {
+        SliceStrategy::Ual | SliceStrategy::Coreset => Some(
             "Representative-slice selection (unsupervised active learning) was no better than random or fixed-interval selection at the same slices per volume in the same study; check it on your pilot data with `sliceplan simulate`.".into(),
         ),
-        SliceStrategy::ForegroundRandom | SliceStrategy::ForegroundFixed => rationale.push(
+        SliceStrategy::ForegroundRandom | SliceStrategy::ForegroundFixed => Some(
             "This strategy looks at the labels: it is for simulation only and cannot be used to plan real annotation.".into(),
         ),
-        _ => {}
+        _ => None,
     }
-    // Slice selection, volume by volume.
-    let mut volumes = Vec::with_capacity(s);
-    let needs_volume = req.slice_strategy.needs_embedding() || req.body_rule.min_fraction > 0.0;
-    let prefetched = needs_volume && !req.slice_strategy.needs_labels();
-    if prefetched {
-        // The planned volumes' features, read on every core (a strategy that reads the labels
-        // loads each case whole below instead).
-        prefetch_features(
-            dataset,
-            &order[..s],
-            &axes,
-            &geoms,
-            &req.body_rule,
-            progress,
-            (0.5, 0.95),
-        )?;
-    }
-    for (pos, (&case_index, &count)) in order[..s].iter().zip(&counts).enumerate() {
-        progress.check()?;
+}
+
+/// Selecting the slices of the planned volumes.
+struct Selection<'a> {
+    dataset: &'a Dataset,
+    req: &'a PlanRequest,
+    /// Per case: the axis slices are taken along, and the slices along it.
+    axes: &'a [usize],
+    depths: &'a [usize],
+}
+
+impl Selection<'_> {
+    /// The slices of each case of `chosen` (`counts` of them), volume by volume; the volumes'
+    /// features read first on every core where the strategy or body rule needs them.
+    fn select(
+        &self,
+        chosen: &[usize],
+        counts: &[usize],
+        geoms: &[CaseGeometry],
+        progress: &Progress,
+    ) -> Result<Vec<PlannedVolume>> {
+        let req = self.req;
+        let needs_volume = req.slice_strategy.needs_embedding() || req.body_rule.min_fraction > 0.0;
+        let prefetched = needs_volume && !req.slice_strategy.needs_labels();
+        if prefetched {
+            // The planned volumes' features, read on every core (a strategy that reads the
+            // labels loads each case whole below instead).
+            prefetch_features(
+                self.dataset,
+                chosen,
+                self.axes,
+                geoms,
+                &req.body_rule,
+                progress,
+                (0.5, 0.95),
+            )?;
+        }
         let (start, span) = if prefetched { (0.95, 0.05) } else { (0.5, 0.5) };
-        progress.set(
-            start + span * pos as f32 / s as f32,
-            format!("selecting slices of {}", dataset.cases[case_index].id),
-        );
-        let axis = axes[case_index];
-        let depth = depths[case_index];
+        let mut volumes = Vec::with_capacity(chosen.len());
+        for (pos, (&case_index, &count)) in chosen.iter().zip(counts).enumerate() {
+            progress.check()?;
+            progress.set(
+                start + span * pos as f32 / chosen.len() as f32,
+                format!("selecting slices of {}", self.dataset.cases[case_index].id),
+            );
+            volumes.push(self.volume(case_index, count, needs_volume)?);
+        }
+        volumes.sort_by(|a, b| a.case_id.cmp(&b.case_id));
+        Ok(volumes)
+    }
+
+    /// `count` slices of case `case_index` by the request's strategy.
+    fn volume(&self, case_index: usize, count: usize, needs_volume: bool) -> Result<PlannedVolume> {
+        let (dataset, req) = (self.dataset, self.req);
+        let (axis, depth) = (self.axes[case_index], self.depths[case_index]);
         let mut rng = Rng::with_stream(req.seed, 1000 + case_index as u64);
-        // Every planned volume's features were read above, unless the strategy reads the
+        // Every planned volume's features were read before, unless the strategy reads the
         // labels: then the case is loaded whole here and its features computed from it.
         let cached = dataset.features.get(case_index, axis, &req.body_rule);
         let loaded = if req.slice_strategy.needs_labels() {
@@ -503,13 +595,10 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
         if candidates.len() < count {
             candidates = (0..depth).collect();
         }
-        let foreground = match (&loaded, req.slice_strategy.needs_labels()) {
-            (Some(c), true) => c
-                .labels
-                .as_ref()
-                .map(|l| foreground_slices(l, axis, &req.target)),
-            _ => None,
-        };
+        let foreground = loaded
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .map(|l| foreground_slices(l, axis, &req.target));
         let slices = select_slices(
             req.slice_strategy,
             count,
@@ -518,19 +607,28 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             foreground.as_deref(),
             &mut rng,
         )?;
-        volumes.push(PlannedVolume {
+        Ok(PlannedVolume {
             case_id: dataset.cases[case_index].id.clone(),
             image_path: dataset.cases[case_index].image.display_path(),
             axis,
             slice_count: depth,
             slices,
-        });
+        })
     }
-    volumes.sort_by(|a, b| a.case_id.cmp(&b.case_id));
+}
+
+/// The plan of `volumes` with its accounting (of `available` volumes) and test cases.
+fn assemble(
+    dataset: &Dataset,
+    req: &PlanRequest,
+    held: &[usize],
+    available: usize,
+    volumes: Vec<PlannedVolume>,
+    allocated: Allocated,
+) -> Plan {
     let planned: usize = volumes.iter().map(|v| v.slices.len()).sum();
     let depth_sum: usize = volumes.iter().map(|v| v.slice_count).sum();
-    progress.set(1.0, "plan ready");
-    Ok(Plan {
+    Plan {
         format: PLAN_FORMAT.into(),
         dataset_id: dataset.id.clone(),
         dataset_cases: dataset.cases.iter().map(|c| c.id.clone()).collect(),
@@ -540,14 +638,14 @@ pub fn make_plan(dataset: &Dataset, req: &PlanRequest, progress: &Progress) -> R
             requested: req.budget,
             planned_slices: planned,
             volumes: volumes.len(),
-            available_volumes: n,
+            available_volumes: available,
             slices_per_volume: planned as f64 / volumes.len().max(1) as f64,
             density: planned as f64 / depth_sum.max(1) as f64,
             estimated_seconds: req.cost_model.seconds(volumes.len(), planned),
         },
         volumes,
-        alternatives,
-        rationale,
+        alternatives: allocated.alternatives,
+        rationale: allocated.rationale,
         source: None,
-    })
+    }
 }
