@@ -269,18 +269,118 @@ impl Study {
 
     /// Every run of the study on `dataset` (fingerprint `fingerprint`), checked: budgets,
     /// allocations, strategies, interpolation, models, preset and labels. `path` names the
-    /// study file in messages.
+    /// study file in messages. Runs are listed by budget, allocation, strategy, interpolation,
+    /// model, then seed.
     pub fn runs(&self, dataset: &Dataset, fingerprint: &str, path: &Path) -> Result<Vec<RunSpec>> {
-        let bad = |key: &str, why: String| Error::file(format!("study key '{key}': {why}"), path);
         if !dataset.is_labelled() {
             return Err(Error::invalid(format!(
                 "a study trains on dense labels, but not every case of dataset '{}' has a label map",
                 dataset.id
             )));
         }
+        let checked = self
+            .check(dataset)
+            .map_err(|(key, why)| Error::file(format!("study key '{key}': {why}"), path))?;
+        let plans = product(
+            &product(&checked.budgets, &checked.allocations),
+            &checked.strategies,
+        );
+        let trainings = product(
+            &product(&checked.interpolations, &checked.models),
+            &self.seeds,
+        );
+        let mut runs = Vec::with_capacity(plans.len() * trainings.len());
+        for &((budget, allocation), strategy) in &plans {
+            for &((interpolation, model), seed) in &trainings {
+                let (volumes, density) = allocation.volumes_and_density();
+                let request = PlanRequest {
+                    budget: Some(budget),
+                    volumes,
+                    density,
+                    slice_strategy: strategy,
+                    seed,
+                    holdout: checked.holdout,
+                    holdout_seed: self.holdout_seed,
+                    cost_model: checked.cost_model,
+                    target: checked.target.clone(),
+                    ..PlanRequest::default()
+                };
+                let train = self.train_config(&checked, model, interpolation, seed);
+                runs.push(RunSpec::new(
+                    fingerprint,
+                    request,
+                    train,
+                    checked.preset.name(),
+                ));
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The study's keys parsed and checked against `dataset`; an error names the key and why.
+    fn check(&self, dataset: &Dataset) -> KeyResult<Checked> {
+        let target = self.target(dataset)?;
+        let total = dataset.len();
+        let holdout = holdout_for(self.holdout, total);
+        if holdout >= total {
+            return Err((
+                "holdout",
+                format!("cannot hold out {holdout} of {total} volumes"),
+            ));
+        }
+        let budgets = self.budgets()?;
+        let allocations = self.allocation_rules(total - holdout, holdout)?;
+        let strategies: Vec<SliceStrategy> = parse_list("strategies", &self.strategies, |s| {
+            SliceStrategy::parse(s).map_err(|e| e.to_string())
+        })?;
+        let interpolations = parse_list("interpolation", &self.interpolation, |m| match m {
+            "none" => Ok(None),
+            other => Method::parse(other).map(Some).map_err(|e| e.to_string()),
+        })?;
+        let models = parse_list("models", &self.models, |m| {
+            ModelKind::parse(m).map_err(|e| e.to_string())
+        })?;
+        let preset = Preset::parse(&self.preset).map_err(|e| ("preset", e))?;
+        let backend = match &self.backend {
+            Some(b) => BackendChoice::parse(b).map_err(|e| ("backend", e.to_string()))?,
+            None => BackendChoice::Auto,
+        };
+        self.check_seeds()?;
+        let checked = Checked {
+            target,
+            holdout,
+            budgets,
+            allocations,
+            strategies,
+            interpolations,
+            models,
+            preset,
+            backend,
+            cost_model: CostModel {
+                seconds_per_slice: self.seconds_per_slice,
+                seconds_per_volume: self.seconds_per_volume,
+            },
+        };
+        // The presets are valid: what fails is the study's steps or features.
+        for &model in &checked.models {
+            let train = self.train_config(&checked, model, None, 0);
+            train.validate().map_err(|e| {
+                let key = if train.steps == 0 {
+                    "steps"
+                } else {
+                    "features"
+                };
+                (key, e.to_string())
+            })?;
+        }
+        Ok(checked)
+    }
+
+    /// The target: the study's labels, each among the dataset's, or the dataset's default.
+    fn target(&self, dataset: &Dataset) -> KeyResult<TargetLabels> {
         let target = match &self.labels {
             Some(spec) => TargetLabels::parse(spec, &dataset.label_names)
-                .map_err(|e| bad("labels", e.to_string()))?,
+                .map_err(|e| ("labels", e.to_string()))?,
             None => dataset.default_target(),
         };
         if let Some(v) = target
@@ -288,33 +388,26 @@ impl Study {
             .iter()
             .find(|v| !dataset.label_names.is_empty() && !dataset.label_names.contains_key(v))
         {
-            return Err(bad(
+            return Err((
                 "labels",
                 format!("label {v} is not among the dataset's labels"),
             ));
         }
-        let total = dataset.len();
-        let holdout = holdout_for(self.holdout, total);
-        if holdout >= total {
-            return Err(bad(
-                "holdout",
-                format!("cannot hold out {holdout} of {total} volumes"),
-            ));
-        }
-        let left = total - holdout;
+        Ok(target)
+    }
+
+    /// The budgets in slices, then in hours; at least one; and the annotation costs.
+    fn budgets(&self) -> KeyResult<Vec<Budget>> {
         let mut budgets: Vec<Budget> = Vec::new();
         for &b in &self.budgets_slices {
             if b == 0 {
-                return Err(bad(
-                    "budgets_slices",
-                    "a budget must be at least 1 slice".into(),
-                ));
+                return Err(("budgets_slices", "a budget must be at least 1 slice".into()));
             }
             budgets.push(Budget::Slices(b));
         }
         for &h in &self.budgets_hours {
             if !(h.is_finite() && h > 0.0) {
-                return Err(bad(
+                return Err((
                     "budgets_hours",
                     format!("{h} is not a positive number of hours"),
                 ));
@@ -322,17 +415,23 @@ impl Study {
             budgets.push(Budget::Seconds(h * 3600.0));
         }
         if budgets.is_empty() {
-            return Err(bad(
+            return Err((
                 "budgets_slices",
                 "give at least one budget (budgets_slices or budgets_hours)".into(),
             ));
         }
         if !(self.seconds_per_slice > 0.0 && self.seconds_per_volume >= 0.0) {
-            return Err(bad(
+            return Err((
                 "seconds_per_slice",
                 "annotation costs must be positive".into(),
             ));
         }
+        Ok(budgets)
+    }
+
+    /// The allocation rules (default: four volume counts from 1 to the `left` volumes), none
+    /// asking for more volumes than are left after holding out `holdout`.
+    fn allocation_rules(&self, left: usize, holdout: usize) -> KeyResult<Vec<AllocationRule>> {
         let allocations: Vec<AllocationRule> = if self.allocations.is_empty() {
             volume_grid(left, 4)
                 .into_iter()
@@ -341,117 +440,99 @@ impl Study {
         } else {
             self.allocations
                 .iter()
-                .map(|a| AllocationRule::parse(a).map_err(|e| bad("allocations", e)))
-                .collect::<Result<_>>()?
+                .map(|a| AllocationRule::parse(a).map_err(|e| ("allocations", e)))
+                .collect::<KeyResult<_>>()?
         };
         if let Some(AllocationRule::Volumes(s)) = allocations
             .iter()
             .find(|a| matches!(a, AllocationRule::Volumes(s) if *s > left))
         {
-            return Err(bad(
+            return Err((
                 "allocations",
                 format!("{s} volumes, but {left} remain after holding out {holdout}"),
             ));
         }
-        let strategies: Vec<SliceStrategy> = self
-            .strategies
-            .iter()
-            .map(|s| SliceStrategy::parse(s).map_err(|e| bad("strategies", e.to_string())))
-            .collect::<Result<_>>()?;
-        let interpolations: Vec<Option<Method>> = self
-            .interpolation
-            .iter()
-            .map(|m| match m.as_str() {
-                "none" => Ok(None),
-                other => Method::parse(other)
-                    .map(Some)
-                    .map_err(|e| bad("interpolation", e.to_string())),
-            })
-            .collect::<Result<_>>()?;
-        let models: Vec<ModelKind> = self
-            .models
-            .iter()
-            .map(|m| ModelKind::parse(m).map_err(|e| bad("models", e.to_string())))
-            .collect::<Result<_>>()?;
-        let preset = Preset::parse(&self.preset).map_err(|e| bad("preset", e))?;
-        let backend = match &self.backend {
-            Some(b) => BackendChoice::parse(b).map_err(|e| bad("backend", e.to_string()))?,
-            None => BackendChoice::Auto,
-        };
-        for (key, empty) in [
-            ("strategies", strategies.is_empty()),
-            ("interpolation", interpolations.is_empty()),
-            ("models", models.is_empty()),
-            ("seeds", self.seeds.is_empty()),
-        ] {
-            if empty {
-                return Err(bad(key, "the list is empty".into()));
-            }
+        Ok(allocations)
+    }
+
+    /// At least one seed, none among the rerun seeds.
+    fn check_seeds(&self) -> KeyResult<()> {
+        if self.seeds.is_empty() {
+            return Err(("seeds", "the list is empty".into()));
         }
         if let Some(seed) = self.seeds.iter().find(|&&s| s >= RERUN_SEEDS_FROM) {
-            return Err(bad(
+            return Err((
                 "seeds",
                 format!(
                     "seed {seed}: seeds from {RERUN_SEEDS_FROM} are kept for the reruns of runs that did not learn"
                 ),
             ));
         }
-        let cost_model = CostModel {
-            seconds_per_slice: self.seconds_per_slice,
-            seconds_per_volume: self.seconds_per_volume,
-        };
-        let mut runs = Vec::new();
-        for &budget in &budgets {
-            for &allocation in &allocations {
-                for &strategy in &strategies {
-                    for &interpolation in &interpolations {
-                        for &model in &models {
-                            for &seed in &self.seeds {
-                                let (volumes, density) = allocation.volumes_and_density();
-                                let mut train = preset.config(model);
-                                train.seed = seed;
-                                train.backend = backend;
-                                train.interpolation = interpolation;
-                                if let Some(steps) = self.steps {
-                                    train.steps = steps;
-                                    if train.until_fitted.is_some() {
-                                        train.until_fitted = Some(UntilFitted::default_for(steps));
-                                    }
-                                }
-                                if let Some(features) = &self.features {
-                                    train.features = Some(features.clone());
-                                }
-                                // The presets are valid: what fails is the study's steps or
-                                // features.
-                                train.validate().map_err(|e| {
-                                    let key = if train.steps == 0 {
-                                        "steps"
-                                    } else {
-                                        "features"
-                                    };
-                                    bad(key, e.to_string())
-                                })?;
-                                let request = PlanRequest {
-                                    budget: Some(budget),
-                                    volumes,
-                                    density,
-                                    slice_strategy: strategy,
-                                    seed,
-                                    holdout,
-                                    holdout_seed: self.holdout_seed,
-                                    cost_model,
-                                    target: target.clone(),
-                                    ..PlanRequest::default()
-                                };
-                                runs.push(RunSpec::new(fingerprint, request, train, preset.name()));
-                            }
-                        }
-                    }
-                }
+        Ok(())
+    }
+
+    /// The preset's training of `model` under the study's steps, features and backend.
+    fn train_config(
+        &self,
+        checked: &Checked,
+        model: ModelKind,
+        interpolation: Option<Method>,
+        seed: u64,
+    ) -> TrainConfig {
+        let mut train = checked.preset.config(model);
+        train.seed = seed;
+        train.backend = checked.backend;
+        train.interpolation = interpolation;
+        if let Some(steps) = self.steps {
+            train.steps = steps;
+            if train.until_fitted.is_some() {
+                train.until_fitted = Some(UntilFitted::default_for(steps));
             }
         }
-        Ok(runs)
+        if let Some(features) = &self.features {
+            train.features = Some(features.clone());
+        }
+        train
     }
+}
+
+/// A study key that does not check: the key and why.
+type KeyResult<T> = std::result::Result<T, (&'static str, String)>;
+
+/// A study's keys, parsed and checked.
+struct Checked {
+    target: TargetLabels,
+    holdout: usize,
+    budgets: Vec<Budget>,
+    allocations: Vec<AllocationRule>,
+    strategies: Vec<SliceStrategy>,
+    interpolations: Vec<Option<Method>>,
+    models: Vec<ModelKind>,
+    preset: Preset,
+    backend: BackendChoice,
+    cost_model: CostModel,
+}
+
+/// Each value of the list under `key` parsed; an error for an empty list or a bad value.
+fn parse_list<T>(
+    key: &'static str,
+    values: &[String],
+    parse: impl Fn(&str) -> std::result::Result<T, String>,
+) -> KeyResult<Vec<T>> {
+    if values.is_empty() {
+        return Err((key, "the list is empty".into()));
+    }
+    values
+        .iter()
+        .map(|v| parse(v).map_err(|e| (key, e)))
+        .collect()
+}
+
+/// Every pair of `a` and `b`, `a` outermost.
+fn product<A: Clone, B: Clone>(a: &[A], b: &[B]) -> Vec<(A, B)> {
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| (x.clone(), y.clone())))
+        .collect()
 }
 
 #[cfg(test)]
