@@ -197,7 +197,36 @@ pub fn write_report(
     out: &Path,
 ) -> Result<ReportFiles> {
     let summaries = summarize_runs(specs, contents);
-    let curves = budget_curves(specs, contents);
+    let mut md = header_md(title, specs, &summaries);
+    md.push_str(&ranking_md(&summaries));
+    md.push_str(&separations_markdown(&neighbour_separations(&seed_dice(
+        specs, contents,
+    ))));
+    md.push_str(&skipped_md(&summaries));
+    md.push_str(&remarks_md(specs, contents));
+    std::fs::create_dir_all(out)
+        .map_err(|e| crate::Error::io("cannot create the report folder", out, e))?;
+    let mut plots = Vec::new();
+    md.push_str(&volume_plots_md(&summaries, out, &mut plots)?);
+    md.push_str(&budget_curves_md(
+        &budget_curves(specs, contents),
+        out,
+        &mut plots,
+    )?);
+    let markdown = out.join("report.md");
+    write_bytes_atomic(&markdown, md.as_bytes())?;
+    let html_path = out.join("report.html");
+    write_bytes_atomic(&html_path, markdown_to_html(title, &md).as_bytes())?;
+    Ok(ReportFiles {
+        markdown,
+        html: html_path,
+        plots,
+    })
+}
+
+/// The title, how many runs are stored, the test volumes, advice on runs that did not learn,
+/// and the answers for this data.
+fn header_md(title: &str, specs: &[RunSpec], summaries: &[ScenarioSummary]) -> String {
     let mut md = format!("# {title}\n\n");
     let done = summaries
         .iter()
@@ -211,17 +240,23 @@ pub fn write_report(
     if let Some(line) = test_volumes_line(specs) {
         let _ = writeln!(md, "{line}\n");
     }
-    if let Some(advice) = study_advice(specs, &summaries) {
+    if let Some(advice) = study_advice(specs, summaries) {
         let _ = writeln!(md, "**Runs that did not learn.** {advice}\n");
     }
     md.push_str("## Answers for this data\n\n");
-    let answers = answers(&summaries);
+    let answers = answers(summaries);
     if answers.is_empty() {
         md.push_str("Not enough scenarios measured to compare.\n");
     }
     for a in &answers {
         let _ = writeln!(md, "- {a}");
     }
+    md
+}
+
+/// Every estimated scenario ranked by mean Dice.
+fn ranking_md(summaries: &[ScenarioSummary]) -> String {
+    let mut md = String::new();
     md.push_str("\n## Ranking\n\n| rank | budget | allocation | strategy | model | preset | volumes | ρ | hours | Dice (95 % CI) | over cases | runs |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut ranked: Vec<&ScenarioSummary> = summaries.iter().filter(|s| s.estimated()).collect();
     ranked.sort_by(|a, b| b.dice.mean.total_cmp(&a.dice.mean));
@@ -248,9 +283,12 @@ pub fn write_report(
             }
         );
     }
-    md.push_str(&separations_markdown(&neighbour_separations(&seed_dice(
-        specs, contents,
-    ))));
+    md
+}
+
+/// The scenarios' runs whose plans could not be made, with why.
+fn skipped_md(summaries: &[ScenarioSummary]) -> String {
+    let mut md = String::new();
     let skipped: Vec<String> = summaries
         .iter()
         .flat_map(|s| {
@@ -265,6 +303,12 @@ pub fn write_report(
             let _ = writeln!(md, "- {k}");
         }
     }
+    md
+}
+
+/// The runs flagged or with notes (the first 40).
+fn remarks_md(specs: &[RunSpec], contents: &StoreContents) -> String {
+    let mut md = String::new();
     let remarks = run_remarks(specs, contents);
     if !remarks.is_empty() {
         const SHOWN: usize = 40;
@@ -280,9 +324,16 @@ pub fn write_report(
             );
         }
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| crate::Error::io("cannot create the report folder", out, e))?;
-    let mut plots = Vec::new();
+    md
+}
+
+/// One plot of Dice against volumes per budget, written to `out` and added to `plots`.
+fn volume_plots_md(
+    summaries: &[ScenarioSummary],
+    out: &Path,
+    plots: &mut Vec<std::path::PathBuf>,
+) -> Result<String> {
+    let mut md = String::new();
     // Dice against volumes, one plot per budget.
     let mut budgets: Vec<String> = summaries.iter().map(|s| s.budget.clone()).collect();
     budgets.dedup();
@@ -312,6 +363,17 @@ pub fn write_report(
         let _ = writeln!(md, "![{title}]({file})\n");
         plots.push(out.join(file));
     }
+    Ok(md)
+}
+
+/// The budget curves in slices and in hours (plots written to `out`, added to `plots`), and the
+/// budget each fit says Dice 0.8 and 0.9 need.
+fn budget_curves_md(
+    curves: &[BudgetCurve],
+    out: &Path,
+    plots: &mut Vec<std::path::PathBuf>,
+) -> Result<String> {
+    let mut md = String::new();
     md.push_str("## Budget curves\n\nFitted saturating curves (inverse power law or exponential plateau, chosen by leave-one-out error) with 95 % bootstrap bands; budgets beyond the largest simulated one are extrapolated.\n\n");
     for (unit, hours) in [("slices", false), ("hours", true)] {
         let series: Vec<Series> = curves
@@ -337,7 +399,7 @@ pub fn write_report(
     md.push_str(
         "| series | fit | Dice 0.8 needs (slices) | Dice 0.9 needs (slices) |\n|---|---|---|---|\n",
     );
-    for c in &curves {
+    for c in curves {
         let answer = |t: f64| match c.fit_slices.as_ref().map(|f| f.budget_for(t)) {
             Some(BudgetAnswer {
                 budget: Some(b),
@@ -367,15 +429,7 @@ pub fn write_report(
             answer(0.9)
         );
     }
-    let markdown = out.join("report.md");
-    write_bytes_atomic(&markdown, md.as_bytes())?;
-    let html_path = out.join("report.html");
-    write_bytes_atomic(&html_path, markdown_to_html(title, &md).as_bytes())?;
-    Ok(ReportFiles {
-        markdown,
-        html: html_path,
-        plots,
-    })
+    Ok(md)
 }
 
 #[cfg(test)]
