@@ -734,3 +734,38 @@ fn the_first_plan_reads_volumes_on_every_core_and_names_an_unreadable_image() {
     ));
     assert!(ds.features.is_empty());
 }
+
+/// The names a plan, a study file, the command line and the result store use for a strategy,
+/// a model or an interpolation method are one list: each enum's `name()` parses back to it
+/// (through clap's `ValueEnum`) and is its serde name, so stored runs keep their keys.
+#[test]
+fn every_name_parses_back_and_is_its_stored_name() {
+    use sliceplan::interp::Method;
+    use sliceplan::plan::SliceStrategy;
+    use sliceplan::train::ModelKind;
+    let stored = |v: serde_json::Value| v.as_str().unwrap().to_string();
+    for s in SliceStrategy::ALL {
+        assert_eq!(SliceStrategy::parse(s.name()).unwrap(), s);
+        assert_eq!(stored(serde_json::to_value(s).unwrap()), s.name());
+    }
+    for m in [ModelKind::TwoD, ModelKind::ThreeD] {
+        assert_eq!(ModelKind::parse(m.name()).unwrap(), m);
+        assert_eq!(ModelKind::parse(&m.name().to_uppercase()).unwrap(), m);
+        assert_eq!(stored(serde_json::to_value(m).unwrap()), m.name());
+    }
+    for m in [
+        Method::Sdf,
+        Method::SdfLabels,
+        Method::Linear,
+        Method::Nearest,
+    ] {
+        assert_eq!(Method::parse(m.name()).unwrap(), m);
+        assert_eq!(stored(serde_json::to_value(m).unwrap()), m.name());
+    }
+    assert!(
+        SliceStrategy::parse("smart")
+            .unwrap_err()
+            .to_string()
+            .contains("choose random")
+    );
+}

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
+use sliceplan::interp::Method;
 use sliceplan::plan::CostModel;
-use sliceplan::train::{BackendChoice, TrainConfig};
+use sliceplan::plan::{SliceStrategy, VolumeStrategy};
+use sliceplan::train::{BackendChoice, ModelKind, TrainConfig};
 
 const AFTER_HELP: &str = "--data demo uses the built-in synthetic cohort. Labels (--label) are names or values, \
 comma-separated. Errors are one sentence on stderr, exit code 2. RUST_LOG=sliceplan=debug (or -v, -vv) \
@@ -123,11 +125,11 @@ pub struct PlanOptions {
     #[arg(long, value_name = "RHO")]
     pub density: Option<f64>,
     /// Slice selection (foreground-*: simulation only)
-    #[arg(long, value_name = "NAME", default_value = "fixed", value_parser = SLICE_STRATEGIES)]
-    pub strategy: String,
+    #[arg(long, value_name = "NAME", default_value = "fixed")]
+    pub strategy: SliceStrategy,
     /// Which volumes are annotated
-    #[arg(long, value_name = "NAME", default_value = "random", value_parser = ["random", "representative"])]
-    pub volume_strategy: String,
+    #[arg(long, value_name = "NAME", default_value = "random")]
+    pub volume_strategy: VolumeStrategy,
     /// How slices are shared between volumes
     #[arg(long, value_name = "NAME", default_value = "fixed-k", value_parser = ["fixed-k", "fixed", "density"])]
     pub rounding: String,
@@ -159,21 +161,12 @@ pub struct PlanOptions {
     pub body_min_fraction: Option<f64>,
 }
 
-pub const SLICE_STRATEGIES: [&str; 6] = [
-    "fixed",
-    "random",
-    "ual",
-    "coreset",
-    "foreground-random",
-    "foreground-fixed",
-];
-
 /// How a net is trained: shared by `train` and `simulate`.
 #[derive(Debug, Args)]
 pub struct TrainOptions {
     /// The U-Net
-    #[arg(long, value_name = "2d|3d", default_value = "2d", value_parser = ["2d", "3d"])]
-    pub model: String,
+    #[arg(long, value_name = "2d|3d", default_value = "2d")]
+    pub model: ModelKind,
     /// auto: the fastest this build has (a GPU when there is one, else the CPU; libtorch first
     /// in a --features torch build); tch: libtorch (CUDA, else CPU)
     #[arg(long, value_name = "NAME", default_value = "auto")]
@@ -314,8 +307,8 @@ pub struct InterpArgs {
     #[arg(long, value_name = "FILE")]
     pub plan: PathBuf,
     /// Interpolation method (sdf reads the image where caps end; sdf-labels the labels alone)
-    #[arg(long, value_name = "NAME", default_value = "sdf", value_parser = ["sdf", "sdf-labels", "linear", "nearest"])]
-    pub method: String,
+    #[arg(long, value_name = "NAME", default_value = "sdf")]
+    pub method: Method,
     /// Write the interpolated label maps here (CASE.nii.gz)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -351,8 +344,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub predict_out: Option<PathBuf>,
     /// Train on masks interpolated between the slices
-    #[arg(long, value_name = "NAME", value_parser = ["sdf", "sdf-labels", "linear", "nearest"])]
-    pub interp: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub interp: Option<Method>,
     /// Seed of the training
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,

@@ -8,7 +8,7 @@ use super::slices::{in_plane_spacing, set_slice, slice_dims, slice_views};
 use crate::error::{Error, Result};
 
 /// Interpolation methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Shape-based: signed distances (mm) of the two masks blended linearly, thresholded at 0;
@@ -28,15 +28,11 @@ pub enum Method {
 impl Method {
     /// Parses `sdf`, `sdf-labels`, `linear` or `nearest`.
     pub fn parse(s: &str) -> Result<Method> {
-        match s {
-            "sdf" => Ok(Method::Sdf),
-            "sdf-labels" => Ok(Method::SdfLabels),
-            "linear" => Ok(Method::Linear),
-            "nearest" => Ok(Method::Nearest),
-            _ => Err(Error::invalid(format!(
+        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            Error::invalid(format!(
                 "unknown interpolation method '{s}' (choose sdf, sdf-labels, linear or nearest)"
-            ))),
-        }
+            ))
+        })
     }
 
     /// The revision of the method's output where it changed within a sliceplan version, so a

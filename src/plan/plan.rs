@@ -22,7 +22,7 @@ pub const PLAN_FORMAT: &str = "sliceplan-plan/1";
 pub const DEFAULT_DENSITY: f64 = 0.1;
 
 /// How volumes are chosen when the budget does not cover all of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum VolumeStrategy {
     /// A seeded random subset.
@@ -30,19 +30,18 @@ pub enum VolumeStrategy {
     Random,
     /// Representative volumes: greedy k-center on volume-level features (mean slice embedding
     /// over the body, and the volume's length).
+    #[value(alias = "kcenter")]
     Representative,
 }
 
 impl VolumeStrategy {
     /// Parses `random` or `representative`.
     pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "random" => Ok(VolumeStrategy::Random),
-            "representative" | "kcenter" => Ok(VolumeStrategy::Representative),
-            _ => Err(Error::invalid(format!(
+        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            Error::invalid(format!(
                 "unknown volume strategy '{s}' (choose random or representative)"
-            ))),
-        }
+            ))
+        })
     }
 }
 

@@ -9,7 +9,8 @@ use crate::rng::Rng;
 
 /// Slice selection strategies. All but the `foreground-*` ones are label-free and so usable for
 /// real planning; the `foreground-*` ones peek at the labels and exist for simulation only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Its names on the command line and in study files are clap's (kebab-case, as serde's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum SliceStrategy {
     /// Uniformly random (seeded) among the body slices.
@@ -51,7 +52,7 @@ impl SliceStrategy {
 
     /// Parses a command-line name.
     pub fn parse(s: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| {
+        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
             Error::invalid(format!(
                 "unknown slice strategy '{s}' (choose random, fixed, ual, coreset, foreground-random or foreground-fixed)"
             ))

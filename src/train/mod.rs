@@ -34,25 +34,24 @@ use crate::interp::Method;
 pub const TRAINING_REVISION: &str = "0.5.0";
 
 /// 2D or 3D model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
+    /// A 2D U-Net on slices.
     #[serde(rename = "2d")]
+    #[value(name = "2d")]
     TwoD,
+    /// A 3D U-Net on blocks.
     #[serde(rename = "3d")]
+    #[value(name = "3d")]
     ThreeD,
 }
 
 impl ModelKind {
     /// Parses `2d` or `3d`.
     pub fn parse(s: &str) -> crate::Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "2d" => Ok(ModelKind::TwoD),
-            "3d" => Ok(ModelKind::ThreeD),
-            _ => Err(crate::Error::invalid(format!(
-                "unknown model '{s}' (choose 2d or 3d)"
-            ))),
-        }
+        <Self as clap::ValueEnum>::from_str(s, true)
+            .map_err(|_| crate::Error::invalid(format!("unknown model '{s}' (choose 2d or 3d)")))
     }
 
     /// "2d" or "3d".

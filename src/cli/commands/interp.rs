@@ -7,13 +7,13 @@ use anyhow::Result;
 use super::super::args::InterpArgs;
 use super::{load_data_arg, print_json, with_progress};
 use sliceplan::dataset::TargetLabels;
-use sliceplan::interp::{self, Method};
+use sliceplan::interp;
 use sliceplan::plan::Plan;
 
 pub fn interp(args: InterpArgs) -> Result<()> {
     let ds = load_data_arg(&args.data)?;
     let plan = Plan::load(&args.plan)?;
-    let method = Method::parse(&args.method)?;
+    let method = args.method;
     let out: Option<PathBuf> = args.out;
     let (extrapolate, json) = (args.extrapolate, args.json);
     // Default: the labels the plan targets (every non-zero label unless it names some).

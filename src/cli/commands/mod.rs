@@ -20,10 +20,8 @@ use super::args::{DataArg, PlanOptions, TrainOptions};
 pub use super::progress::{is_quiet, with_progress};
 use sliceplan::dataset::{Dataset, TargetLabels};
 use sliceplan::io::Plane;
-use sliceplan::plan::{
-    BodyRule, Budget, CostModel, PlanRequest, Rounding, SliceStrategy, VolumeStrategy,
-};
-use sliceplan::train::{ModelKind, TrainConfig};
+use sliceplan::plan::{BodyRule, Budget, CostModel, PlanRequest, Rounding};
+use sliceplan::train::TrainConfig;
 
 pub use cache::cache;
 #[cfg(feature = "gui")]
@@ -96,8 +94,8 @@ fn request_args(o: &PlanOptions, ds: &Dataset) -> Result<PlanRequest> {
             _ => Rounding::FixedK,
         },
         min_slices_per_volume: o.min_slices,
-        slice_strategy: SliceStrategy::parse(&o.strategy)?,
-        volume_strategy: VolumeStrategy::parse(&o.volume_strategy)?,
+        slice_strategy: o.strategy,
+        volume_strategy: o.volume_strategy,
         seed: o.seed,
         plane: Plane::parse(&o.plane).with_context(|| {
             format!(
@@ -117,9 +115,13 @@ fn request_args(o: &PlanOptions, ds: &Dataset) -> Result<PlanRequest> {
 }
 
 /// The training configuration; `seed` and `interp` are the command's own (simulate has lists).
-fn train_config(o: &TrainOptions, seed: u64, interp: Option<&str>) -> Result<TrainConfig> {
+fn train_config(
+    o: &TrainOptions,
+    seed: u64,
+    interp: Option<sliceplan::interp::Method>,
+) -> Result<TrainConfig> {
     let mut c = TrainConfig {
-        model: ModelKind::parse(&o.model)?,
+        model: o.model,
         backend: o.backend,
         steps: o.steps,
         batch_size: o.batch,
@@ -130,9 +132,7 @@ fn train_config(o: &TrainOptions, seed: u64, interp: Option<&str>) -> Result<Tra
     if let Some(p) = &o.patch {
         c.patch = Some(list::<usize>(p, "--patch")?);
     }
-    if let Some(m) = interp {
-        c.interpolation = Some(sliceplan::interp::Method::parse(m)?);
-    }
+    c.interpolation = interp;
     c.max_in_plane = o.max_in_plane;
     if let Some(f) = &o.features {
         c.features = Some(list::<usize>(f, "--features")?);

@@ -12,7 +12,7 @@ use sliceplan::train::{TrainJob, train_and_evaluate};
 pub fn train(args: TrainArgs) -> Result<()> {
     let ds = load_data_arg(&args.data)?;
     let plan = Plan::load(&args.plan)?;
-    let mut config = train_config(&args.train, args.seed, args.interp.as_deref())?;
+    let mut config = train_config(&args.train, args.seed, args.interp)?;
     config.checkpoint_every = args.checkpoint_every;
     let target = target_arg(args.label.as_deref(), &ds)?;
     let out: PathBuf = args.out;
