@@ -587,7 +587,7 @@ mod tests {
             flagged: 0,
             done: dice.len(),
             seeds: dice.len(),
-            by_seed: crate::study::separation::seeds_from(dice),
+            by_seed: crate::study::stats::separation::seeds_from(dice),
         }
     }
 

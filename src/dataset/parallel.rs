@@ -41,7 +41,7 @@ fn reader_count(cases: &[usize], geometries: &[CaseGeometry], volumes_per_case: 
 }
 
 /// `read(case)` for every case of `cases`, in that order, on as many threads as
-/// [`reader_count`] allows (`volumes_per_case`: the volumes of the image's size one read
+/// `reader_count` allows (`volumes_per_case`: the volumes of the image's size one read
 /// holds). Progress runs from `from` to `to`, naming `what` is being done and the case; a cancel
 /// stops every reader before its next case. On failure, the error of the first failing case in
 /// `cases`' order is returned.

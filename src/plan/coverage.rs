@@ -25,6 +25,9 @@ pub struct TargetCoverage {
     pub volumes_with_target: usize,
     /// Annotated slices that hold the target.
     pub slices_with_target: usize,
+    /// Volumes of the plan whose labels hold the target anywhere (on any slice): a volume
+    /// without it teaches only background whichever slices are annotated.
+    pub volumes_holding_target: usize,
 }
 
 impl TargetCoverage {
@@ -42,6 +45,7 @@ impl TargetCoverage {
             volumes: plan.volumes.len(),
             volumes_with_target: 0,
             slices_with_target: 0,
+            volumes_holding_target: 0,
         };
         for planned in &plan.volumes {
             progress.check()?;
@@ -60,6 +64,7 @@ impl TargetCoverage {
                 .count();
             coverage.slices_with_target += held;
             coverage.volumes_with_target += usize::from(held > 0);
+            coverage.volumes_holding_target += usize::from(!with.is_empty());
         }
         Ok(coverage)
     }
@@ -70,12 +75,35 @@ impl TargetCoverage {
         2 * self.volumes_with_target < self.volumes
     }
 
-    /// "the plan's 40 slices hold the target (adrenal glands) in 1 of 20 volumes (1 slices)".
+    /// "the plan's 40 slices hold the target (adrenal glands) in 1 of 20 volumes (1 slices)",
+    /// and where some volumes hold none of it on any slice, how many.
     pub fn sentence(&self, target: &str) -> String {
+        let absent = self.volumes - self.volumes_holding_target.min(self.volumes);
         format!(
-            "the plan's {} slices hold the target ({target}) in {} of {} volumes ({} slices)",
-            self.planned_slices, self.volumes_with_target, self.volumes, self.slices_with_target
+            "the plan's {} slices hold the target ({target}) in {} of {} volumes ({} slices){}",
+            self.planned_slices,
+            self.volumes_with_target,
+            self.volumes,
+            self.slices_with_target,
+            if absent > 0 {
+                format!(
+                    "; {absent} of the {} volumes hold none of it on any slice",
+                    self.volumes
+                )
+            } else {
+                String::new()
+            }
         )
+    }
+
+    /// What to do about poor coverage: where most volumes lack the target altogether, choose
+    /// volumes that show it; else place the slices on it.
+    fn advice(&self) -> &'static str {
+        if 2 * self.volumes_holding_target < self.volumes {
+            "the target is absent from most of the plan's volumes: plan volumes that show it (or more of them)"
+        } else {
+            "place the slices on the structure (e.g. strategy foreground-fixed in a simulation) or plan fewer volumes"
+        }
     }
 
     /// The sentence with what it means where the coverage is poor or empty; None where the
@@ -89,8 +117,9 @@ impl TargetCoverage {
         }
         self.is_poor().then(|| {
             format!(
-                "{}: the others teach only background; place the slices on the structure (e.g. strategy foreground-fixed in a simulation) or plan fewer volumes",
-                self.sentence(target)
+                "{}: the others teach only background; {}",
+                self.sentence(target),
+                self.advice()
             )
         })
     }
@@ -138,6 +167,7 @@ mod tests {
         let on = coverage(SliceStrategy::ForegroundFixed, 6);
         assert_eq!((on.planned_slices, on.volumes), (12, 6));
         assert_eq!((on.volumes_with_target, on.slices_with_target), (6, 12));
+        assert_eq!(on.volumes_holding_target, 6);
         assert!(!on.is_poor() && on.warning("spleen").is_none());
     }
 
@@ -153,7 +183,7 @@ mod tests {
         };
         let plan = make_plan(&dataset, &request, &Progress::new()).unwrap();
         let c = TargetCoverage::of(&dataset, &plan, &request.target, &Progress::new()).unwrap();
-        let (mut volumes, mut slices) = (0, 0);
+        let (mut volumes, mut slices, mut holding) = (0, 0, 0);
         for v in &plan.volumes {
             let labels = dataset
                 .load_labels(dataset.case_index(&v.case_id).unwrap())
@@ -170,11 +200,14 @@ mod tests {
                 .count();
             slices += held;
             volumes += usize::from(held > 0);
+            let anywhere = labels.slices_where(v.axis, |l| request.target.is_foreground(l));
+            holding += usize::from(!anywhere.is_empty());
         }
         assert_eq!(
             (c.volumes_with_target, c.slices_with_target),
             (volumes, slices)
         );
+        assert_eq!(c.volumes_holding_target, holding);
         assert_eq!(c.is_poor(), 2 * volumes < 8);
     }
 
@@ -203,6 +236,7 @@ mod tests {
             volumes: 20,
             volumes_with_target: 1,
             slices_with_target: 1,
+            volumes_holding_target: 20,
         };
         let w = poor.warning("adrenal glands").unwrap();
         assert!(
@@ -222,5 +256,16 @@ mod tests {
             ..poor
         };
         assert!(half.warning("x").is_none(), "half the volumes is enough");
+        // Most volumes without the target at all: the advice is about the volumes.
+        let absent = TargetCoverage {
+            volumes_holding_target: 4,
+            ..poor
+        };
+        let w = absent.warning("lesion").unwrap();
+        assert!(
+            w.contains("16 of the 20 volumes hold none of it on any slice")
+                && w.contains("absent from most of the plan's volumes"),
+            "{w}"
+        );
     }
 }

@@ -8,8 +8,8 @@ use crate::interp::Method;
 use crate::plan::SliceStrategy;
 use std::collections::BTreeMap;
 
-use crate::study::separation::{Paired, paired};
 use crate::study::stats::mean_sd;
+use crate::study::stats::separation::{Paired, paired};
 use crate::train::ModelKind;
 
 mod setup;

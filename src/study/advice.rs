@@ -2,8 +2,8 @@
 //! CLI and the GUI's planner, so that a handful of surviving runs is not read as the plan's expected Dice.
 
 use super::estimates::FrontierPoint;
-use super::key::RunSpec;
 use super::report::ScenarioSummary;
+use crate::study::store::key::RunSpec;
 
 /// Flagged runs needed, as a share of the measured ones, before the advice is given.
 const ADVICE_SHARE: f64 = 1.0 / 3.0;

@@ -8,12 +8,12 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::key::RunSpec;
 use super::report::summarize_runs;
-use super::separation::{
+use super::store::StoreContents;
+use crate::study::stats::separation::{
     PairAgreement, SeedDice, Separation, neighbour_separations, pair_agreement, seed_dice,
 };
-use super::store::StoreContents;
+use crate::study::store::key::RunSpec;
 
 /// Quick against reference, per scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -14,12 +14,12 @@
 
 use serde::Serialize;
 
-use super::key::RunSpec;
 use super::sequential::Sequential;
 use super::store::StoreContents;
 use super::summary::budget_curves;
 use crate::error::{Error, Result};
 use crate::plan::Budget;
+use crate::study::store::key::RunSpec;
 
 /// The band half-width (Dice) below which a curve counts as settled by default.
 pub const DEFAULT_TOLERANCE: f64 = 0.025;

@@ -6,12 +6,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::key::RunSpec;
 use super::store::{ResultStore, RunOutcome, RunResult, StoredRun};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::jobs::Progress;
 use crate::plan::make_plan;
+use crate::study::store::key::RunSpec;
 use crate::train::{TrainJob, train_and_evaluate};
 
 /// Voxel data kept in memory across a study's runs (the process's one case cache).

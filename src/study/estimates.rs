@@ -8,15 +8,15 @@ use serde::Serialize;
 
 use super::curve_race::{CurveRace, DEFAULT_TOLERANCE};
 use super::file::{AllocationRule, Preset};
-use super::key::RunSpec;
 use super::race::{Race, RacePoint, RaceRule};
 use super::report::{BudgetCurve, budget_curves, summarize_runs};
-use super::separation::{Paired, paired, seed_dice};
 use super::stats::Interval;
 use super::store::StoreContents;
 use crate::dataset::TargetLabels;
 use crate::plan::{Budget, PlanRequest, TradeOff};
 use crate::plan::{holdout_for, volume_grid};
+use crate::study::stats::separation::{Paired, paired, seed_dice};
+use crate::study::store::key::RunSpec;
 use crate::train::{BackendChoice, ModelKind};
 
 /// Runs the planner estimates with: the plan request (budget, cost model, strategy, hold-out,

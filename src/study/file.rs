@@ -6,13 +6,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::key::RunSpec;
 use super::reruns::{DEFAULT_RERUNS, RERUN_SEEDS_FROM};
 use crate::dataset::{Dataset, TargetLabels};
 use crate::error::{Error, Result};
 use crate::interp::Method;
 use crate::plan::{Budget, CostModel, PlanRequest, SliceStrategy};
 use crate::plan::{holdout_for, volume_grid};
+use crate::study::store::key::RunSpec;
 use crate::train::validate::EarlyStopping;
 use crate::train::{BackendChoice, ModelKind, TrainConfig, UntilFitted};
 

@@ -5,13 +5,13 @@
 
 use std::collections::HashSet;
 
-use super::key::RunSpec;
 use super::reruns::is_rerun;
 use super::summary::scenario_key;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::jobs::Progress;
 use crate::plan::{SliceStrategy, TargetCoverage, make_plan};
+use crate::study::store::key::RunSpec;
 
 /// One warning per scenario of `specs` whose first seed's plan holds the target in fewer than
 /// half its volumes: "60 slices, s=20, fixed, 2d, seed 0: the plan's …". Scenarios whose plan

@@ -23,13 +23,13 @@
 use serde::Serialize;
 
 use super::file::AllocationRule;
-use super::key::RunSpec;
-use super::separation::seeds_to_separate;
 use super::sequential::Sequential;
 use super::stats::{Interval, dice_interval, t_975};
 use super::store::StoreContents;
 use super::summary::scenario_key;
 use crate::error::{Error, Result};
+use crate::study::stats::separation::seeds_to_separate;
+use crate::study::store::key::RunSpec;
 
 /// The margin within which two allocations count as equivalent by default (ΔDice at 95 %).
 pub const DEFAULT_MARGIN: f64 = 0.01;

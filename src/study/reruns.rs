@@ -13,10 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use super::key::RunSpec;
 use super::store::StoreContents;
 use super::summary::{ScenarioKey, scenario_key};
 use crate::error::{Error, Result};
+use crate::study::store::key::RunSpec;
 
 /// The first seed used for reruns; a study's own seeds stay below it.
 pub const RERUN_SEEDS_FROM: u64 = 1000;

@@ -2,9 +2,9 @@
 //! design over the result store that says which runs to train next, or why it stopped. Its state
 //! is the store, so a cancelled race keeps every finished run and running it again continues.
 
-use super::key::RunSpec;
 use super::store::StoreContents;
 use crate::error::Result;
+use crate::study::store::key::RunSpec;
 
 /// A design that asks for runs until it can answer.
 pub trait Sequential {

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::key::RunSpec;
 use super::store::ResultStore;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::io::write_bytes_atomic;
 use crate::jobs::Progress;
+use crate::study::store::key::RunSpec;
 
 const MANIFEST_FORMAT: &str = "sliceplan-slurm-manifest/1";
 

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::curve::{BudgetAnswer, FittedCurve};
 use super::file::AllocationRule;
-use super::key::RunSpec;
 use super::stats::{Interval, dice_interval};
 use super::store::StoreContents;
 use crate::plan::Budget;
+use crate::study::stats::curve::{BudgetAnswer, FittedCurve};
+use crate::study::store::key::RunSpec;
 
 /// A scenario: a run without its seed.
 #[derive(Debug, Clone, PartialEq, Serialize)]

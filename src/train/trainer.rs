@@ -47,6 +47,7 @@ fn target_coverage_note(
             .filter(|c| c.has_supervised_foreground())
             .count(),
         slices_with_target: cases.iter().map(|c| c.fg_slices.len()).sum(),
+        volumes_holding_target: cases.iter().filter(|c| c.target.contains(&1)).count(),
     };
     match coverage.warning(target) {
         Some(reason) if coverage.volumes_with_target == 0 => Err(Error::infeasible(reason)),

@@ -692,7 +692,7 @@ mod tests {
         // of the missing half (by position, workers would get the stored ones alike, but here
         // a worker's share of the missing runs depends on nothing else).
         let keys: Vec<String> = (0..400)
-            .map(|i| sliceplan::study::key::digest(&format!("run {i}")))
+            .map(|i| sliceplan::study::store::key::digest(&format!("run {i}")))
             .collect();
         let missing = &keys[200..];
         for k in 0..4 {

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::key::RunSpec;
-use super::stats::{Interval, mean_interval, mean_sd, t_975};
-use super::store::StoreContents;
-use super::summary::scenario_key;
+use crate::study::stats::{Interval, mean_interval, mean_sd, t_975};
+use crate::study::store::StoreContents;
+use crate::study::store::key::RunSpec;
+use crate::study::summary::scenario_key;
 
 /// One-sided 80 % quantile of the normal distribution: the power the seed count aims at.
 const Z_POWER_80: f64 = 0.8416;

@@ -28,7 +28,7 @@ pub fn file_digest(path: &Path) -> Result<String> {
         return Ok(d.clone());
     }
     let mut file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let mut hasher = super::key::Digester::default();
+    let mut hasher = crate::study::store::key::Digester::default();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file

@@ -1,5 +1,8 @@
 //! Means with 95 % intervals (Student's t over runs), and percentile intervals.
 
+pub mod curve;
+pub mod separation;
+
 use serde::Serialize;
 
 /// A mean and its 95 % confidence interval.

@@ -2,6 +2,9 @@
 //! lock, flushed and fsynced, so a killed process loses at most the run in progress and two
 //! processes writing one store never interleave. `store.json` records the dataset it belongs to.
 
+pub mod key;
+pub mod labels_digest;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -11,10 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::key::RunSpec;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::io::write_bytes_atomic;
+use crate::study::store::key::RunSpec;
 use crate::train::CaseDice;
 
 const RESULTS: &str = "results.jsonl";
@@ -208,11 +211,12 @@ impl ResultStore {
         let legacy = parent.join(&dataset.id);
         // Headers are read only where such a store exists.
         if let Ok(meta) = read_meta(&legacy.join(META))
-            && super::key::dataset_fingerprint(dataset).ok() == Some(meta.dataset_fingerprint)
+            && crate::study::store::key::dataset_fingerprint(dataset).ok()
+                == Some(meta.dataset_fingerprint)
         {
             return legacy;
         }
-        let place = super::key::digest(&location.display().to_string());
+        let place = crate::study::store::key::digest(&location.display().to_string());
         parent.join(format!("{}-{}", dataset.id, &place[..8]))
     }
 
@@ -243,12 +247,15 @@ impl ResultStore {
                 )
             })?,
         };
-        let grid = super::key::dataset_fingerprint(dataset)?;
+        let grid = crate::study::store::key::dataset_fingerprint(dataset)?;
         let recorded = Self::checked_meta(&dir, &grid)?
             .map(|meta| meta.label_digests)
             .unwrap_or_default();
         let mut store = Self::unchecked(dir, &dataset.id, &grid);
-        store.key_by_labels(&recorded, super::labels_digest::label_digests(dataset)?);
+        store.key_by_labels(
+            &recorded,
+            crate::study::store::labels_digest::label_digests(dataset)?,
+        );
         Ok(store)
     }
 
@@ -265,12 +272,15 @@ impl ResultStore {
             self.digests_to_record
                 .store(!now.is_empty(), Ordering::Relaxed);
         } else {
-            self.changed_cases = super::labels_digest::changed_cases(recorded, &now);
+            self.changed_cases = crate::study::store::labels_digest::changed_cases(recorded, &now);
         }
         if !self.changed_cases.is_empty() {
             let listed: Vec<String> = now.iter().map(|(id, d)| format!("{id}={d}")).collect();
-            self.fingerprint =
-                super::key::digest(&format!("{}|{}", self.grid_fingerprint, listed.join("|")));
+            self.fingerprint = crate::study::store::key::digest(&format!(
+                "{}|{}",
+                self.grid_fingerprint,
+                listed.join("|")
+            ));
         }
         self.label_digests = now;
     }

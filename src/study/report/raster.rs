@@ -5,8 +5,8 @@
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{ImageEncoder, Rgb, RgbImage};
 
-use super::render::{COLOURS, Frame, Series, sorted_points};
 use crate::error::{Error, Result};
+use crate::study::report::render::{COLOURS, Frame, Series, sorted_points};
 
 /// Pixels per plot unit (the SVG's 640×400 becomes 960×600).
 const SCALE: f64 = 1.5;

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::stats::quantile;
 use crate::rng::Rng;
+use crate::study::stats::quantile;
 
 /// The learning-curve family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,6 +2,9 @@
 //! (`summary.rs`), answering the study's three questions with this data's numbers, whatever they
 //! are.
 
+pub mod raster;
+pub mod render;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,16 +12,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::advice::study_advice;
-use super::curve::BudgetAnswer;
-use super::key::RunSpec;
-use super::raster::png_plot;
-use super::render::{Series, markdown_to_html, svg_plot};
-use super::separation::{neighbour_separations, seed_dice, separations_markdown};
 use super::stats::Interval;
 use super::store::StoreContents;
 pub use super::summary::{BudgetCurve, ScenarioSummary, budget_curves, summarize_runs};
 use crate::error::Result;
 use crate::io::write_bytes_atomic;
+use crate::study::report::raster::png_plot;
+use crate::study::report::render::{Series, markdown_to_html, svg_plot};
+use crate::study::stats::curve::BudgetAnswer;
+use crate::study::stats::separation::{neighbour_separations, seed_dice, separations_markdown};
+use crate::study::store::key::RunSpec;
 
 fn fmt_interval(i: &Interval) -> String {
     if i.n > 1 {
