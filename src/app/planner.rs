@@ -72,111 +72,13 @@ impl SliceplanApp {
     }
 
     pub(super) fn planner_ui(&mut self, ui: &mut egui::Ui) {
-        let s = &mut self.settings;
         ui.heading("Plan");
-        // Each row's label names its control (for screen readers and tests).
-        fn row(ui: &mut egui::Ui, text: &str, add: impl FnOnce(&mut egui::Ui) -> egui::Response) {
-            let label = ui.label(text);
-            add(ui).labelled_by(label.id);
-            ui.end_row();
-        }
-        let names = &self.dataset.label_names;
+        let (s, names) = (&mut self.settings, &self.dataset.label_names);
         egui::Grid::new("plan-grid").num_columns(2).show(ui, |ui| {
-            if !names.is_empty() {
-                row(ui, "Target", |ui| {
-                    let shown = match s.target_label {
-                        Some(v) => names.get(&v).cloned().unwrap_or_else(|| v.to_string()),
-                        None => "every label".into(),
-                    };
-                    egui::ComboBox::from_id_salt("target")
-                        .selected_text(shown)
-                        .show_ui(ui, |ui| {
-                            ui.selectable_value(&mut s.target_label, None, "every label");
-                            for (v, n) in names {
-                                ui.selectable_value(&mut s.target_label, Some(*v), format!("{v}: {n}"));
-                            }
-                        })
-                        .response
-                });
-            }
-            row(ui, "Slicing plane", |ui| {
-                egui::ComboBox::from_id_salt("plane")
-                    .selected_text(s.plane.name())
-                    .show_ui(ui, |ui| {
-                        for p in Plane::ALL {
-                            ui.selectable_value(&mut s.plane, p, p.name());
-                        }
-                    })
-                    .response
-            });
-            ui.label("Budget");
-            ui.horizontal(|ui| {
-                ui.radio_value(&mut s.budget_in_hours, false, "slices");
-                ui.radio_value(&mut s.budget_in_hours, true, "hours");
-            });
-            ui.end_row();
-            if s.budget_in_hours {
-                row(ui, "Hours", |ui| {
-                    ui.add(
-                        egui::DragValue::new(&mut s.budget_hours)
-                            .range(0.1..=10_000.0)
-                            .speed(0.1),
-                    )
-                });
-                row(ui, "Seconds per slice", |ui| {
-                    ui.add(egui::DragValue::new(&mut s.seconds_per_slice).range(1.0..=3600.0))
-                });
-                row(ui, "Seconds per volume", |ui| {
-                    ui.add(egui::DragValue::new(&mut s.seconds_per_volume).range(0.0..=3600.0))
-                });
-            } else {
-                row(ui, "Slices", |ui| {
-                    ui.add(egui::DragValue::new(&mut s.budget_slices).range(1..=1_000_000))
-                });
-            }
-            row(ui, "Min slices / volume", |ui| {
-                ui.add(egui::DragValue::new(&mut s.min_slices_per_volume).range(1..=1000))
-            });
-            row(ui, "Volumes (0 = recommended)", |ui| {
-                ui.add(egui::DragValue::new(&mut s.volumes).range(0..=100_000))
-            });
-            row(ui, "Slice selection", |ui| {
-                egui::ComboBox::from_id_salt("strategy")
-                    .selected_text(s.strategy.name())
-                    .show_ui(ui, |ui| {
-                        for st in SliceStrategy::ALL {
-                            ui.selectable_value(&mut s.strategy, st, st.name());
-                        }
-                    })
-                    .response
-            });
-            ui.label("Volume selection");
-            ui.horizontal(|ui| {
-                ui.radio_value(&mut s.volume_strategy, VolumeStrategy::Random, "random");
-                ui.radio_value(
-                    &mut s.volume_strategy,
-                    VolumeStrategy::Representative,
-                    "representative",
-                );
-            });
-            ui.end_row();
-            row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
-            row(ui, "Test volumes (0 = a quarter)", |ui| {
-                ui.add(egui::DragValue::new(&mut s.holdout).range(0..=10_000))
-                    .on_hover_text(
-                        "Simulations and estimates score Dice on volumes kept out of training. A plan for annotation holds none out.",
-                    )
-            });
-            row(ui, "Same test volumes for every seed", |ui| {
-                ui.checkbox(&mut s.same_test_volumes, "").on_hover_text(
-                    "Draw the held-out volumes once (with seed 0) instead of per seed, so every plan and seed is scored on the same volumes.",
-                )
-            });
-            row(ui, "Min body fraction of a slice", |ui| {
-                ui.add(egui::DragValue::new(&mut s.body_min_fraction).range(0.0..=1.0).speed(0.01)).on_hover_text(
-                    "A slice is a candidate when this fraction of its voxels is body: above -500 HU (CT) or 10 % of the 99th percentile (MR). 0 keeps every slice.",
-                )
-            });
+            target_and_plane_rows_ui(ui, s, names);
+            budget_rows_ui(ui, s);
+            selection_rows_ui(ui, s);
+            test_volume_rows_ui(ui, s);
         });
         if s.strategy.needs_labels() {
             ui.colored_label(
@@ -184,6 +86,13 @@ impl SliceplanApp {
                 "This strategy looks at the labels: simulation only.",
             );
         }
+        self.plan_buttons_ui(ui);
+        self.estimate_settings_ui(ui);
+        self.plan_summary_ui(ui);
+    }
+
+    /// Make plan, Live, the last plan's time; a live replan when the request changed.
+    fn plan_buttons_ui(&mut self, ui: &mut egui::Ui) {
         // Quick plans replan live; so do plans whose slow part, reading the volumes for their
         // slice features, is done (the dataset keeps the features: replans take milliseconds,
         // BENCHMARKS.md, "Replanning").
@@ -219,6 +128,10 @@ impl SliceplanApp {
         {
             self.start_plan();
         }
+    }
+
+    /// The Estimate settings (preset, points, seeds, run budget) and the store they fill.
+    fn estimate_settings_ui(&mut self, ui: &mut egui::Ui) {
         egui::CollapsingHeader::new("Estimates").show(ui, |ui| {
             let s = &mut self.settings;
             ui.horizontal(|ui| {
@@ -259,6 +172,10 @@ impl SliceplanApp {
                 None => "opening the result store…".into(),
             });
         });
+    }
+
+    /// The plan's accounting and rationale.
+    fn plan_summary_ui(&self, ui: &mut egui::Ui) {
         if let Some(plan) = &self.plan {
             ui.label(format!(
                 "{} slices in {} of {} volumes · {:.1} per volume · ρ = {:.3} · about {:.1} h",
@@ -274,4 +191,127 @@ impl SliceplanApp {
             }
         }
     }
+}
+
+/// A grid row: a label naming its control (for screen readers and tests).
+fn row(ui: &mut egui::Ui, text: &str, add: impl FnOnce(&mut egui::Ui) -> egui::Response) {
+    let label = ui.label(text);
+    add(ui).labelled_by(label.id);
+    ui.end_row();
+}
+
+/// The target (where the dataset names its labels) and the slicing plane.
+fn target_and_plane_rows_ui(
+    ui: &mut egui::Ui,
+    s: &mut Settings,
+    names: &std::collections::BTreeMap<i64, String>,
+) {
+    if !names.is_empty() {
+        row(ui, "Target", |ui| {
+            let shown = match s.target_label {
+                Some(v) => names.get(&v).cloned().unwrap_or_else(|| v.to_string()),
+                None => "every label".into(),
+            };
+            egui::ComboBox::from_id_salt("target")
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.target_label, None, "every label");
+                    for (v, n) in names {
+                        ui.selectable_value(&mut s.target_label, Some(*v), format!("{v}: {n}"));
+                    }
+                })
+                .response
+        });
+    }
+    row(ui, "Slicing plane", |ui| {
+        egui::ComboBox::from_id_salt("plane")
+            .selected_text(s.plane.name())
+            .show_ui(ui, |ui| {
+                for p in Plane::ALL {
+                    ui.selectable_value(&mut s.plane, p, p.name());
+                }
+            })
+            .response
+    });
+}
+
+/// The budget in slices or in hours (with the cost model), the minimum slices per volume and
+/// the volume count.
+fn budget_rows_ui(ui: &mut egui::Ui, s: &mut Settings) {
+    ui.label("Budget");
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut s.budget_in_hours, false, "slices");
+        ui.radio_value(&mut s.budget_in_hours, true, "hours");
+    });
+    ui.end_row();
+    if s.budget_in_hours {
+        row(ui, "Hours", |ui| {
+            ui.add(
+                egui::DragValue::new(&mut s.budget_hours)
+                    .range(0.1..=10_000.0)
+                    .speed(0.1),
+            )
+        });
+        row(ui, "Seconds per slice", |ui| {
+            ui.add(egui::DragValue::new(&mut s.seconds_per_slice).range(1.0..=3600.0))
+        });
+        row(ui, "Seconds per volume", |ui| {
+            ui.add(egui::DragValue::new(&mut s.seconds_per_volume).range(0.0..=3600.0))
+        });
+    } else {
+        row(ui, "Slices", |ui| {
+            ui.add(egui::DragValue::new(&mut s.budget_slices).range(1..=1_000_000))
+        });
+    }
+    row(ui, "Min slices / volume", |ui| {
+        ui.add(egui::DragValue::new(&mut s.min_slices_per_volume).range(1..=1000))
+    });
+    row(ui, "Volumes (0 = recommended)", |ui| {
+        ui.add(egui::DragValue::new(&mut s.volumes).range(0..=100_000))
+    });
+}
+
+/// Slice and volume selection, and the seed.
+fn selection_rows_ui(ui: &mut egui::Ui, s: &mut Settings) {
+    row(ui, "Slice selection", |ui| {
+        egui::ComboBox::from_id_salt("strategy")
+            .selected_text(s.strategy.name())
+            .show_ui(ui, |ui| {
+                for st in SliceStrategy::ALL {
+                    ui.selectable_value(&mut s.strategy, st, st.name());
+                }
+            })
+            .response
+    });
+    ui.label("Volume selection");
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut s.volume_strategy, VolumeStrategy::Random, "random");
+        ui.radio_value(
+            &mut s.volume_strategy,
+            VolumeStrategy::Representative,
+            "representative",
+        );
+    });
+    ui.end_row();
+    row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
+}
+
+/// The held-out test volumes and the body rule.
+fn test_volume_rows_ui(ui: &mut egui::Ui, s: &mut Settings) {
+    row(ui, "Test volumes (0 = a quarter)", |ui| {
+        ui.add(egui::DragValue::new(&mut s.holdout).range(0..=10_000))
+                .on_hover_text(
+                    "Simulations and estimates score Dice on volumes kept out of training. A plan for annotation holds none out.",
+                )
+    });
+    row(ui, "Same test volumes for every seed", |ui| {
+        ui.checkbox(&mut s.same_test_volumes, "").on_hover_text(
+                "Draw the held-out volumes once (with seed 0) instead of per seed, so every plan and seed is scored on the same volumes.",
+            )
+    });
+    row(ui, "Min body fraction of a slice", |ui| {
+        ui.add(egui::DragValue::new(&mut s.body_min_fraction).range(0.0..=1.0).speed(0.01)).on_hover_text(
+                "A slice is a candidate when this fraction of its voxels is body: above -500 HU (CT) or 10 % of the 99th percentile (MR). 0 keeps every slice.",
+            )
+    });
 }

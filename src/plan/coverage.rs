@@ -135,11 +135,13 @@ pub fn explain_coverage(dataset: &Dataset, plan: &mut Plan, progress: &Progress)
     let target = plan.request.target.clone();
     let coverage = TargetCoverage::of(dataset, plan, &target, progress)?;
     let name = target.describe(&dataset.label_names);
-    plan.rationale.push(
+    // Plain text: the GUI's fonts have no warning sign.
+    plan.rationale.push(format!(
+        "Coverage: {}",
         coverage
             .warning(&name)
-            .map_or_else(|| coverage.sentence(&name), |w| format!("⚠ {w}")),
-    );
+            .unwrap_or_else(|| coverage.sentence(&name))
+    ));
     Ok(())
 }
 
@@ -226,7 +228,11 @@ mod tests {
         explain_coverage(&dataset, &mut plan, &Progress::new()).unwrap();
         assert_eq!(plan.rationale.len(), before + 1);
         let line = plan.rationale.last().unwrap();
-        assert!(line.contains("in 6 of 6 volumes (12 slices)"), "{line}");
+        assert!(
+            line.starts_with("Coverage: the plan's 12 slices")
+                && line.contains("in 6 of 6 volumes (12 slices)"),
+            "{line}"
+        );
     }
 
     #[test]
