@@ -168,7 +168,9 @@ fn the_command_line_follows_the_conventions() {
         "[default: 2d]",
         "[default: auto]",
         "Continue from the checkpoint in RUN",
-        "[possible values: 2d, 3d]",
+        // Each possible value listed with what it is (clap's ValueEnum, from the enum's docs).
+        "- 2d: A 2D U-Net on slices",
+        "- 3d: A 3D U-Net on blocks",
     ] {
         assert!(out.contains(shown), "train --help lacks {shown}: {out}");
     }
