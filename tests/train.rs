@@ -647,6 +647,9 @@ fn simulate_json(args: &[&str], tiny: &[&str]) -> serde_json::Value {
     let mut all = vec!["simulate", "--store", store.path().to_str().unwrap()];
     all.extend(args);
     all.push("--json");
+    // A few steps learn nothing, so every run is flagged: no reruns here (tests/study.rs tests
+    // them), so the results are the scenarios asked for.
+    all.extend(["--reruns", "0"]);
     all.extend(tiny);
     let (code, out, err) = cli(&all);
     assert_eq!(code, 0, "{err}");

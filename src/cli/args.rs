@@ -376,6 +376,9 @@ pub struct SimulateArgs {
     /// Run every scenario per seed, e.g. 0,1,2 [default: --seed]
     #[arg(long, value_name = "LIST")]
     pub seeds: Option<String>,
+    /// Reruns per scenario of runs that did not learn, each under the next rerun seed (1000, …)
+    #[arg(long, value_name = "N", default_value_t = sliceplan::study::reruns::DEFAULT_RERUNS)]
+    pub reruns: usize,
     #[command(flatten)]
     pub plan: PlanOptions,
     #[command(flatten)]

@@ -49,6 +49,8 @@ pub struct SimulationSetup {
     pub seeds: Vec<u64>,
     pub target: TargetLabels,
     pub train: TrainConfig,
+    /// Reruns per scenario of runs that did not learn (`study::reruns`; 0: none).
+    pub reruns: usize,
 }
 
 impl SimulationSetup {
@@ -87,13 +89,13 @@ impl SimulationSetup {
         let specs = self.specs(store.fingerprint());
         let ran = run_with_reruns(
             &specs,
-            DEFAULT_RERUNS,
+            self.reruns,
             || store.load(),
             |round| run_missing(dataset, round, store, progress).map(|_| ()),
         );
         let (specs, cancelled) = match ran {
             Ok(all) => (all, false),
-            Err(Error::Cancelled) => (with_reruns(&specs, &store.load()?, DEFAULT_RERUNS), true),
+            Err(Error::Cancelled) => (with_reruns(&specs, &store.load()?, self.reruns), true),
             Err(e) => return Err(e),
         };
         Ok(StoredSimulation {
@@ -207,6 +209,7 @@ impl SimulationSpec {
             base,
             seeds,
             train: self.train.clone(),
+            reruns: DEFAULT_RERUNS,
         })
     }
 }

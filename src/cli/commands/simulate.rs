@@ -39,7 +39,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
     };
     let train = train_config(&args.train, 0, None)?;
     let (store_dir, json) = (args.store, args.json);
-    let setup = SimulationSpec {
+    let mut setup = SimulationSpec {
         base,
         volumes_grid,
         strategies,
@@ -48,6 +48,7 @@ pub fn simulate(args: SimulateArgs) -> Result<()> {
         train,
     }
     .prepare(&ds)?;
+    setup.reruns = args.reruns;
     let store = ResultStore::for_dataset(&ds, store_dir.as_deref())?;
     let simulation = with_progress("sliceplan-simulate", move |p| {
         setup
