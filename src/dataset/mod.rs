@@ -53,8 +53,11 @@ pub enum Layout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Modality {
+    /// CT: Hounsfield units, clipped to a fixed window for training.
     Ct,
+    /// MR: z-scored inside the body for training.
     Mr,
+    /// Anything else: treated as MR.
     Other,
 }
 

@@ -16,8 +16,11 @@ use crate::io::{Volume, VoxelData, read_dicom_seg, read_nifti, read_nrrd};
 /// The forms a returned mask is read in, by file ending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskFormat {
+    /// `.nii` / `.nii.gz`.
     Nifti,
+    /// `.nrrd` / `.seg.nrrd` (3D Slicer).
     Nrrd,
+    /// A DICOM SEG object.
     DicomSeg,
 }
 

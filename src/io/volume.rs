@@ -8,15 +8,25 @@ use super::geometry::{self, Affine, Plane};
 /// Voxel values in their stored type, x fastest (NIfTI/Fortran order: `i + nx·(j + ny·k)`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum VoxelData {
+    /// Unsigned 8-bit values.
     U8(Vec<u8>),
+    /// Signed 8-bit values.
     I8(Vec<i8>),
+    /// Unsigned 16-bit values.
     U16(Vec<u16>),
+    /// Signed 16-bit values (most CT).
     I16(Vec<i16>),
+    /// Unsigned 32-bit values.
     U32(Vec<u32>),
+    /// Signed 32-bit values.
     I32(Vec<i32>),
+    /// Unsigned 64-bit values.
     U64(Vec<u64>),
+    /// Signed 64-bit values.
     I64(Vec<i64>),
+    /// 32-bit floats.
     F32(Vec<f32>),
+    /// 64-bit floats.
     F64(Vec<f64>),
 }
 

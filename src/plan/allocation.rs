@@ -62,7 +62,9 @@ impl CostModel {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Budget {
+    /// Annotated slices.
     Slices(usize),
+    /// Seconds of annotation under the cost model.
     Seconds(f64),
 }
 

@@ -28,8 +28,11 @@ pub const DEFAULT_TOLERANCE: f64 = 0.025;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum CurveVerdict {
+    /// The band is within the tolerance at every budget.
     Settled { width: f64 },
+    /// Every budget has all its seeds and the band is still wider.
     SeedsSpent { width: Option<f64> },
+    /// The run budget is spent.
     RunBudgetSpent { width: Option<f64> },
 }
 

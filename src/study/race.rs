@@ -87,6 +87,7 @@ pub struct Board {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
+    /// The highest mean Dice.
     Leader,
     /// The leader is ahead at 95 %.
     Behind,
@@ -140,7 +141,9 @@ impl Verdict {
 /// What to do next: these (point, seed index) runs, or stop.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
+    /// Train and store these runs, then decide again.
     Run(Vec<(usize, usize)>),
+    /// The race is over, and why.
     Stop(Verdict),
 }
 

@@ -191,7 +191,9 @@ impl<'a> TrainJob<'a> {
 
 /// A trained net.
 pub enum TrainedNet {
+    /// A 2D U-Net (slices).
     TwoD(UNet2d),
+    /// A 3D U-Net (blocks).
     ThreeD(UNet3d),
 }
 

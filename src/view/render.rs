@@ -12,6 +12,7 @@ use crate::io::{Sample, Volume};
 /// What is drawn over the grey levels.
 #[derive(Debug, Clone, Copy)]
 pub enum LabelLayer<'a> {
+    /// Nothing.
     None,
     /// A label map on the image's grid.
     Volume(&'a Volume),

@@ -29,6 +29,7 @@ pub enum WindowPreset {
 }
 
 impl WindowPreset {
+    /// Every preset, in the viewer's order.
     pub const ALL: [WindowPreset; 5] = [
         WindowPreset::SoftTissue,
         WindowPreset::Lung,
@@ -37,6 +38,7 @@ impl WindowPreset {
         WindowPreset::Percentiles,
     ];
 
+    /// The name the viewer shows.
     pub fn name(self) -> &'static str {
         match self {
             WindowPreset::SoftTissue => "CT soft tissue",

@@ -169,6 +169,7 @@ pub fn svg_plot(title: &str, x_label: &str, series: &[Series]) -> String {
     s
 }
 
+/// `s` with `&`, `<` and `>` escaped for HTML text.
 pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -70,7 +70,9 @@ impl RunResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum RunOutcome {
+    /// Trained and scored.
     Done(RunResult),
+    /// The plan cannot be made (or holds none of the target), and why.
     Skipped { reason: String },
 }
 
