@@ -34,24 +34,28 @@ fn a_job_array_of_tiny_runs_lands_in_the_store() {
     .unwrap();
     let store = dir.path().join("store");
     let out = dir.path().join("slurm");
-    let (code, stdout, err) = cli(&[
-        "study",
-        "export-slurm",
-        study.to_str().unwrap(),
-        "--data",
-        "demo",
-        "--store",
-        store.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--cpus-per-task",
-        "1",
-        "--time",
-        "10",
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let export: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // `study export-slurm` of the study's missing runs into `out`: its JSON answer.
+    let export_slurm = |out: &std::path::Path| -> serde_json::Value {
+        let (code, stdout, err) = cli(&[
+            "study",
+            "export-slurm",
+            study.to_str().unwrap(),
+            "--data",
+            "demo",
+            "--store",
+            store.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cpus-per-task",
+            "1",
+            "--time",
+            "10",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let export = export_slurm(&out);
     assert_eq!(export["tasks"], 2);
     let script = std::fs::read_to_string(out.join("study.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --array=0-1"), "{script}");
@@ -109,21 +113,7 @@ fn a_job_array_of_tiny_runs_lands_in_the_store() {
         (status["total"].as_u64(), status["done"].as_u64()),
         (Some(2 + flagged), Some(2))
     );
-    let reruns = dir.path().join("slurm-reruns");
-    let (code, stdout, err) = cli(&[
-        "study",
-        "export-slurm",
-        study.to_str().unwrap(),
-        "--data",
-        "demo",
-        "--store",
-        store.to_str().unwrap(),
-        "--out",
-        reruns.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let export: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let export = export_slurm(&dir.path().join("slurm-reruns"));
     assert_eq!(export["tasks"].as_u64(), Some(flagged), "{export}");
     // Collecting again adds nothing.
     let (_, stdout, _) = cli(&[
