@@ -213,7 +213,7 @@ pub fn summarize(results: &[SimResult]) -> Vec<SimSummary> {
                 flagged: runs.len() - dice.len(),
                 reruns: runs
                     .iter()
-                    .filter(|r| r.seed >= crate::study::reruns::RERUN_SEEDS_FROM)
+                    .filter(|r| crate::study::reruns::is_rerun_seed(r.seed))
                     .count(),
                 behind_best: None,
                 best: false,

@@ -11,10 +11,8 @@
 //! resumed study and a report all compute the same list; a rerun is counted in its scenario's
 //! summary (`ScenarioSummary::reruns`) and shown beside the flagged runs it replaced.
 
-use std::collections::BTreeMap;
-
 use super::store::StoreContents;
-use super::summary::{ScenarioKey, scenario_key};
+use super::summary::by_scenario;
 use crate::error::{Error, Result};
 use crate::study::store::key::RunSpec;
 
@@ -28,7 +26,12 @@ pub const DEFAULT_RERUNS: usize = 2;
 
 /// Whether `spec` runs under a rerun seed (it replaces a run that did not learn).
 pub fn is_rerun(spec: &RunSpec) -> bool {
-    spec.request.seed >= RERUN_SEEDS_FROM
+    is_rerun_seed(spec.request.seed)
+}
+
+/// Whether `seed` is a rerun seed.
+pub fn is_rerun_seed(seed: u64) -> bool {
+    seed >= RERUN_SEEDS_FROM
 }
 
 /// `spec` under seed `seed` (plan and training): everything else as it was.
@@ -56,18 +59,9 @@ fn flagged(spec: &RunSpec, contents: &StoreContents) -> bool {
 /// resumed study starts from may hold them.
 pub fn with_reruns(specs: &[RunSpec], contents: &StoreContents, limit: usize) -> Vec<RunSpec> {
     let specs: Vec<RunSpec> = specs.iter().filter(|s| !is_rerun(s)).cloned().collect();
-    let mut scenarios: BTreeMap<ScenarioKey, Vec<&RunSpec>> = BTreeMap::new();
-    let mut order: Vec<ScenarioKey> = Vec::new();
-    for spec in &specs {
-        let key = scenario_key(spec);
-        if !scenarios.contains_key(&key) {
-            order.push(key.clone());
-        }
-        scenarios.entry(key).or_default().push(spec);
-    }
     let mut all = specs.clone();
-    for key in order {
-        let mut runs: Vec<RunSpec> = scenarios[&key].iter().map(|s| (*s).clone()).collect();
+    for (_, members) in by_scenario(&specs) {
+        let mut runs: Vec<RunSpec> = members.into_iter().cloned().collect();
         let (mut made, mut i) = (0usize, 0usize);
         while i < runs.len() && made < limit {
             if flagged(&runs[i], contents) {
@@ -116,7 +110,7 @@ mod tests {
     use crate::plan::{Budget, PlanRequest};
     use crate::study::estimates::tests::stored;
     use crate::study::store::ResultStore;
-    use crate::study::summary::summarize_runs;
+    use crate::study::summary::{scenario_key, summarize_runs};
     use crate::train::TrainConfig;
 
     fn spec(volumes: usize, seed: u64) -> RunSpec {

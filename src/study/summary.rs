@@ -81,8 +81,8 @@ pub(super) fn scenario_key(spec: &RunSpec) -> ScenarioKey {
     )
 }
 
-/// Groups the stored runs of `specs` by scenario, in the order the specs list them.
-pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<ScenarioSummary> {
+/// `specs` grouped by scenario, the scenarios in the order the specs first list them.
+pub(super) fn by_scenario(specs: &[RunSpec]) -> Vec<(ScenarioKey, Vec<&RunSpec>)> {
     let mut order: Vec<ScenarioKey> = Vec::new();
     let mut groups: BTreeMap<ScenarioKey, Vec<&RunSpec>> = BTreeMap::new();
     for spec in specs {
@@ -94,8 +94,18 @@ pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<Scenar
     }
     order
         .into_iter()
-        .filter_map(|k| {
-            let members = &groups[&k];
+        .map(|k| {
+            let members = groups.remove(&k).unwrap_or_default();
+            (k, members)
+        })
+        .collect()
+}
+
+/// Groups the stored runs of `specs` by scenario, in the order the specs list them.
+pub fn summarize_runs(specs: &[RunSpec], contents: &StoreContents) -> Vec<ScenarioSummary> {
+    by_scenario(specs)
+        .into_iter()
+        .filter_map(|(k, members)| {
             let mut skipped = Vec::new();
             let mut results = Vec::new();
             let mut reruns = 0;
